@@ -1,0 +1,36 @@
+# tierwatch: `make help` lists the targets.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help run test test-fast lint bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP) ## stream a simulated team of 40 learners over 8 weeks through the embedded broker
+	$(BIN)/tierwatch demo
+
+test: $(STAMP) ## lint, type-check and run every test (starts the embedded broker)
+	$(BIN)/ruff check stream schemas tests
+	$(BIN)/mypy
+	$(BIN)/pytest
+
+test-fast: $(STAMP) ## the core tests only: no broker, a few seconds
+	$(BIN)/pytest -m "not broker"
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check stream schemas tests
+	$(BIN)/ruff format --check stream schemas tests
+	$(BIN)/mypy
+
+clean: ## remove the virtualenv and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,57 @@
+"""Who a learner is, what they were assigned, and what their manager did about it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+AssignmentKind = Literal["compliance", "certification", "milestone"]
+InterventionKind = Literal["conversation_held", "support_plan", "concern_raised", "resolved"]
+
+Id = Field(min_length=1, max_length=512)
+
+
+class LearnerProfile(BaseModel):
+    """A learner's place in the organisation.
+
+    The exposure flags are optional: a flag set here overrides the default of the
+    learner's role in the policy; `None` means "use the role's default".
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    learner_id: str = Id
+    role: str = Field(default="default", min_length=1, max_length=128)
+    manager_id: str | None = Field(default=None, max_length=512)
+    team: str | None = Field(default=None, max_length=256)
+    customer_facing: bool | None = None
+    compliance_sensitive: bool | None = None
+    leadership_pipeline: bool | None = None
+
+
+class Assignment(BaseModel):
+    """A module a learner must finish by a date (in the organisation's timezone).
+
+    A `completion` event whose `object_id` is `module_id` completes it, late or not.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    learner_id: str = Id
+    module_id: str = Id
+    kind: AssignmentKind
+    due: dt.date
+    assigned_at: AwareDatetime
+
+
+class Intervention(BaseModel):
+    """What a manager recorded. The free-text `note` is stored nowhere and never forwarded."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    learner_id: str = Id
+    kind: InterventionKind
+    at: AwareDatetime
+    note: str | None = Field(default=None, max_length=4000)

@@ -1,0 +1,309 @@
+"""The step function: `step(state, input, policy) -> (state, outputs)`.
+
+The streaming agents and the offline replay call this and nothing else, so the same
+history always gives the same transitions. Time only moves with the inputs: an event at
+its `occurred_at`, an intervention at its `at`, a clock tick at its `now`. The state
+passed in is taken over (updated in place) and returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Literal
+
+from schemas.clock import Tick
+from schemas.events import LearningEvent
+from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
+from schemas.transitions import Exposure, Reason, TierTransition
+from stream.core import rules
+from stream.core.policy import DEFAULT_ROLE, Policy, Role
+from stream.core.signals import assessment_fall, classify_week, missed_assignments
+from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
+from stream.core.transitions import move, rise
+from stream.core.weeks import last_closed_week, local_date, week_label, week_of
+
+Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
+MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """Something the edges should count or log; never a change of tier."""
+
+    code: Literal["duplicate", "late_event", "unknown_role", "stale_tick"]
+    learner_id: str
+    detail: str = ""
+
+
+Output = TierTransition | Notice
+
+
+def event_key(event_id: str) -> int:
+    """A short, stable hash of an event id, for de-duplication."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+
+
+def role_of(state: LearnerState, policy: Policy) -> tuple[Role, list[Exposure]]:
+    """The learner's role (default when unknown) and exposure flags, profile overriding role."""
+    name = state.profile.role if state.profile else DEFAULT_ROLE
+    role = policy.role(name)
+    flags: list[Exposure] = []
+    for flag in ("customer_facing", "compliance_sensitive", "leadership_pipeline"):
+        own = getattr(state.profile, flag, None) if state.profile else None
+        if own if own is not None else getattr(role, flag):
+            flags.append(flag)
+    return role, flags
+
+
+def step(
+    state: LearnerState | None, item: Input, policy: Policy
+) -> tuple[LearnerState, list[Output]]:
+    """Apply one input to a learner's state; return the new state and what it caused."""
+    if isinstance(item, Tick):
+        if state is None:
+            raise ValueError("a tick needs a learner state")
+        return state, on_tick(state, item.now, policy)
+    if state is None:
+        state = LearnerState(learner_id=item.learner_id)
+    elif state.learner_id != item.learner_id:
+        raise ValueError(f"input for {item.learner_id!r} applied to state of {state.learner_id!r}")
+    if isinstance(item, LearningEvent):
+        return state, on_event(state, item, policy)
+    if isinstance(item, LearnerProfile):
+        return state, on_profile(state, item, policy)
+    if isinstance(item, Assignment):
+        return state, on_assignment(state, item, policy)
+    return state, on_intervention(state, item, policy)
+
+
+def _seen_at(state: LearnerState, week: int) -> None:
+    if state.evaluated_week is None and (state.first_week is None or week < state.first_week):
+        state.first_week = week
+
+
+def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[Output]:
+    tz = policy.tz
+    if event.kind == "completion" and event.object_id in state.assignments:
+        state.assignments[event.object_id].completed = True
+    week = week_of(event.occurred_at, tz)
+    if state.evaluated_week is not None and week <= state.evaluated_week:
+        state.late_events += 1
+        return [Notice("late_event", state.learner_id, week_label(week))]
+    bucket = state.open_weeks.setdefault(week, OpenWeek())
+    key = event_key(event.id)
+    if key in bucket.seen:
+        return [Notice("duplicate", state.learner_id)]
+    bucket.seen.append(key)
+    if len(bucket.seen) > MAX_SEEN_PER_WEEK:
+        del bucket.seen[0]
+    bucket.events += 1
+    bucket.days |= 1 << event.occurred_at.astimezone(tz).weekday()
+    _seen_at(state, week)
+    if state.first_active_week is None or week < state.first_active_week:
+        state.first_active_week = week
+    if event.kind == "completion":
+        bucket.completions += 1
+    if event.kind != "assessment" or (event.score is None and event.success is None):
+        return []
+    return _on_assessment(state, event, bucket, policy)
+
+
+def _on_assessment(
+    state: LearnerState, event: LearningEvent, bucket: OpenWeek, policy: Policy
+) -> list[Output]:
+    rules_ = policy.assessments
+    fall = assessment_fall(state.scores, event.score, event.success, rules_)
+    if event.score is not None:
+        state.scores = [*state.scores, event.score][-rules_.previous_scores :]
+    fresh = state.evidence_from is None or event.occurred_at > state.evidence_from
+    if fall is None or not fresh:
+        return []
+    bucket.fall = True
+    state.last_fall_at = event.occurred_at
+    _, exposure = role_of(state, policy)
+    moved = rise(state, [rules.fall_condition(fall)], event.occurred_at, exposure, policy)
+    return [moved] if moved else []
+
+
+def on_profile(state: LearnerState, profile: LearnerProfile, policy: Policy) -> list[Output]:
+    state.profile = profile
+    if not policy.knows_role(profile.role):
+        return [Notice("unknown_role", state.learner_id, profile.role)]
+    return []
+
+
+def on_assignment(state: LearnerState, assignment: Assignment, policy: Policy) -> list[Output]:
+    known = state.assignments.get(assignment.module_id)
+    state.assignments[assignment.module_id] = AssignmentState(
+        kind=assignment.kind, due=assignment.due, completed=known.completed if known else False
+    )
+    _seen_at(state, week_of(assignment.assigned_at, policy.tz))
+    return []
+
+
+def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> list[Output]:
+    _seen_at(state, week_of(item.at, policy.tz))
+    state.last_intervention = item.kind
+    _, exposure = role_of(state, policy)
+    if item.kind == "concern_raised":
+        moved = rise(state, [rules.CONCERN], item.at, exposure, policy)
+        return [moved] if moved else []
+    if item.kind != "resolved":
+        return []
+    out: list[Output] = []
+    if state.tier > 0:
+        reason = Reason(code="resolved", text="A manager recorded the situation as resolved.")
+        cond = rules.Condition(0, "none", reason)
+        out.append(move(state, 0, item.at, [cond], exposure, policy))
+    state.evidence_from = item.at
+    state.baseline_from_week = week_of(item.at, policy.tz) + 1
+    state.baseline_window = []
+    state.persistence = 0
+    state.follow_up_due = None
+    state.outreach_at = None
+    for bucket in state.open_weeks.values():
+        bucket.fall = False
+    return out
+
+
+def _deadlines(state: LearnerState, now: dt.datetime, policy: Policy) -> list[rules.Condition]:
+    role, exposure = role_of(state, policy)
+    spent = local_date(state.evidence_from, policy.tz) if state.evidence_from else None
+    today = local_date(now, policy.tz)
+    missed = missed_assignments(state.assignments.values(), today, policy.assignments, spent)
+    return rules.deadline_conditions(missed, role, exposure, policy)
+
+
+def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Output]:
+    """Evaluate closed weeks, passed deadlines and a due follow-up, as of `now`."""
+    if state.last_tick is not None and now <= state.last_tick:
+        return [Notice("stale_tick", state.learner_id, now.isoformat())]
+    state.last_tick = now
+    out: list[Output] = []
+    grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
+    closed = last_closed_week(now, policy.tz, grace)
+    start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
+    if start is not None:
+        for week in range(start, closed + 1):
+            out.extend(_evaluate_week(state, week, now, policy))
+            state.evaluated_week = week
+    _, exposure = role_of(state, policy)
+    moved = rise(state, _deadlines(state, now, policy), now, exposure, policy)
+    if moved:
+        out.append(moved)
+    out.extend(_follow_up(state, now, policy))
+    _prune_assignments(state, now, policy)
+    return out
+
+
+def _evaluate_week(
+    state: LearnerState, week: int, now: dt.datetime, policy: Policy
+) -> list[Output]:
+    bucket = state.open_weeks.pop(week, None) or OpenWeek()
+    _, exposure = role_of(state, policy)
+    counted = state.first_active_week is not None and week >= state.first_active_week
+    if state.baseline_from_week is not None and week < state.baseline_from_week:
+        counted = False
+    dip = classify_week(bucket.events, state.baseline_window if counted else [], policy.activity)
+    if not counted:
+        state.persistence = 0
+    elif dip.level != "none":
+        state.persistence += 1
+    else:
+        state.persistence = 0
+        state.baseline_window = [*state.baseline_window, bucket.events][
+            -policy.activity.baseline_weeks :
+        ]
+    conditions = rules.activity_conditions(dip, state.persistence, exposure, policy)
+    if bucket.fall:
+        conditions.append(_week_fall(week))
+        conditions.extend(rules.performance_condition(dip))
+    conditions.extend(_deadlines(state, now, policy))
+    state.closed_weeks = [
+        *state.closed_weeks,
+        ClosedWeek(
+            week=week,
+            events=bucket.events,
+            active_days=bucket.days.bit_count(),
+            completions=bucket.completions,
+            baseline=round(dip.baseline, 3) if dip.baseline is not None else None,
+            dip=dip.level,
+            persistence=state.persistence,
+            fall=bucket.fall,
+        ),
+    ][-policy.weeks.history_weeks :]
+    moved = rise(state, conditions, now, exposure, policy, week)
+    if moved:
+        return [moved]
+    if conditions:
+        state.quiet_weeks = 0
+        return []
+    return _quiet_week(state, week, now, exposure, policy)
+
+
+def _week_fall(week: int) -> rules.Condition:
+    text = f"An assessment fall in {week_label(week)}."
+    return rules.Condition(1, "minor", Reason(code="assessment_fall", text=text))
+
+
+def _quiet_week(
+    state: LearnerState, week: int, now: dt.datetime, exposure: list[Exposure], policy: Policy
+) -> list[Output]:
+    """A closed week with no condition: the tier falls one step (Tier 3 needs more weeks)."""
+    if state.tier == 0:
+        return []
+    state.quiet_weeks += 1
+    rules_ = policy.de_escalation
+    needed = rules_.tier3_quiet_weeks if state.tier == 3 else rules_.quiet_weeks_per_step
+    if state.quiet_weeks < needed:
+        return []
+    text = f"No warning signs in {state.quiet_weeks} closed week(s), up to {week_label(week)}."
+    reason = Reason(code="quiet_weeks", text=text, numbers={"quiet_weeks": state.quiet_weeks})
+    to_tier = state.tier - 1
+    return [move(state, to_tier, now, [rules.Condition(0, "none", reason)], exposure, policy, week)]
+
+
+def _follow_up(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Output]:
+    """At the follow-up, re-assess on evidence newer than the outreach; escalate if Tier 2 holds."""
+    due, since = state.follow_up_due, state.outreach_at
+    if due is None or since is None or local_date(now, policy.tz) < due:
+        return []
+    state.follow_up_due = None
+    state.outreach_at = None
+    if state.tier != 2:
+        return []
+    _, exposure = role_of(state, policy)
+    holding = [c for c in _deadlines(state, now, policy) if c.tier >= 2]
+    first_after = week_of(since, policy.tz)
+    for closed in state.closed_weeks:
+        if closed.week == first_after and closed.dip != "none":
+            dip_tier = 2 if closed.persistence >= policy.tiers.tier2_dip_weeks else 1
+            if closed.dip == "major" and exposure:
+                dip_tier = max(dip_tier, policy.tiers.exposed_major_dip_tier)
+            if dip_tier >= 2:
+                label = week_label(closed.week)
+                text = f"Activity in {label}, after the outreach, was still down."
+                reason = Reason(code="dip_after_outreach", text=text)
+                holding.append(rules.Condition(2, "major", reason))
+    if not holding:
+        return []
+    reason = Reason(
+        code="follow_up_unresolved",
+        text=f"Tier 2 still holds at the follow-up due {due.isoformat()}.",
+        numbers={"follow_up_due": due.isoformat()},
+    )
+    conditions = [rules.Condition(3, "major", reason), *holding]
+    return [move(state, 3, now, conditions, exposure, policy)]
+
+
+def _prune_assignments(state: LearnerState, now: dt.datetime, policy: Policy) -> None:
+    today = local_date(now, policy.tz)
+    window = policy.assignments.counting_days
+    stale = [m for m, a in state.assignments.items() if (today - a.due).days > window]
+    for module in stale:
+        del state.assignments[module]
+
+
+__all__ = ["AssignmentKind", "Input", "Notice", "Output", "step"]

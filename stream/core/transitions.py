@@ -1,0 +1,99 @@
+"""Moving a learner between tiers: one deterministic, explained transition per change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import cast
+
+from schemas.transitions import Exposure, Factors, Route, Tier, TierTransition
+from stream.core.policy import Policy
+from stream.core.rules import SEVERITY_RANK, Condition
+from stream.core.state import LearnerState
+from stream.core.weeks import local_date, week_label
+
+_NAMESPACE = uuid.UUID("6f1d4c8e-7a52-4f0e-9a4b-2c3e5d7f9a10")
+_ROUTES: dict[int, Route] = {
+    0: "resolved",
+    1: "learner_nudge",
+    2: "manager_outreach",
+    3: "hr_escalation",
+}
+
+
+def transition_id(learner_id: str, seq: int, from_tier: int, to_tier: int, at: dt.datetime) -> str:
+    """A stable id: the same learner history always yields the same ids."""
+    key = f"{learner_id}|{seq}|{from_tier}|{to_tier}|{at.isoformat()}"
+    return str(uuid.uuid5(_NAMESPACE, key))
+
+
+def route_for(from_tier: int, to_tier: int, conditions: list[Condition]) -> Route:
+    """Rising routes by the tier reached (or a condition's own route); falling is `resolved`."""
+    if to_tier < from_tier:
+        return "resolved"
+    for cond in conditions:
+        if cond.tier == to_tier and cond.route is not None:
+            return cond.route
+    return _ROUTES[to_tier]
+
+
+def move(
+    state: LearnerState,
+    to_tier: int,
+    at: dt.datetime,
+    conditions: list[Condition],
+    exposure: list[Exposure],
+    policy: Policy,
+    week: int | None = None,
+) -> TierTransition:
+    """Move the learner to `to_tier`, update the state, and return the transition."""
+    ordered = sorted(conditions, key=lambda c: (-c.tier, -SEVERITY_RANK[c.severity], c.reason.code))
+    severity = max((c.severity for c in ordered), key=SEVERITY_RANK.__getitem__, default="none")
+    from_tier = state.tier
+    rising = to_tier > from_tier
+    follow_up = None
+    if rising and to_tier == 2:
+        days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
+        follow_up = local_date(at, policy.tz) + dt.timedelta(days=days)
+    transition = TierTransition(
+        id=transition_id(state.learner_id, state.transitions, from_tier, to_tier, at),
+        learner_id=state.learner_id,
+        from_tier=from_tier,
+        to_tier=cast(Tier, to_tier),
+        at=at,
+        week=week_label(week) if week is not None else None,
+        factors=Factors(
+            severity=severity, persistence_weeks=state.persistence, role_exposure=exposure
+        ),
+        reasons=[c.reason for c in ordered],
+        route=route_for(from_tier, to_tier, ordered),
+        follow_up_due=follow_up,
+    )
+    state.tier = cast(Tier, to_tier)
+    state.tier_since = at
+    state.reasons = transition.reasons
+    state.factors = transition.factors
+    state.transitions += 1
+    state.quiet_weeks = 0
+    if rising:
+        state.follow_up_due = follow_up
+        state.outreach_at = at if follow_up is not None else None
+    elif to_tier < 2:
+        state.follow_up_due = None
+        state.outreach_at = None
+    return transition
+
+
+def rise(
+    state: LearnerState,
+    conditions: list[Condition],
+    at: dt.datetime,
+    exposure: list[Exposure],
+    policy: Policy,
+    week: int | None = None,
+) -> TierTransition | None:
+    """The tier only rises on evidence: move up when a condition calls for a higher tier."""
+    target = max((c.tier for c in conditions), default=0)
+    if target <= state.tier:
+        return None
+    return move(state, target, at, conditions, exposure, policy, week)
