@@ -11,7 +11,7 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from schemas import Assignment, Intervention, LearnerProfile, LearningEvent, TierTransition
-from stream.core.policy import Policy
+from stream.core.policy import Policy, parse_policy
 from stream.core.step import Notice, Output
 from stream.core.timeline import Record, run_history
 from stream.policyfile import load_policy
@@ -20,6 +20,14 @@ POLICY = load_policy()
 UTC = dt.UTC
 WEEK0 = dt.date(2026, 1, 5)
 _ids = itertools.count()
+
+
+def policy_with(**changes: object) -> Policy:
+    """The default policy with some settings changed (a dict changes part of a section)."""
+    data = POLICY.model_dump()
+    for name, change in changes.items():
+        data[name] = {**data[name], **change} if isinstance(change, dict) else change
+    return parse_policy(data)
 
 
 def day(week: int, weekday: int = 0) -> dt.date:
@@ -36,7 +44,9 @@ def evaluated(week: int) -> dt.datetime:
     return dt.datetime.combine(day(week + 1, 1), dt.time(0), tzinfo=UTC)
 
 
-def event(learner: str, when: dt.datetime, kind: str = "session", **fields: object) -> LearningEvent:
+def event(
+    learner: str, when: dt.datetime, kind: str = "session", **fields: object
+) -> LearningEvent:
     return LearningEvent.model_validate(
         {
             "id": f"e{next(_ids)}",
@@ -65,9 +75,17 @@ def profile(learner: str, role: str = "default", **flags: object) -> LearnerProf
     )
 
 
-def assignment(learner: str, module: str, kind: str, due: dt.date, assigned: dt.datetime) -> Assignment:
+def assignment(
+    learner: str, module: str, kind: str, due: dt.date, assigned: dt.datetime
+) -> Assignment:
     return Assignment.model_validate(
-        {"learner_id": learner, "module_id": module, "kind": kind, "due": due, "assigned_at": assigned}
+        {
+            "learner_id": learner,
+            "module_id": module,
+            "kind": kind,
+            "due": due,
+            "assigned_at": assigned,
+        }
     )
 
 

@@ -265,28 +265,47 @@ def _quiet_week(
     return [move(state, to_tier, now, [rules.Condition(0, "none", reason)], exposure, policy, week)]
 
 
+def _tier2_holding(
+    state: LearnerState, now: dt.datetime, week: int, exposure: list[Exposure], policy: Policy
+) -> list[rules.Condition]:
+    """The Tier 2 (or higher) conditions that hold now, judging activity by closed `week`."""
+    holding = [c for c in _deadlines(state, now, policy) if c.tier >= 2]
+    tiers = policy.tiers
+    for closed in state.closed_weeks:
+        if closed.week != week or closed.dip == "none":
+            continue
+        exposed = closed.dip == "major" and bool(exposure) and tiers.exposed_major_dip_tier >= 2
+        if closed.persistence >= tiers.tier2_dip_weeks or exposed:
+            text = f"Activity in {week_label(closed.week)} was still down."
+            reason = Reason(code="still_down", text=text, numbers={"week": week_label(week)})
+            holding.append(rules.Condition(2, "major", reason))
+    return holding
+
+
 def _follow_up(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Output]:
-    """At the follow-up, re-assess on evidence newer than the outreach; escalate if Tier 2 holds."""
+    """At the follow-up, re-assess on evidence newer than the outreach; escalate if Tier 2 holds.
+
+    A learner who stays at Tier 2 with no follow-up pending (the last one found nothing,
+    or the tier fell to 2) gets a new one as soon as Tier 2 evidence holds again, so Tier 2
+    never lingers unreviewed.
+    """
+    _, exposure = role_of(state, policy)
     due, since = state.follow_up_due, state.outreach_at
-    if due is None or since is None or local_date(now, policy.tz) < due:
+    if due is None or since is None:
+        if state.tier == 2 and state.evaluated_week is not None:
+            if _tier2_holding(state, now, state.evaluated_week, exposure, policy):
+                days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
+                state.follow_up_due = local_date(now, policy.tz) + dt.timedelta(days=days)
+                state.outreach_at = now
+        return []
+    if local_date(now, policy.tz) < due:
         return []
     state.follow_up_due = None
     state.outreach_at = None
     if state.tier != 2:
         return []
-    _, exposure = role_of(state, policy)
-    holding = [c for c in _deadlines(state, now, policy) if c.tier >= 2]
-    first_after = week_of(since, policy.tz)
-    for closed in state.closed_weeks:
-        if closed.week == first_after and closed.dip != "none":
-            dip_tier = 2 if closed.persistence >= policy.tiers.tier2_dip_weeks else 1
-            if closed.dip == "major" and exposure:
-                dip_tier = max(dip_tier, policy.tiers.exposed_major_dip_tier)
-            if dip_tier >= 2:
-                label = week_label(closed.week)
-                text = f"Activity in {label}, after the outreach, was still down."
-                reason = Reason(code="dip_after_outreach", text=text)
-                holding.append(rules.Condition(2, "major", reason))
+    # activity: the first week that closed after the outreach (the one holding it)
+    holding = _tier2_holding(state, now, week_of(since, policy.tz), exposure, policy)
     if not holding:
         return []
     reason = Reason(

@@ -50,9 +50,8 @@ def move(
     ordered = sorted(conditions, key=lambda c: (-c.tier, -SEVERITY_RANK[c.severity], c.reason.code))
     severity = max((c.severity for c in ordered), key=SEVERITY_RANK.__getitem__, default="none")
     from_tier = state.tier
-    rising = to_tier > from_tier
     follow_up = None
-    if rising and to_tier == 2:
+    if to_tier == 2:  # every arrival at Tier 2, up or down, is followed up
         days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
         follow_up = local_date(at, policy.tz) + dt.timedelta(days=days)
     transition = TierTransition(
@@ -75,12 +74,8 @@ def move(
     state.factors = transition.factors
     state.transitions += 1
     state.quiet_weeks = 0
-    if rising:
-        state.follow_up_due = follow_up
-        state.outreach_at = at if follow_up is not None else None
-    elif to_tier < 2:
-        state.follow_up_due = None
-        state.outreach_at = None
+    state.follow_up_due = follow_up
+    state.outreach_at = at if follow_up is not None else None
     return transition
 
 

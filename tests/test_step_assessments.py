@@ -1,0 +1,74 @@
+"""Assessment performance: falls against the learner's own recent scores."""
+
+from __future__ import annotations
+
+from tests.kit import at, codes, event, moves, run, weeks
+
+
+def scored(learner, week, weekday, score, success=None):
+    fields = {"score": score} if score is not None else {}
+    if success is not None:
+        fields["success"] = success
+    return event(learner, at(week, weekday, 14), "assessment", object_id="quiz", **fields)
+
+
+def test_a_fall_nudges_at_once():
+    """Scores 0.80, 0.80 then 0.60 (0.20 below the mean) -> Tier 1 when the 0.60 arrives."""
+    records = [scored("a", 0, 0, 0.8), scored("a", 0, 1, 0.8), scored("a", 0, 2, 0.6)]
+    out = run(records, until_week=0)
+    assert moves(out) == [(0, 1)]
+    assert out[0].at == at(0, 2, 14)
+    assert out[0].week is None
+    assert codes(out[0]) == ["assessment_fall"]
+    assert out[0].reasons[0].numbers["previous_mean"] == 0.8
+
+
+def test_a_fall_of_exactly_the_threshold_counts():
+    """Previous 0.70, 0.70; then 0.55 is exactly 0.15 below -> a fall."""
+    records = [scored("a", 0, 0, 0.7), scored("a", 0, 1, 0.7), scored("a", 0, 2, 0.55)]
+    assert moves(run(records, until_week=0)) == [(0, 1)]
+
+
+def test_a_small_wobble_is_not_a_fall():
+    """Previous 0.80, 0.80; then 0.70 -> 0.10 below: nothing."""
+    records = [scored("a", 0, 0, 0.8), scored("a", 0, 1, 0.8), scored("a", 0, 2, 0.7)]
+    assert run(records, until_week=0) == []
+
+
+def test_one_previous_score_is_not_enough():
+    """Previous 0.90 only; then 0.30 -> fewer than 2 previous scores: nothing."""
+    records = [scored("a", 0, 0, 0.9), scored("a", 0, 1, 0.3)]
+    assert run(records, until_week=0) == []
+
+
+def test_mean_is_over_the_five_most_recent_scores():
+    """Scores 0.2 then 0.9 x5; then 0.74: 0.16 below the last five (an all-six mean is 0.78)."""
+    records = [scored("a", 0, 0, 0.2)] + [scored("a", 0, 1, 0.9) for _ in range(5)]
+    records.append(scored("a", 0, 3, 0.74))
+    assert moves(run(records, until_week=0)) == [(0, 1)]
+
+
+def test_a_failed_assessment_is_a_fall():
+    """success=false with no history at all -> Tier 1."""
+    out = run([scored("a", 0, 0, None, success=False)], until_week=0)
+    assert moves(out) == [(0, 1)]
+    assert out[0].reasons[0].text == "An assessment was not passed."
+
+
+def test_fall_in_the_same_week_as_a_major_dip_is_a_performance_impact():
+    """
+    week    0 1 2 3 4
+    events  6 6 6 6 1 (+ a failed assessment in week 4)
+    tier    0 0 0 0 1 at the failure, 3 at week 4's evaluation
+    """
+    records = [*weeks("a", [6, 6, 6, 6]), scored("a", 4, 2, None, success=False)]
+    out = run(records, until_week=4)
+    assert moves(out) == [(0, 1), (1, 3)]
+    assert codes(out[1])[0] == "performance_impact"
+    assert out[1].factors.severity == "critical"
+
+
+def test_fall_with_a_minor_dip_stays_tier_one():
+    """events 6 6 6 6 4, a failure in week 4: a minor dip plus a fall is not Tier 3."""
+    records = [*weeks("a", [6, 6, 6, 6, 3]), scored("a", 4, 4, None, success=False)]
+    assert moves(run(records, until_week=4)) == [(0, 1)]

@@ -1,0 +1,175 @@
+"""Completion: missed assignments, role thresholds, compliance overdue, follow-ups."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from tests.kit import (
+    assignment,
+    at,
+    codes,
+    day,
+    evaluated,
+    event,
+    moves,
+    policy_with,
+    profile,
+    run,
+    weeks,
+)
+
+UTC = dt.UTC
+
+
+def midnight(d: dt.date) -> dt.datetime:
+    return dt.datetime.combine(d, dt.time(0), tzinfo=UTC)
+
+
+def test_missed_milestone_nudges_the_day_after_it_was_due():
+    """
+    Wed W1: milestone due.  Thu W1 00:00: missed -> Tier 1 (a daily check, not a weekly one).
+    """
+    records = [assignment("a", "m1", "milestone", day(1, 2), at(0))]
+    out = run(records, until_week=1)
+    assert moves(out) == [(0, 1)]
+    assert out[0].at == midnight(day(1, 3))
+    assert out[0].week is None
+    assert codes(out[0]) == ["missed_assignment"]
+    assert out[0].reasons[0].numbers == {"milestone": 1}
+
+
+def test_completed_in_time_is_not_missed():
+    """Due Wed W1, completed Tue W1 -> nothing."""
+    records = [
+        assignment("a", "m1", "milestone", day(1, 2), at(0)),
+        event("a", at(1, 1), "completion", object_id="m1"),
+    ]
+    assert run(records, until_week=3) == []
+
+
+def test_two_missed_milestones_reach_the_default_threshold():
+    """
+    Wed W1: m1 due -> Thu: Tier 1.   Fri W1: m2 due -> Sat: Tier 2 (threshold 2).
+    """
+    records = [
+        assignment("a", "m1", "milestone", day(1, 2), at(0)),
+        assignment("a", "m2", "milestone", day(1, 4), at(0)),
+    ]
+    out = run(records, until_week=1)
+    assert moves(out) == [(0, 1), (1, 2)]
+    assert out[1].route == "manager_outreach"
+    assert codes(out[1])[0] == "missed_assignments"
+    assert out[1].follow_up_due == day(1, 5) + dt.timedelta(days=7)
+
+
+def test_sales_rep_tier_two_at_two_missed_certifications():
+    """A sales rep: one missed certification is Tier 1, the second one Tier 2."""
+    records = [
+        profile("s", "sales_rep"),
+        assignment("s", "c1", "certification", day(1, 0), at(0)),
+        assignment("s", "c2", "certification", day(2, 0), at(0)),
+    ]
+    out = run(records, until_week=2)
+    assert moves(out)[:2] == [(0, 1), (1, 2)]
+    assert out[1].at == midnight(day(2, 1))
+
+
+def test_back_office_single_missed_compliance_is_tier_two_then_three_after_fourteen_days():
+    """
+    day      due  +1   ...  +14  +15
+    tier      0    2         2    3     (more than 14 days overdue is a compliance failure;
+                                         the follow-up is moved out of the way here)
+    """
+    due = day(1, 0)
+    records = [profile("b", "back_office"), assignment("b", "k1", "compliance", due, at(0))]
+    out = run(records, until_week=4, policy=policy_with(follow_up={"days": 30}))
+    assert moves(out)[:2] == [(0, 2), (2, 3)]
+    assert out[0].at == midnight(due + dt.timedelta(days=1))
+    assert out[1].at == midnight(due + dt.timedelta(days=15))
+    assert codes(out[1])[0] == "compliance_overdue"
+    assert out[1].reasons[0].numbers["overdue_days"] == 15
+    assert out[1].route == "hr_escalation"
+
+
+def test_compliance_sensitive_learner_escalates_on_the_first_overdue_day():
+    """A compliance officer: any overdue compliance module is Tier 3 at once."""
+    records = [
+        profile("c", "compliance_officer"),
+        assignment("c", "k1", "compliance", day(1, 0), at(0)),
+    ]
+    out = run(records, until_week=1)
+    assert moves(out) == [(0, 3)]
+    assert codes(out[0])[0] == "compliance_sensitive_overdue"
+    assert out[0].factors.role_exposure == ["compliance_sensitive"]
+
+
+def test_late_completion_stops_the_counting_and_the_tier_falls_on_a_quiet_week():
+    """
+    W1 Mon m1 due; Tue Tier 1.  W2 Wed completed (late).  W2 closes quiet -> Tier 0.
+    """
+    records = [
+        *weeks("a", [5, 5, 5, 5, 5]),
+        assignment("a", "m1", "milestone", day(1, 0), at(0)),
+        event("a", at(2, 2, 15), "completion", object_id="m1"),
+    ]
+    out = run(records, until_week=4)
+    assert moves(out) == [(0, 1), (1, 0)]
+    assert out[1].week == "2026-W04"  # week 2, closed after the late completion
+
+
+def test_missed_assignment_stops_counting_thirty_days_after_due():
+    """A milestone never completed counts for 30 days after its due date, then falls off."""
+    records = [*weeks("a", [5] * 10), assignment("a", "m1", "milestone", day(1, 0), at(0))]
+    out = run(records, until_week=9)
+    assert moves(out) == [(0, 1), (1, 0)]
+    fell = out[1].at.date()
+    assert fell > day(1, 0) + dt.timedelta(days=30)
+    assert fell <= day(1, 0) + dt.timedelta(days=30 + 8)
+
+
+def test_follow_up_escalates_when_tier_two_still_holds():
+    """
+    A sales rep (follow-up after 3 days):
+    W1 Mon c1 due, W2 Mon c2 due -> Tier 2 Tue W2, follow-up Fri W2; still missed -> Tier 3.
+    """
+    records = [
+        profile("s", "sales_rep"),
+        assignment("s", "c1", "certification", day(1, 0), at(0)),
+        assignment("s", "c2", "certification", day(2, 0), at(0)),
+    ]
+    out = run(records, until_week=2)
+    assert moves(out) == [(0, 1), (1, 2), (2, 3)]
+    assert out[1].follow_up_due == day(2, 4)
+    escalation = out[2]
+    assert escalation.at == midnight(day(2, 4))
+    assert codes(escalation)[0] == "follow_up_unresolved"
+    assert "missed_assignments" in codes(escalation)
+    assert escalation.route == "hr_escalation"
+
+
+def test_follow_up_does_not_escalate_when_the_work_was_done():
+    """Same sales rep, but both certifications completed before the follow-up: no Tier 3."""
+    records = [
+        profile("s", "sales_rep"),
+        assignment("s", "c1", "certification", day(1, 0), at(0)),
+        assignment("s", "c2", "certification", day(2, 0), at(0)),
+        event("s", at(2, 2), "completion", object_id="c1"),
+        event("s", at(2, 2, 11), "completion", object_id="c2"),
+    ]
+    out = run(records, until_week=2)
+    # no escalation at the follow-up (Fri W2); week 2 closes quiet and the tier falls a step
+    assert moves(out) == [(0, 1), (1, 2), (2, 1)]
+    assert out[2].route == "resolved"
+
+
+def test_follow_up_on_activity_uses_the_first_week_closed_after_the_outreach():
+    """
+    week    0 1 2 3 4 5 6
+    events  6 6 6 6 4 4 4
+    tier    0 0 0 0 1 2 3   week 6 (after the outreach at week 5's evaluation) is still down;
+                            the weekly rule reaches Tier 3 on the same day as the follow-up
+    """
+    out = run(weeks("a", [6, 6, 6, 6, 4, 4, 4]), until_week=6)
+    assert moves(out) == [(0, 1), (1, 2), (2, 3)]
+    assert out[2].at == evaluated(6)
+    assert out[1].follow_up_due == evaluated(6).date()

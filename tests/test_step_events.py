@@ -1,0 +1,91 @@
+"""Events: de-duplication, late arrivals, roles, timezones and deterministic ids."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from stream.core.timeline import Timeline
+from tests.kit import (
+    POLICY,
+    at,
+    evaluated,
+    event,
+    moves,
+    notices,
+    ordered,
+    policy_with,
+    profile,
+    run,
+    run_all,
+    weeks,
+)
+
+
+def test_a_redelivered_event_counts_once():
+    """Week 4 holds 4 events, each delivered twice: still a dip against a baseline of 6."""
+    dip = weeks("a", [4], start=4)
+    records = [*weeks("a", [6, 6, 6, 6]), *dip, *dip]
+    out = run_all(records, until_week=4)
+    assert notices(out).count("duplicate") == 4
+    assert moves([o for o in out if hasattr(o, "to_tier")]) == [(0, 1)]
+
+
+def test_an_event_for_an_evaluated_week_is_late_and_not_counted():
+    """
+    week    0 1 2 3 4            week 4 is evaluated on Tue W5 (a major dip, Tier 1);
+    events  6 6 6 6 1 (+5 late)  5 more week-4 events arriving after that are late
+    """
+    timeline = Timeline(POLICY)
+    for record in ordered(weeks("a", [6, 6, 6, 6, 1])):
+        timeline.apply(record)
+    timeline.advance(evaluated(4))
+    late = [e.model_copy(update={"id": f"late{i}"}) for i, e in enumerate(weeks("a", [5], 4))]
+    produced = [o for e in late for o in timeline.apply(e)]
+    assert notices(produced) == ["late_event"] * 5
+    state = timeline.states["a"]
+    assert state.late_events == 5
+    assert state.closed_weeks[-1].events == 1
+    assert state.tier == 1
+
+
+def test_unknown_role_uses_default_with_a_notice():
+    """A role missing from the policy warns and falls back to the default thresholds."""
+    out = run_all([profile("a", "astronaut"), *weeks("a", [6, 6, 6, 6, 2])], until_week=4)
+    assert notices(out) == ["unknown_role"]
+    assert moves([o for o in out if hasattr(o, "to_tier")]) == [(0, 1)]
+
+
+def test_weeks_follow_the_policy_timezone():
+    """
+    In Europe/Berlin, Sunday 23:30 UTC is already Monday: that event belongs to the next week.
+    week (Berlin)  0 1 2 3 4
+    events         6 6 6 6 6, but week 4's events all stamped Sunday 23:30 UTC of week 3
+    -> in UTC week 4 would be empty (a dip); in Berlin it is a normal week.
+    """
+    sunday_night = dt.datetime(2026, 2, 1, 23, 30, tzinfo=dt.UTC)  # Monday 00:30 in Berlin
+    assert sunday_night.astimezone(ZoneInfo("Europe/Berlin")).weekday() == 0
+    shifted = [event("b", sunday_night + dt.timedelta(seconds=i)) for i in range(6)]
+    records = [*weeks("b", [6, 6, 6, 6]), *shifted]
+    assert run(records, until_week=4, policy=policy_with(timezone="Europe/Berlin")) == []
+    assert moves(run(records, until_week=4)) == [(0, 1)]
+
+
+def test_transition_ids_are_deterministic_and_distinct():
+    """The same history gives the same ids; every transition has its own."""
+    history = [*weeks("a", [5, 5, 5, 5, 0, 0, 0, 5, 5, 5, 5])]
+    first = run(history, until_week=10)
+    second = run(history, until_week=10)
+    assert [t.id for t in first] == [t.id for t in second]
+    assert len({t.id for t in first}) == len(first)
+
+
+def test_a_repeated_tick_changes_nothing():
+    """A clock tick delivered twice (at-least-once) is a stale tick, not a second evaluation."""
+    timeline = Timeline(POLICY)
+    for record in ordered(weeks("a", [6, 6, 6, 6, 2])):
+        timeline.apply(record)
+    first = timeline.tick(evaluated(4))
+    again = timeline.tick(evaluated(4))
+    assert moves([o for o in first if hasattr(o, "to_tier")]) == [(0, 1)]
+    assert notices(again) == ["stale_tick"]
