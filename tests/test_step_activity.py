@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from tests.kit import codes, evaluated, moves, profile, run, weeks
 
@@ -29,7 +30,7 @@ def test_one_week_minor_dip_nudges_then_resolves():
     assert nudge.factors.severity == "minor"
     assert nudge.factors.persistence_weeks == 1
     assert done.route == "resolved"
-    assert done.from_tier == 1 and done.to_tier == 0
+    assert (done.from_tier, done.to_tier) == (1, 0)
 
 
 def test_a_drop_of_exactly_a_quarter_is_not_a_dip():
@@ -139,5 +140,5 @@ def test_tier_three_needs_two_quiet_weeks_then_falls_one_step_a_week():
 def test_transitions_chain():
     """Every transition starts from the tier the previous one reached."""
     out = run(weeks("a", [5, 5, 5, 5, 0, 0, 0, 5, 5, 5, 5]), until_week=10)
-    for before, after in zip(out, out[1:], strict=False):
+    for before, after in itertools.pairwise(out):
         assert after.from_tier == before.to_tier

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from stream.core.timeline import Timeline
 from tests.kit import (
     POLICY,
-    at,
     evaluated,
     event,
     moves,

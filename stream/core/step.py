@@ -292,11 +292,12 @@ def _follow_up(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Ou
     _, exposure = role_of(state, policy)
     due, since = state.follow_up_due, state.outreach_at
     if due is None or since is None:
-        if state.tier == 2 and state.evaluated_week is not None:
-            if _tier2_holding(state, now, state.evaluated_week, exposure, policy):
-                days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
-                state.follow_up_due = local_date(now, policy.tz) + dt.timedelta(days=days)
-                state.outreach_at = now
+        week = state.evaluated_week
+        rearm = state.tier == 2 and week is not None
+        if rearm and _tier2_holding(state, now, week, exposure, policy):  # type: ignore[arg-type]
+            days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
+            state.follow_up_due = local_date(now, policy.tz) + dt.timedelta(days=days)
+            state.outreach_at = now
         return []
     if local_date(now, policy.tz) < due:
         return []
