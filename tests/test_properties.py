@@ -7,8 +7,9 @@ import datetime as dt
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from schemas.clock import Tick
 from stream.core.state import LearnerState
-from stream.core.timeline import Record, Timeline
+from stream.core.timeline import Record, Timeline, schedule
 from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, profile, run, weeks
 
 ROLES = st.sampled_from(["default", "sales_rep", "back_office", "compliance_officer", "team_lead"])
@@ -36,20 +37,13 @@ def histories(draw: st.DrawFn) -> tuple[list[Record], int]:
 
 
 def tier_timeline(records: list[Record], until_week: int) -> dict[dt.datetime, int]:
-    """Tier after each tick, from a timeline that records them."""
+    """The learner's tier after each midnight tick."""
     timeline = Timeline(POLICY)
     tiers: dict[dt.datetime, int] = {}
-    original = timeline.tick
-
-    def tick(now: dt.datetime) -> list:
-        out = original(now)
-        tiers[now] = timeline.states["p"].tier
-        return out
-
-    timeline.tick = tick  # type: ignore[method-assign]
-    for record in ordered(records):
-        timeline.apply(record)
-    timeline.advance(evaluated(until_week))
+    for item in schedule(ordered(records), POLICY, evaluated(until_week)):
+        timeline.feed(item)
+        if isinstance(item, Tick):
+            tiers[item.now] = timeline.states["p"].tier
     return tiers
 
 
@@ -68,13 +62,8 @@ class StoringTimeline(Timeline):
         for key, state in self.states.items():
             self.states[key] = LearnerState.model_validate_json(state.model_dump_json())
 
-    def apply(self, record: Record) -> list:
-        out = super().apply(record)
-        self._store()
-        return out
-
-    def tick(self, now: dt.datetime) -> list:
-        out = super().tick(now)
+    def feed(self, item: Record | Tick) -> list:
+        out = super().feed(item)
         self._store()
         return out
 
@@ -85,8 +74,9 @@ def test_state_survives_serialisation_between_every_step(history):
     """Storing the state as JSON after every input (as the table does) changes nothing."""
     records, last = history
     timeline = StoringTimeline(POLICY)
-    stored = [o for r in ordered(records) for o in timeline.apply(r)]
-    stored.extend(timeline.advance(evaluated(last)))
+    stored = [
+        o for i in schedule(ordered(records), POLICY, evaluated(last)) for o in timeline.feed(i)
+    ]
     assert [o for o in stored if hasattr(o, "to_tier")] == run(records, last)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from stream.core.timeline import Timeline
+from stream.core.timeline import Timeline, schedule
 from tests.kit import (
     POLICY,
     evaluated,
@@ -36,11 +36,10 @@ def test_an_event_for_an_evaluated_week_is_late_and_not_counted():
     events  6 6 6 6 1 (+5 late)  5 more week-4 events arriving after that are late
     """
     timeline = Timeline(POLICY)
-    for record in ordered(weeks("a", [6, 6, 6, 6, 1])):
-        timeline.apply(record)
-    timeline.advance(evaluated(4))
+    for item in schedule(ordered(weeks("a", [6, 6, 6, 6, 1])), POLICY, evaluated(4)):
+        timeline.feed(item)
     late = [e.model_copy(update={"id": f"late{i}"}) for i, e in enumerate(weeks("a", [5], 4))]
-    produced = [o for e in late for o in timeline.apply(e)]
+    produced = [o for e in late for o in timeline.feed(e)]
     assert notices(produced) == ["late_event"] * 5
     state = timeline.states["a"]
     assert state.late_events == 5
@@ -83,7 +82,7 @@ def test_a_repeated_tick_changes_nothing():
     """A clock tick delivered twice (at-least-once) is a stale tick, not a second evaluation."""
     timeline = Timeline(POLICY)
     for record in ordered(weeks("a", [6, 6, 6, 6, 2])):
-        timeline.apply(record)
+        timeline.feed(record)
     first = timeline.tick(evaluated(4))
     again = timeline.tick(evaluated(4))
     assert moves([o for o in first if hasattr(o, "to_tier")]) == [(0, 1)]

@@ -37,34 +37,46 @@ def next_midnight(after: dt.datetime, policy: Policy) -> dt.datetime:
     return day_start(day, policy.tz)
 
 
+def schedule(
+    records: Iterable[Record], policy: Policy, until: dt.datetime | None = None
+) -> Iterator[Record | Tick]:
+    """Records in their order, with a tick at every midnight from the first dated record
+    (a tick at the very instant of a record comes first), then ticks on to `until`
+    (default: a week after the last record)."""
+    next_tick: dt.datetime | None = None
+    last: dt.datetime | None = None
+    for record in records:
+        at = record_time(record)
+        if at is not None:
+            if next_tick is None:
+                next_tick = next_midnight(at, policy)
+            while next_tick <= at:
+                yield Tick(now=next_tick, partition=0)
+                next_tick = next_midnight(next_tick, policy)
+            last = at if last is None or at > last else last
+        yield record
+    if next_tick is None or last is None:
+        return
+    end = until or default_until(last, policy)
+    while next_tick <= end:
+        yield Tick(now=next_tick, partition=0)
+        next_tick = next_midnight(next_tick, policy)
+
+
 class Timeline:
-    """Per-learner states advanced by records and by midnight ticks."""
+    """Per-learner states, advanced by records and ticks through `step`."""
 
     def __init__(self, policy: Policy, states: dict[str, LearnerState] | None = None) -> None:
         self.policy = policy
         self.states: dict[str, LearnerState] = {} if states is None else states
-        self.next_tick: dt.datetime | None = None
 
-    def apply(self, record: Record) -> list[Output]:
-        """Tick up to the record's time (ticks at that very instant come first), then apply it."""
-        at = record_time(record)
-        out = self.advance(at) if at is not None else []
-        if self.next_tick is None and at is not None:
-            self.next_tick = day_start(local_date(at, self.policy.tz), self.policy.tz)
-            if self.next_tick <= at:
-                self.next_tick = next_midnight(at, self.policy)
-        state, produced = step(self.states.get(record.learner_id), record, self.policy)
-        self.states[record.learner_id] = state
-        out.extend(produced)
-        return out
-
-    def advance(self, to: dt.datetime) -> list[Output]:
-        """Send every tick due at or before `to`."""
-        out: list[Output] = []
-        while self.next_tick is not None and self.next_tick <= to:
-            out.extend(self.tick(self.next_tick))
-            self.next_tick = next_midnight(self.next_tick, self.policy)
-        return out
+    def feed(self, item: Record | Tick) -> list[Output]:
+        """Apply a record to its learner, or a tick to every known learner."""
+        if isinstance(item, Tick):
+            return self.tick(item.now)
+        state, produced = step(self.states.get(item.learner_id), item, self.policy)
+        self.states[item.learner_id] = state
+        return produced
 
     def tick(self, now: dt.datetime) -> list[Output]:
         """Evaluate every known learner as of `now`."""
@@ -82,17 +94,12 @@ def default_until(last: dt.datetime, policy: Policy) -> dt.datetime:
 
 
 def run_history(
-    records: Iterable[Record], policy: Policy, until: dt.datetime | None = None
+    records: Iterable[Record],
+    policy: Policy,
+    until: dt.datetime | None = None,
+    timeline: Timeline | None = None,
 ) -> Iterator[Output]:
-    """Replay records in order with midnight ticks, then tick on to `until`."""
-    timeline = Timeline(policy)
-    last: dt.datetime | None = None
-    for record in records:
-        yield from timeline.apply(record)
-        at = record_time(record)
-        if at is not None and (last is None or at > last):
-            last = at
-    if until is None and last is not None:
-        until = default_until(last, policy)
-    if until is not None:
-        yield from timeline.advance(until)
+    """Replay records with midnight ticks (see `schedule`) and yield what they cause."""
+    timeline = timeline or Timeline(policy)
+    for item in schedule(records, policy, until):
+        yield from timeline.feed(item)

@@ -1,0 +1,20 @@
+"""A message that could not be processed, kept with the reason so nothing is silently lost."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict
+
+
+class DeadLetter(BaseModel):
+    """Where the message came from, why it was refused, and the message itself."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    reason: str  # machine-readable: not_json, invalid_fields, key_mismatch, ...
+    detail: str  # for a person: which field, what was wrong
+    payload: str  # the message as UTF-8 text (undecodable bytes replaced), capped in size
+    at: AwareDatetime  # when it was refused

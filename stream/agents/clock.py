@@ -1,0 +1,64 @@
+"""Clock ticks: a leader timer (wall-clock mode) and the agent that evaluates a partition."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from stream import codec
+from stream.errors import InvalidRecord
+
+if TYPE_CHECKING:
+    from stream.app import Pipeline
+
+log = structlog.get_logger("tierwatch.clock")
+
+
+def register(pipeline: Pipeline) -> None:
+    """Attach the clock agent and, unless ticks come from outside, the leader timer."""
+    app, settings = pipeline.app, pipeline.settings
+    channel = app.topic(pipeline.topics.clock, key_serializer="raw", value_serializer="raw")
+
+    async def clock(stream: Any) -> None:
+        async for event in stream.events():
+            try:
+                tick = codec.decode_tick(event.message.value)
+            except InvalidRecord as error:
+                await pipeline.refuse(event, error)
+                continue
+            partition = event.message.partition
+            ok = await pipeline.progress.wait(
+                partition, tick.barrier, settings.tick_barrier_timeout_s
+            )
+            if not ok:
+                log.warning("tick_barrier_timeout", partition=partition, now=tick.now.isoformat())
+            await evaluate_partition(pipeline, partition, tick)
+
+    app.agent(channel, name="clock")(clock)
+
+    if settings.clock == "wall":
+
+        async def leader_tick() -> None:
+            now = dt.datetime.now(dt.UTC)
+            for partition in range(settings.partitions):
+                value = codec.encode_tick(now, partition)
+                await channel.send(
+                    key=f"tick-{partition}".encode(), value=value, partition=partition
+                )
+
+        app.timer(settings.tick_interval_s, on_leader=True)(leader_tick)
+
+
+async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> int:
+    """Step every learner of a partition with the tick; return how many were evaluated."""
+    from stream.app import partition_of
+
+    n = pipeline.settings.partitions
+    keys = [k for k in list(pipeline.table.keys()) if partition_of(k, n) == partition]
+    for learner_id in keys:
+        state = pipeline.load(learner_id)
+        if state is not None:
+            await pipeline.apply(state, tick)
+    return len(keys)

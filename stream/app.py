@@ -1,0 +1,145 @@
+"""The Faust app: topics, the learner state table, and the agents wired to the core.
+
+`build(settings, policy, bootstrap)` returns a `Pipeline` holding the app and what the
+agents share. Agents are thin: load the learner's state, call `step`, store the state,
+send what `step` returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+import faust
+import structlog
+from aiokafka.partitioner import murmur2
+
+from stream import codec
+from stream.core.policy import Policy
+from stream.core.state import LearnerState
+from stream.core.step import Input, Notice, Output, step
+from stream.errors import InvalidRecord
+from stream.logs import Pseudonymizer
+from stream.progress import Progress
+from stream.settings import Settings
+from stream.topics import Topics
+
+log = structlog.get_logger("tierwatch.worker")
+
+
+@lru_cache(maxsize=1 << 20)
+def partition_of(learner_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a learner's key (murmur2)."""
+    hashed: int = murmur2(learner_id.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+@dataclass
+class Pipeline:
+    """The Faust app of a worker and the objects its agents share."""
+
+    settings: Settings
+    policy: Policy
+    topics: Topics
+    app: faust.App
+    table: Any
+    progress: Progress = field(default_factory=Progress)
+    pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(""))
+    source: str = "/tierwatch"
+
+    def load(self, learner_id: str) -> LearnerState | None:
+        raw = self.table.get(learner_id)
+        return LearnerState.model_validate_json(raw) if raw is not None else None
+
+    def store(self, state: LearnerState) -> None:
+        self.table[state.learner_id] = state.model_dump_json(exclude_defaults=True).encode()
+
+    async def apply(self, state: LearnerState | None, item: Input) -> LearnerState:
+        """Step one learner, store the state, send transitions and log notices."""
+        state, outputs = step(state, item, self.policy)
+        self.store(state)
+        await self.emit(outputs)
+        return state
+
+    async def emit(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            if isinstance(out, Notice):
+                log.info(out.code, learner=self.pseudonym(out.learner_id), detail=out.detail)
+                continue
+            value = codec.encode_transition(out, self.source)
+            await self.alerts.send(key=out.learner_id.encode(), value=value)
+
+    async def refuse(self, event: Any, error: InvalidRecord) -> None:
+        """Send a message that cannot be processed to the dead-letter topic, with the reason."""
+        msg = event.message
+        letter = codec.dead_letter(
+            msg.topic, msg.partition, msg.offset, msg.key, msg.value, error, dt.datetime.now(dt.UTC)
+        )
+        log.warning("dead_letter", topic=msg.topic, offset=msg.offset, reason=error.reason)
+        await self.deadletter.send(key=msg.key, value=letter)
+
+    @property
+    def alerts(self) -> Any:
+        return self.app.topic(self.topics.alerts, key_serializer="raw", value_serializer="raw")
+
+    @property
+    def deadletter(self) -> Any:
+        return self.app.topic(self.topics.deadletter, key_serializer="raw", value_serializer="raw")
+
+
+def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
+    """A Faust app configured for the broker: short group timeouts, at-least-once."""
+    options: dict[str, Any] = {}
+    if tansu:
+        # Tansu's ListOffsets answers the first offset of the last batch + 1 instead of the
+        # end: with one record a batch, table recovery reads the whole changelog.
+        options["producer_max_batch_size"] = 1
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        settings.app_id,
+        broker=f"kafka://{bootstrap}",
+        store=settings.store,
+        autodiscover=False,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication,
+        broker_session_timeout=settings.session_timeout_s,
+        broker_rebalance_timeout=settings.rebalance_timeout_s,
+        broker_heartbeat_interval=min(1.0, settings.session_timeout_s / 3),
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        web_enabled=settings.web_enabled,
+        web_port=settings.web_port,
+        datadir=str(settings.data_dir),
+        **options,
+    )
+
+
+def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
+    """Create the app, the table and the agents."""
+    from stream.agents import clock, learners, sink
+
+    topics = Topics.named(settings.topic_prefix)
+    app = make_app(settings, bootstrap, settings.tansu)
+    table = app.Table(
+        "learners",
+        partitions=settings.partitions,
+        key_type=str,
+        key_serializer="raw",
+        value_type=bytes,
+        value_serializer="raw",
+    )
+    pipeline = Pipeline(
+        settings=settings,
+        policy=policy,
+        topics=topics,
+        app=app,
+        table=table,
+        pseudonym=Pseudonymizer(settings.pseudonym_key.get_secret_value()),
+        source=f"/tierwatch/{settings.app_id}",
+    )
+    learners.register(pipeline)
+    clock.register(pipeline)
+    sink.register(pipeline)
+    return pipeline

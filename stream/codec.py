@@ -1,0 +1,120 @@
+"""Bytes on topics to records and back: inputs, ticks, CloudEvents and dead letters."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import orjson
+from cloudevents.core.formats.json import JSONFormat
+from cloudevents.core.v1.event import CloudEvent
+from pydantic import ValidationError
+
+from schemas.clock import Tick
+from schemas.deadletter import DeadLetter
+from schemas.events import LearningEvent
+from schemas.roster import Assignment, Intervention, LearnerProfile
+from schemas.transitions import TierTransition
+from stream.core.timeline import Record
+from stream.errors import InvalidRecord
+
+TRANSITION_TYPE = "org.tierwatch.tier.transition.v1"
+MAX_DEAD_PAYLOAD = 65536
+INPUT_MODELS: dict[
+    str, type[LearningEvent] | type[LearnerProfile] | type[Assignment] | type[Intervention]
+] = {
+    "event": LearningEvent,
+    "profile": LearnerProfile,
+    "assignment": Assignment,
+    "intervention": Intervention,
+}
+_FORMAT = JSONFormat()
+
+
+def _summary(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "(message)"
+        parts.append(f"{where}: {err['msg']}")
+    return "; ".join(parts)
+
+
+def decode_input(kind: str, key: bytes | None, value: bytes | None) -> Record:
+    """A record from a per-learner input topic, or InvalidRecord saying what is wrong."""
+    if value is None:
+        raise InvalidRecord("empty", "the message has no value")
+    model = INPUT_MODELS[kind]
+    try:
+        record = model.model_validate_json(value)
+    except ValidationError as exc:
+        if any(err["type"] == "json_invalid" for err in exc.errors()):
+            raise InvalidRecord("not_json", _summary(exc)) from None
+        raise InvalidRecord("invalid_fields", _summary(exc)) from None
+    if key is not None and key.decode("utf-8", "replace") != record.learner_id:
+        raise InvalidRecord("key_mismatch", "the message key is not the record's learner_id")
+    return record
+
+
+def encode_record(record: Record) -> bytes:
+    return record.model_dump_json(exclude_none=True).encode()
+
+
+def decode_tick(value: bytes | None) -> Tick:
+    if value is None:
+        raise InvalidRecord("empty", "the tick has no value")
+    try:
+        return Tick.model_validate_json(value)
+    except ValidationError as exc:
+        raise InvalidRecord("invalid_tick", _summary(exc)) from None
+
+
+def encode_tick(now: dt.datetime, partition: int, barrier: dict[str, int] | None = None) -> bytes:
+    return Tick(now=now, partition=partition, barrier=barrier or {}).model_dump_json().encode()
+
+
+def encode_transition(transition: TierTransition, source: str) -> bytes:
+    """A transition as a CloudEvents 1.0 JSON document."""
+    event = CloudEvent(
+        {
+            "id": transition.id,
+            "source": source,
+            "type": TRANSITION_TYPE,
+            "subject": transition.learner_id,
+            "time": transition.at,
+            "datacontenttype": "application/json",
+        },
+        transition.model_dump(mode="json"),
+    )
+    return _FORMAT.write(event)
+
+
+def decode_transition(value: bytes) -> TierTransition:
+    """The transition inside a CloudEvents JSON document."""
+    document: dict[str, Any] = orjson.loads(value)
+    if document.get("type") != TRANSITION_TYPE:
+        raise InvalidRecord("not_a_transition", f"CloudEvent type {document.get('type')!r}")
+    return TierTransition.model_validate(document["data"])
+
+
+def dead_letter(
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    error: InvalidRecord,
+    now: dt.datetime,
+) -> bytes:
+    """A dead-letter record for a refused message."""
+    payload = (value or b"")[:MAX_DEAD_PAYLOAD].decode("utf-8", "replace")
+    letter = DeadLetter(
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key.decode("utf-8", "replace") if key is not None else None,
+        reason=error.reason,
+        detail=error.detail,
+        payload=payload,
+        at=now,
+    )
+    return letter.model_dump_json().encode()

@@ -1,0 +1,61 @@
+"""How far the input agent has got, per topic partition, so a tick can wait for it.
+
+A tick carries a barrier: for each input topic, the offset (exclusive) of its partition
+that must be processed before the tick applies. Kafka orders messages within a partition
+but not across topics; the barrier restores "records before ticks" across them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+
+
+class Progress:
+    """Next offset to process for each (topic, partition), with waiters for a barrier."""
+
+    def __init__(self) -> None:
+        self._next: dict[tuple[str, int], int] = {}
+        self._waiters: list[tuple[int, Mapping[str, int], asyncio.Future[None]]] = []
+
+    def mark(self, topic: str, partition: int, offset: int) -> None:
+        """Record that `offset` of a topic partition has been processed."""
+        key = (topic, partition)
+        if offset + 1 > self._next.get(key, 0):
+            self._next[key] = offset + 1
+        if self._waiters:
+            self._wake()
+
+    def reached(self, partition: int, barrier: Mapping[str, int]) -> bool:
+        return all(
+            self._next.get((topic, partition), 0) >= end
+            for topic, end in barrier.items()
+            if end > 0
+        )
+
+    def _wake(self) -> None:
+        still = []
+        for partition, barrier, fut in self._waiters:
+            if fut.done():
+                continue
+            if self.reached(partition, barrier):
+                fut.set_result(None)
+            else:
+                still.append((partition, barrier, fut))
+        self._waiters = still
+
+    async def wait(self, partition: int, barrier: Mapping[str, int], timeout: float) -> bool:
+        """Wait until the barrier is reached; False if `timeout` seconds pass first."""
+        if self.reached(partition, barrier):
+            return True
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append((partition, barrier, fut))
+        try:
+            await asyncio.wait_for(fut, timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    def forget(self, partitions: set[int]) -> None:
+        """Drop what is known of partitions this worker no longer owns."""
+        self._next = {k: v for k, v in self._next.items() if k[1] not in partitions}

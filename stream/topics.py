@@ -1,0 +1,62 @@
+"""Topic names and their creation. Every per-learner topic has the same partition count."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from stream.settings import Settings
+
+
+@dataclass(frozen=True)
+class Topics:
+    """The names of tierwatch's topics, with the configured prefix."""
+
+    events: str
+    profiles: str
+    assignments: str
+    interventions: str
+    clock: str
+    alerts: str
+    deadletter: str
+
+    @classmethod
+    def named(cls, prefix: str = "") -> Topics:
+        return cls(
+            events=f"{prefix}lms.events",
+            profiles=f"{prefix}lms.profiles",
+            assignments=f"{prefix}lms.assignments",
+            interventions=f"{prefix}lms.interventions",
+            clock=f"{prefix}tierwatch.clock",
+            alerts=f"{prefix}tierwatch.alerts",
+            deadletter=f"{prefix}tierwatch.deadletter",
+        )
+
+    @property
+    def inputs(self) -> tuple[str, str, str, str]:
+        """The per-learner input topics, in the order a history names its record types."""
+        return (self.events, self.profiles, self.assignments, self.interventions)
+
+
+COMPACTED = {"lms.profiles"}
+
+
+async def create_topics(settings: Settings, topics: Topics, bootstrap: str) -> None:
+    """Create every topic with the configured partitions (profiles compacted); keep existing."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        wanted = []
+        for name in (*topics.inputs, topics.clock, topics.alerts, topics.deadletter):
+            config = {"cleanup.policy": "compact"} if name == topics.profiles else {}
+            wanted.append(
+                NewTopic(name, settings.partitions, settings.replication, topic_configs=config)
+            )
+        for topic in wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics([topic])
+    finally:
+        await admin.close()
