@@ -96,6 +96,11 @@ def decode_transition(value: bytes) -> TierTransition:
     return TierTransition.model_validate(document["data"])
 
 
+def decode_transition_json(value: bytes) -> TierTransition:
+    """A transition written as plain JSON (a replay output line)."""
+    return TierTransition.model_validate_json(value)
+
+
 def dead_letter(
     topic: str,
     partition: int,

@@ -118,6 +118,15 @@ class Role(_Section):
         return flags
 
 
+DEFAULT_ROLES: dict[str, Role] = {
+    DEFAULT_ROLE: Role(missed_thresholds={"milestone": 2, "certification": 2, "compliance": 1}),
+    "sales_rep": Role(customer_facing=True, missed_thresholds={"certification": 2}),
+    "back_office": Role(missed_thresholds={"compliance": 1}),
+    "compliance_officer": Role(compliance_sensitive=True),
+    "team_lead": Role(leadership_pipeline=True),
+}
+
+
 class Policy(_Section):
     """The whole policy. Roles other than `default` inherit its thresholds."""
 
@@ -131,7 +140,7 @@ class Policy(_Section):
     tiers: Tiers = Tiers()
     follow_up: FollowUp = FollowUp()
     de_escalation: DeEscalation = DeEscalation()
-    roles: dict[str, Role] = Field(default_factory=lambda: {DEFAULT_ROLE: Role()})
+    roles: dict[str, Role] = Field(default_factory=lambda: dict(DEFAULT_ROLES))
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,161 @@
+"""The `tierwatch` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from stream.core.policy import Policy, PolicyError
+from stream.core.weeks import day_start
+from stream.logs import configure
+from stream.policyfile import load_policy
+from stream.settings import Settings
+
+app = typer.Typer(help="tierwatch: early warning for learning engagement.", no_args_is_help=True)
+policy_app = typer.Typer(help="Work with policy files.", no_args_is_help=True)
+app.add_typer(policy_app, name="policy")
+
+PolicyOption = Annotated[
+    Path | None, typer.Option("--policy", help="policy YAML (default: the shipped policy)")
+]
+
+
+def _settings() -> Settings:
+    settings = Settings()
+    configure(settings.log_level, settings.log_format)
+    return settings
+
+
+def _policy(path: Path | None) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+@policy_app.command("check")
+def policy_check(file: Path) -> None:
+    """Validate a policy file; print every problem with its path."""
+    try:
+        policy = load_policy(file)
+    except PolicyError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    roles = ", ".join(sorted(policy.roles))
+    typer.echo(f"{file}: ok (timezone {policy.timezone}; roles: {roles})")
+
+
+@app.command()
+def replay(
+    history: Annotated[Path, typer.Argument(help="history JSONL ('-' for stdin)")],
+    policy: PolicyOption = None,
+    until: Annotated[
+        dt.datetime | None,
+        typer.Option(help="tick until this date (default: a week after the last record)"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="transitions JSONL (default: stdout)")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="stop at the first bad line")] = False,
+) -> None:
+    """Replay a history offline: transitions as JSON lines, a summary on stderr."""
+    from stream.replay import BadLine, read_history
+    from stream.replay import replay as run_replay
+
+    _settings()
+    rules = _policy(policy)
+    end = None
+    if until is not None:
+        end = until if until.tzinfo else day_start(until.date(), rules.tz)
+    errors: list[BadLine] = []
+    source = sys.stdin.buffer if str(history) == "-" else history.open("rb")
+    sink = out.open("wb") if out else sys.stdout.buffer
+    try:
+        summary = run_replay(read_history(source, strict, errors), rules, sink, end)
+    except BadLine as exc:
+        typer.echo(f"{history}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        sink.flush()
+        if out:
+            sink.close()
+        if source is not sys.stdin.buffer:
+            source.close()
+    for bad in errors[:20]:
+        typer.echo(f"{history}: skipped {bad}", err=True)
+    if len(errors) > 20:
+        typer.echo(f"{history}: ... and {len(errors) - 20} more bad lines", err=True)
+    summary.skipped = len(errors)
+    typer.echo(summary.render(), err=True)
+
+
+@app.command()
+def simulate(
+    learners: Annotated[int, typer.Option(min=1, help="how many learners")] = 40,
+    weeks: Annotated[int, typer.Option(min=1, help="how many weeks")] = 8,
+    seed: Annotated[int, typer.Option(help="random seed: the same seed, the same history")] = 1,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="history JSONL (default: stdout)")
+    ] = None,
+    policy: PolicyOption = None,
+) -> None:
+    """Write a realistic simulated history (mixed roles and personas) as JSON lines."""
+    from stream.simulate import simulate as generate
+    from stream.simulate import write_jsonl
+
+    rules = _policy(policy)
+    sink = out.open("w") if out else sys.stdout
+    try:
+        count = write_jsonl(generate(learners, weeks, seed, policy=rules), sink)
+    finally:
+        if out:
+            sink.close()
+    typer.echo(f"wrote {count} records ({learners} learners, {weeks} weeks, seed {seed})", err=True)
+
+
+@app.command()
+def worker() -> None:
+    """Run a stream worker. Configured by TIERWATCH_* variables (see `tierwatch settings`);
+    with no TIERWATCH_BROKER it starts the embedded broker."""
+    from stream.worker import run_worker
+
+    settings = _settings()
+    run_worker(settings, _policy(settings.policy_file))
+
+
+@app.command()
+def demo(
+    learners: Annotated[int, typer.Option(min=1)] = 40,
+    weeks: Annotated[int, typer.Option(min=1)] = 8,
+    seed: Annotated[int, typer.Option()] = 7,
+) -> None:
+    """Stream a simulated team through the embedded broker and a worker; print transitions."""
+    from stream.demo import run_demo
+
+    settings = _settings()
+    rules = _policy(settings.policy_file)
+    code = asyncio.run(run_demo(settings, rules, learners, weeks, seed, sys.stdout))
+    raise typer.Exit(code)
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (secrets masked) and their environment variables."""
+    settings = Settings()
+    for name, field in Settings.model_fields.items():
+        value = getattr(settings, name)
+        typer.echo(f"TIERWATCH_{name.upper():<24} {value!s:<28} {field.description or ''}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Drive a history through Kafka in simulated time: records to the input topics, and at
+every midnight a tick to each clock partition that waits for the records sent before it.
+
+The order is the one `replay` uses (`stream.core.timeline.schedule`), so a worker fed by
+this driver produces exactly the transitions that replay computes for the same history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.structs import TopicPartition
+
+from schemas.clock import Tick
+from schemas.events import LearningEvent
+from schemas.roster import Assignment, Intervention, LearnerProfile
+from stream import codec
+from stream.core.policy import Policy
+from stream.core.timeline import Record, schedule
+from stream.topics import Topics
+
+ProgressHook = Callable[["DriverStats"], Awaitable[None] | None]
+
+
+@dataclass
+class DriverStats:
+    """What the driver has sent so far."""
+
+    records: int = 0
+    ticks: int = 0
+    day: dt.datetime | None = None
+    ends: dict[tuple[str, int], int] = field(default_factory=dict)  # next offset per partition
+
+
+class Driver:
+    """Produces records and barrier ticks; knows what it produced."""
+
+    def __init__(self, bootstrap: str, topics: Topics, partitions: int) -> None:
+        self.topics = topics
+        self.partitions = partitions
+        self.stats = DriverStats()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20
+        )
+        self._pending: list[asyncio.Future[Any]] = []
+
+    async def __aenter__(self) -> Driver:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._producer.stop()
+
+    def topic_of(self, record: Record) -> str:
+        if isinstance(record, LearningEvent):
+            return self.topics.events
+        if isinstance(record, LearnerProfile):
+            return self.topics.profiles
+        if isinstance(record, Assignment):
+            return self.topics.assignments
+        if isinstance(record, Intervention):
+            return self.topics.interventions
+        raise TypeError(type(record).__name__)
+
+    async def send(self, record: Record) -> None:
+        """Queue a record (keyed by learner) without waiting for the broker."""
+        value = codec.encode_record(record)
+        fut = await self._producer.send(
+            self.topic_of(record), value=value, key=record.learner_id.encode()
+        )
+        self._pending.append(fut)
+        self.stats.records += 1
+
+    async def settle(self) -> None:
+        """Wait for every queued record's acknowledgement and note the offsets reached."""
+        for meta in await asyncio.gather(*self._pending):
+            key = (meta.topic, meta.partition)
+            self.stats.ends[key] = max(self.stats.ends.get(key, 0), meta.offset + 1)
+        self._pending.clear()
+
+    async def tick(self, now: dt.datetime) -> None:
+        """Settle, then send a tick to every clock partition, with its barrier."""
+        await self.settle()
+        for partition in range(self.partitions):
+            barrier = {
+                t: self.stats.ends[(t, partition)]
+                for t in self.topics.inputs
+                if (t, partition) in self.stats.ends
+            }
+            value = codec.encode_tick(now, partition, barrier)
+            await self._producer.send_and_wait(
+                self.topics.clock,
+                value=value,
+                key=f"tick-{partition}".encode(),
+                partition=partition,
+            )
+            key = (self.topics.clock, partition)
+            self.stats.ends[key] = self.stats.ends.get(key, 0) + 1
+        self.stats.ticks += 1
+        self.stats.day = now
+
+    async def play(
+        self,
+        records: Iterable[Record],
+        policy: Policy,
+        until: dt.datetime | None = None,
+        on_tick: ProgressHook | None = None,
+    ) -> DriverStats:
+        """Send a whole history in simulated time."""
+        for item in schedule(records, policy, until):
+            if isinstance(item, Tick):
+                await self.tick(item.now)
+                if on_tick is not None:
+                    result = on_tick(self.stats)
+                    if result is not None:
+                        await result
+            else:
+                await self.send(item)
+        await self.settle()
+        return self.stats
+
+
+async def wait_for_group(
+    bootstrap: str, group: str, ends: dict[tuple[str, int], int], topic: str, timeout: float
+) -> bool:
+    """Wait until a consumer group has committed `topic` up to the offsets in `ends`."""
+    wanted = {TopicPartition(t, p): end for (t, p), end in ends.items() if t == topic}
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            committed = await admin.list_consumer_group_offsets(group, partitions=list(wanted))
+            if all(
+                (meta := committed.get(tp)) is not None and meta.offset >= end
+                for tp, end in wanted.items()
+            ):
+                return True
+            await asyncio.sleep(0.25)
+        return False
+    finally:
+        await admin.close()

@@ -1,0 +1,46 @@
+"""Running a worker: against a configured Kafka, or the embedded broker when none is set."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+
+import faust
+import structlog
+
+from stream import tansu
+from stream.app import build
+from stream.broker import embedded_broker
+from stream.core.policy import Policy
+from stream.settings import Settings
+from stream.topics import Topics, create_topics
+
+log = structlog.get_logger("tierwatch.worker")
+
+
+@contextlib.contextmanager
+def broker_for(settings: Settings) -> Iterator[tuple[str, Settings]]:
+    """The bootstrap address to use, starting the embedded broker if none is configured."""
+    if settings.broker is not None:
+        yield settings.broker, settings
+        return
+    with embedded_broker() as broker:
+        yield (
+            broker.bootstrap,
+            settings.model_copy(update={"broker": broker.bootstrap, "tansu": True}),
+        )
+
+
+def run_worker(settings: Settings, policy: Policy) -> None:
+    """Create the topics and run one Faust worker until it is stopped (Ctrl-C, SIGTERM)."""
+    with broker_for(settings) as (bootstrap, effective):
+        if effective.tansu:
+            tansu.apply()
+        asyncio.run(create_topics(effective, Topics.named(effective.topic_prefix), bootstrap))
+        pipeline = build(effective, policy, bootstrap)
+        log.info(
+            "worker_starting", bootstrap=bootstrap, app_id=effective.app_id, clock=effective.clock
+        )
+        worker = faust.Worker(pipeline.app, loglevel=effective.log_level.upper(), quiet=True)
+        worker.execute_from_commandline()
