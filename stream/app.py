@@ -96,6 +96,9 @@ def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
         # Tansu's ListOffsets answers the first offset of the last batch + 1 instead of the
         # end: with one record a batch, table recovery reads the whole changelog.
         options["producer_max_batch_size"] = 1
+    if settings.clock == "external":
+        # a driver waits for each tick's commit before it sends the next day
+        options["broker_commit_interval"] = 0.02
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return faust.App(
         settings.app_id,
@@ -122,14 +125,10 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
 
     topics = Topics.named(settings.topic_prefix)
     app = make_app(settings, bootstrap, settings.tansu)
-    table = app.Table(
-        "learners",
-        partitions=settings.partitions,
-        key_type=str,
-        key_serializer="raw",
-        value_type=bytes,
-        value_serializer="raw",
+    schema: Any = faust.Schema(
+        key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
+    table = app.Table("learners", partitions=settings.partitions, schema=schema)
     pipeline = Pipeline(
         settings=settings,
         policy=policy,

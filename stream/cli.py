@@ -138,7 +138,8 @@ def demo(
     """Stream a simulated team through the embedded broker and a worker; print transitions."""
     from stream.demo import run_demo
 
-    settings = _settings()
+    settings = Settings()
+    configure("warning", settings.log_format)
     rules = _policy(settings.policy_file)
     code = asyncio.run(run_demo(settings, rules, learners, weeks, seed, sys.stdout))
     raise typer.Exit(code)

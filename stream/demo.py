@@ -15,7 +15,7 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
-from typing import TextIO
+from typing import IO, TextIO
 
 from aiokafka import AIOKafkaConsumer
 
@@ -23,7 +23,7 @@ from schemas.transitions import TierTransition
 from stream import codec
 from stream.broker import embedded_broker
 from stream.core.policy import Policy
-from stream.driver import Driver, DriverStats, wait_for_group
+from stream.driver import Driver, DriverError, DriverStats, GroupWatcher
 from stream.replay import replay
 from stream.settings import Settings
 from stream.simulate import simulate
@@ -59,7 +59,7 @@ def worker_process(
     if settings.policy_file is not None:
         env["TIERWATCH_POLICY_FILE"] = str(settings.policy_file)
     cmd = [sys.executable, "-m", "stream.cli", "worker"]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    return subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
 
 
 class Printer:
@@ -130,27 +130,36 @@ async def run_demo(
         await create_topics(settings, topics, broker.bootstrap)
         app_id = f"tierwatch-demo-{uuid.uuid4().hex[:8]}"
         out.write(f"embedded broker on {broker.bootstrap}; starting worker {app_id}\n")
-        worker = worker_process(broker.bootstrap, app_id, data_dir, settings)
+        log_path = os.path.join(data_dir, "worker.log")
+        log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the worker stops
+        worker = worker_process(broker.bootstrap, app_id, data_dir, settings, log)
+        printer = Printer(out, total_days=weeks * 7 + 8)
+        stop = asyncio.Event()
+        follower = asyncio.create_task(
+            follow_alerts(broker.bootstrap, topics.alerts, printer, stop)
+        )
+        group = GroupWatcher(broker.bootstrap, app_id, alive=lambda: worker.poll() is None)
+        error = None
         try:
-            printer = Printer(out, total_days=weeks * 7 + 8)
-            stop = asyncio.Event()
-            follower = asyncio.create_task(
-                follow_alerts(broker.bootstrap, topics.alerts, printer, stop)
-            )
-            async with Driver(broker.bootstrap, topics, settings.partitions) as driver:
-                stats = await driver.play(
-                    simulate(learners, weeks, seed, policy=policy), policy, on_tick=printer.progress
-                )
-            done = await wait_for_group(broker.bootstrap, app_id, stats.ends, topics.clock, 180)
+            async with Driver(broker.bootstrap, topics, settings.partitions) as driver, group:
+                history = simulate(learners, weeks, seed, policy=policy)
+                await driver.play(history, policy, group, on_tick=printer.progress)
+        except DriverError as exc:
+            error = exc
+        finally:
             stop.set()
             await follower
-        finally:
             worker.terminate()
             worker.wait(timeout=15)
+            log.close()
+            if error is not None:
+                with open(log_path, "rb") as written:
+                    tail = written.read()[-4000:].decode("utf-8", "replace")
+                out.write(f"worker log (last lines):\n{tail}\n")
     got = printer.seen
     out.write("\n" + summary(list(got.values())) + "\n")
-    if not done:
-        out.write("the worker did not finish the last tick in time\n")
+    if error is not None:
+        out.write(f"stopped early: {error}\n")
         return 1
     if got != expected:
         out.write(f"MISMATCH: streamed {len(got)} transitions, replay computes {len(expected)}\n")

@@ -23,9 +23,14 @@ from schemas.roster import Assignment, Intervention, LearnerProfile
 from stream import codec
 from stream.core.policy import Policy
 from stream.core.timeline import Record, schedule
+from stream.errors import TierwatchError
 from stream.topics import Topics
 
 ProgressHook = Callable[["DriverStats"], Awaitable[None] | None]
+
+
+class DriverError(TierwatchError):
+    """The worker did not keep up with the driver (stopped, or too slow)."""
 
 
 @dataclass
@@ -109,13 +114,19 @@ class Driver:
         self,
         records: Iterable[Record],
         policy: Policy,
+        watcher: GroupWatcher,
         until: dt.datetime | None = None,
         on_tick: ProgressHook | None = None,
+        tick_timeout: float = 60.0,
     ) -> DriverStats:
-        """Send a whole history in simulated time."""
+        """Send a whole history in simulated time. After each tick, wait until the worker
+        has applied it, so no record from after a midnight reaches a learner before that
+        midnight's evaluation (the order replay uses)."""
         for item in schedule(records, policy, until):
             if isinstance(item, Tick):
                 await self.tick(item.now)
+                if not await watcher.reached(self.stats.ends, self.topics.clock, tick_timeout):
+                    raise DriverError(f"the worker did not apply the tick of {item.now}")
                 if on_tick is not None:
                     result = on_tick(self.stats)
                     if result is not None:
@@ -126,24 +137,40 @@ class Driver:
         return self.stats
 
 
-async def wait_for_group(
-    bootstrap: str, group: str, ends: dict[tuple[str, int], int], topic: str, timeout: float
-) -> bool:
-    """Wait until a consumer group has committed `topic` up to the offsets in `ends`."""
-    wanted = {TopicPartition(t, p): end for (t, p), end in ends.items() if t == topic}
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
+class GroupWatcher:
+    """Watches a consumer group's committed offsets (how far a worker has got)."""
+
+    def __init__(
+        self, bootstrap: str, group: str, alive: Callable[[], bool] = lambda: True
+    ) -> None:
+        self.group = group
+        self.alive = alive
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+
+    async def __aenter__(self) -> GroupWatcher:
+        await self._admin.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._admin.close()
+
+    async def reached(self, ends: dict[tuple[str, int], int], topic: str, timeout: float) -> bool:
+        """Wait until the group committed `topic` up to `ends`.
+
+        False on timeout, or as soon as the worker is known to be gone."""
+        wanted = {TopicPartition(t, p): end for (t, p), end in ends.items() if t == topic}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            committed = await admin.list_consumer_group_offsets(group, partitions=list(wanted))
+        delay = 0.005
+        while loop.time() < deadline and self.alive():
+            committed = await self._admin.list_consumer_group_offsets(
+                self.group, partitions=list(wanted)
+            )
             if all(
                 (meta := committed.get(tp)) is not None and meta.offset >= end
                 for tp, end in wanted.items()
             ):
                 return True
-            await asyncio.sleep(0.25)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.2)
         return False
-    finally:
-        await admin.close()

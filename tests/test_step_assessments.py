@@ -72,3 +72,16 @@ def test_fall_with_a_minor_dip_stays_tier_one():
     """events 6 6 6 6 4, a failure in week 4: a minor dip plus a fall is not Tier 3."""
     records = [*weeks("a", [6, 6, 6, 6, 3]), scored("a", 4, 4, None, success=False)]
     assert moves(run(records, until_week=4)) == [(0, 1)]
+
+
+def test_a_fall_on_monday_is_not_undone_by_the_previous_weeks_evaluation():
+    """
+    week    0 1 2 3(fall on Monday) 4
+    tier    0 0 0 1 ............... 0    one nudge; week 2's evaluation (Tue W3) is not
+                                         a quiet week for a tier set after it closed
+    """
+    records = [*weeks("a", [6] * 5)] + [scored("a", w, 2, 0.8) for w in (0, 1, 2)]
+    records.append(scored("a", 3, 0, 0.5))
+    out = run(records, until_week=4)
+    assert moves(out) == [(0, 1), (1, 0)]
+    assert out[1].week == "2026-W06"  # week 4: the first whole week after the fall's week

@@ -22,7 +22,7 @@ from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.signals import assessment_fall, classify_week, missed_assignments
 from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
 from stream.core.transitions import move, rise
-from stream.core.weeks import last_closed_week, local_date, week_label, week_of
+from stream.core.weeks import last_closed_week, local_date, week_close, week_label, week_of
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
 MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
@@ -254,6 +254,8 @@ def _quiet_week(
     """A closed week with no condition: the tier falls one step (Tier 3 needs more weeks)."""
     if state.tier == 0:
         return []
+    if state.tier_since is not None and state.tier_since >= week_close(week, policy.tz):
+        return []  # the tier was set after this week ended: the week says nothing of recovery
     state.quiet_weeks += 1
     rules_ = policy.de_escalation
     needed = rules_.tier3_quiet_weeks if state.tier == 3 else rules_.quiet_weeks_per_step

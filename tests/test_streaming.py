@@ -1,0 +1,120 @@
+"""The pipeline on the embedded broker: streaming equals replay; bad records never stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import orjson
+import pytest
+
+from schemas.deadletter import DeadLetter
+from stream import codec
+from stream.driver import Driver, DriverError, GroupWatcher
+from stream.replay import replay
+from tests.kit import POLICY, assignment, at, day, event, intervention, ordered, profile, weeks
+from tests.streaming import make_topics, read_topic, worker, worker_env
+
+pytestmark = pytest.mark.broker
+
+
+def team_history() -> list:
+    """A small team that reaches every tier: dips, missed work, a concern, a steady peer."""
+    records = [
+        profile("steady", "back_office"),
+        profile("dipper"),
+        profile("silent", "team_lead"),
+        profile("rep", "sales_rep"),
+        profile("officer", "compliance_officer"),
+        *weeks("steady", [6] * 8),
+        *weeks("dipper", [6, 6, 6, 6, 3, 6, 6, 6]),
+        *weeks("silent", [5, 5, 5, 5]),
+        *weeks("rep", [7, 7, 7, 7, 7, 2, 7, 7]),
+        *weeks("officer", [4] * 8),
+        assignment("officer", "k1", "compliance", day(3, 2), at(0)),
+        assignment("rep", "c1", "certification", day(2, 0), at(0)),
+        assignment("rep", "c2", "certification", day(3, 0), at(0)),
+        event("rep", at(4, 1), "completion", object_id="c1"),
+        event("dipper", at(2, 3, 15), "assessment", score=0.9, object_id="q"),
+        event("dipper", at(3, 3, 15), "assessment", score=0.85, object_id="q"),
+        event("dipper", at(4, 3, 15), "assessment", score=0.5, object_id="q"),
+        intervention("steady", "concern_raised", at(5, 2)),
+    ]
+    return ordered(records)
+
+
+def expected_transitions(records: list) -> dict[str, object]:
+    buf = io.BytesIO()
+    replay(iter(records), POLICY, buf)
+    return {t.id: t for t in map(codec.decode_transition_json, buf.getvalue().splitlines())}
+
+
+def test_streamed_history_gives_exactly_the_replayed_transitions(broker, unique, tmp_path):
+    """The same history through Kafka and a worker process equals `tierwatch replay`."""
+    records = team_history()
+    expected = expected_transitions(records)
+    assert {t.to_tier for t in expected.values()} >= {1, 2, 3}
+    topics = make_topics(broker.bootstrap, unique)
+    env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+
+    async def drive(alive) -> list[bytes]:
+        group = GroupWatcher(broker.bootstrap, f"{unique}-app", alive)
+        async with Driver(broker.bootstrap, topics, 4) as driver, group:
+            await driver.play(iter(records), POLICY, group)
+        return await read_topic(broker.bootstrap, topics.alerts, len(expected), max_s=30)
+
+    with worker(env, tmp_path / "worker.log") as proc:
+        try:
+            values = asyncio.run(drive(lambda: proc.poll() is None))
+        except DriverError:
+            pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
+    streamed = {}
+    for value in values:
+        t = codec.decode_transition(value)
+        streamed[t.id] = t  # at-least-once: a repeat carries the same id
+
+    def brief(ts):
+        return sorted((t.learner_id, str(t.at), t.from_tier, t.to_tier) for t in ts.values())
+
+    assert brief(streamed) == brief(expected)
+    assert streamed == expected
+
+
+def test_malformed_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(
+    broker, unique, tmp_path
+):
+    """Garbage, a wrong field and a key mismatch are dead-lettered; later records still count."""
+    from aiokafka import AIOKafkaProducer
+
+    topics = make_topics(broker.bootstrap, unique)
+    env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+    good = ordered([*weeks("g", [6, 6, 6, 6, 1])])
+    bad_fields = orjson.dumps({"id": "x", "learner_id": "g", "kind": "dance"})
+    mismatch = codec.encode_record(event("someone-else", at(0)))
+
+    async def drive() -> tuple[list[bytes], list[bytes]]:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topics.events, b"{not json", key=b"g")
+            await producer.send_and_wait(topics.events, bad_fields, key=b"g")
+            await producer.send_and_wait(topics.events, mismatch, key=b"g")
+            await producer.send_and_wait(topics.clock, b'{"now": "yesterday"}', partition=0)
+        finally:
+            await producer.stop()
+        group = GroupWatcher(broker.bootstrap, f"{unique}-app")
+        async with Driver(broker.bootstrap, topics, 4) as driver, group:
+            await driver.play(iter(good), POLICY, group)
+        letters = await read_topic(broker.bootstrap, topics.deadletter, 4)
+        alerts = await read_topic(broker.bootstrap, topics.alerts, 1)
+        return letters, alerts
+
+    with worker(env, tmp_path / "worker.log"):
+        letters, alerts = asyncio.run(drive())
+    reasons = sorted(DeadLetter.model_validate_json(v).reason for v in letters)
+    assert reasons == ["invalid_fields", "invalid_tick", "key_mismatch", "not_json"]
+    first = DeadLetter.model_validate_json(letters[0])
+    assert first.payload == "{not json"
+    assert first.topic == topics.events
+    transitions = [codec.decode_transition(v) for v in alerts]
+    assert [(t.learner_id, t.to_tier) for t in transitions] == [("g", 1)]
