@@ -42,22 +42,26 @@ def describe(t: TierTransition) -> str:
     )
 
 
-def worker_process(
-    bootstrap: str, app_id: str, data_dir: str, settings: Settings
-) -> subprocess.Popen[bytes]:
-    """A `tierwatch worker` in its own process, ticked by the driver (external clock)."""
+def worker_env(bootstrap: str, app_id: str, data_dir: str, settings: Settings) -> dict[str, str]:
+    """The environment of a worker ticked by a driver (external clock) on the embedded broker."""
     env = {
         **os.environ,
         "TIERWATCH_BROKER": bootstrap,
         "TIERWATCH_TANSU": "true",
         "TIERWATCH_CLOCK": "external",
         "TIERWATCH_APP_ID": app_id,
+        "TIERWATCH_TOPIC_PREFIX": settings.topic_prefix,
         "TIERWATCH_DATA_DIR": data_dir,
         "TIERWATCH_PARTITIONS": str(settings.partitions),
         "TIERWATCH_LOG_LEVEL": "warning",
     }
     if settings.policy_file is not None:
         env["TIERWATCH_POLICY_FILE"] = str(settings.policy_file)
+    return env
+
+
+def start_worker(env: dict[str, str], log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """A `tierwatch worker` in its own process, its output in `log`."""
     cmd = [sys.executable, "-m", "stream.cli", "worker"]
     return subprocess.Popen(cmd, env=env, stdout=log, stderr=log)
 
@@ -132,7 +136,7 @@ async def run_demo(
         out.write(f"embedded broker on {broker.bootstrap}; starting worker {app_id}\n")
         log_path = os.path.join(data_dir, "worker.log")
         log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the worker stops
-        worker = worker_process(broker.bootstrap, app_id, data_dir, settings, log)
+        worker = start_worker(worker_env(broker.bootstrap, app_id, data_dir, settings), log)
         printer = Printer(out, total_days=weeks * 7 + 8)
         stop = asyncio.Event()
         follower = asyncio.create_task(

@@ -4,39 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
+from stream import demo
 from stream.settings import Settings
 from stream.topics import Topics, create_topics
 
 
 def worker_env(bootstrap: str, prefix: str, data_dir: Path, partitions: int = 4) -> dict[str, str]:
-    return {
-        **os.environ,
-        "TIERWATCH_BROKER": bootstrap,
-        "TIERWATCH_TANSU": "true",
-        "TIERWATCH_CLOCK": "external",
-        "TIERWATCH_APP_ID": f"{prefix}-app",
-        "TIERWATCH_TOPIC_PREFIX": f"{prefix}.",
-        "TIERWATCH_DATA_DIR": str(data_dir),
-        "TIERWATCH_PARTITIONS": str(partitions),
-        "TIERWATCH_LOG_LEVEL": "warning",
-    }
+    settings = Settings(topic_prefix=f"{prefix}.", partitions=partitions)
+    return demo.worker_env(bootstrap, f"{prefix}-app", str(data_dir), settings)
 
 
 @contextlib.contextmanager
 def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """A `tierwatch worker` process, stopped (and killed if need be) on exit."""
     with log.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stream.cli", "worker"], env=env, stdout=sink, stderr=sink
-        )
+        proc = demo.start_worker(env, sink)
         try:
             yield proc
         finally:
