@@ -10,8 +10,9 @@ histories. A persona's story happens around week `weeks // 2`, after a baseline 
 three steady weeks; runs under six weeks are plain activity (new hires still start late).
 
 Randomness comes from one `random.Random` per learner and week, seeded from (seed, learner,
-week): the same arguments give byte-identical output. Records are built without validation
-(the values are valid by construction, and the tests validate them): it would dominate.
+week): the same arguments give byte-identical output. Records are built with
+`model_construct`, without validation (the values are valid by construction, and the tests
+validate them): validation would dominate the cost of a large run.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import itemgetter
-from typing import Any, NamedTuple, TextIO
+from typing import NamedTuple, TextIO
 from zoneinfo import ZoneInfo
 
 import orjson
@@ -37,43 +38,16 @@ from schemas.roster import (
 )
 from stream.core.policy import Policy
 from stream.core.timeline import Record
+from stream.personas import CYCLE, DAY, HOUR, PERSONAS, STRONG, Flags, Story, story_of
 from stream.policyfile import load_policy
 
 DEFAULT_START = dt.date(2026, 1, 5)  # a Monday: 2026-W02
 SOURCE = "simulator"
-MIN_STORY_WEEKS = 6  # shorter runs are plain activity
 MAX_WEEKS = 4000
 MAX_LEARNERS = 1 << 28
-Flags = tuple[bool | None, bool | None, bool | None]  # customer-facing, compliance, leadership
-_NO_FLAGS: Flags = (None, None, None)
-# (persona, role, exposure overrides): learner i takes entry i % 20
-_CYCLE: tuple[tuple[str, str, Flags], ...] = (
-    ("steady", "default", _NO_FLAGS),
-    ("one_week_dip", "default", _NO_FLAGS),
-    ("steady", "sales_rep", _NO_FLAGS),
-    ("two_week_decline", "default", _NO_FLAGS),
-    ("steady", "back_office", _NO_FLAGS),
-    ("silent", "default", _NO_FLAGS),
-    ("steady", "compliance_officer", _NO_FLAGS),
-    ("missed_compliance", "back_office", _NO_FLAGS),
-    ("steady", "team_lead", _NO_FLAGS),
-    ("sales_rep_missing_certifications", "sales_rep", _NO_FLAGS),
-    ("steady", "default", (True, None, None)),  # customer-facing without the sales role
-    ("assessment_fall", "compliance_officer", _NO_FLAGS),
-    ("steady", "sales_rep", _NO_FLAGS),
-    ("concern_raised", "team_lead", _NO_FLAGS),
-    ("steady", "back_office", _NO_FLAGS),
-    ("recovery_after_nudge", "back_office", _NO_FLAGS),
-    ("steady", "default", _NO_FLAGS),
-    ("new_hire", "sales_rep", _NO_FLAGS),
-    ("steady", "team_lead", (None, None, False)),  # a team lead outside the pipeline
-    ("new_hire", "default", _NO_FLAGS),
-)
-PERSONAS: tuple[str, ...] = tuple(dict.fromkeys(persona for persona, _, _ in _CYCLE))
 _TEAM_SIZE = 8
 _ASSIGN_EVERY = 4  # weeks between routine assignments
 _PASS_MARK = 0.6
-_STRONG = 2.0  # activity factor meaning "base + 2": a strong week
 _NOISE = (-1, 0, 0, 1)  # weekly noise in events: small enough never to look like a dip
 _ROUTINE: tuple[EventKind, ...] = ("session", "session", "view", "view", "view", "progress")
 _ROUTINE_KIND: dict[str, AssignmentKind] = {
@@ -83,44 +57,6 @@ _ROUTINE_KIND: dict[str, AssignmentKind] = {
     "back_office": "compliance",
     "compliance_officer": "compliance",
 }
-_DAY = 86_400
-_HOUR = 3_600
-_NOTE = "Mentioned a family health issue; agreed to lighten the learning load for a while."
-
-
-class _Task(NamedTuple):
-    """A persona's own assignment: assigned at 08:xx on (week, day), due (week, day)."""
-
-    module: str
-    kind: AssignmentKind
-    week: int
-    day: int
-    due_week: int
-    due_day: int
-    done_week: int | None  # None: never completed
-
-
-class _Note(NamedTuple):
-    """A manager's intervention at a second of a week."""
-
-    week: int
-    second: int
-    kind: InterventionKind
-    note: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Story:
-    """What a persona does differently from a steady learner, week by week."""
-
-    start: int = 0  # first week with any record
-    start_day: int = 0  # first weekday of activity in the start week
-    factors: dict[int, float] = field(default_factory=dict)  # activity against the usual
-    fall_week: int | None = None  # the week of a fallen assessment score
-    weekly_assessments: bool = False  # otherwise every other week
-    tasks: tuple[_Task, ...] = ()
-    notes: tuple[_Note, ...] = ()
-    routine_kind: AssignmentKind | None = None  # overrides the role's routine assignment kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +71,7 @@ class _Learner:
     base: int  # usual events a week
     score: float  # usual assessment score
     offset: int  # routine assignments in weeks w with w % 4 == offset
-    story: _Story
+    story: Story
 
 
 class _Ev(NamedTuple):
@@ -167,24 +103,12 @@ class _Iv(NamedTuple):
 
 _Entry = _Ev | _As | _Iv
 _BY_SECOND = itemgetter(0)
-_setattr = object.__setattr__
-
-
-def _trusted_event(values: dict[str, Any]) -> LearningEvent:
-    """`model_construct` for a complete dict of valid values, minus its per-field loop (half
-    the cost of a large run). The tests validate what this builds."""
-    event = LearningEvent.__new__(LearningEvent)
-    _setattr(event, "__dict__", values)
-    _setattr(event, "__pydantic_fields_set__", set(values))
-    _setattr(event, "__pydantic_extra__", None)
-    _setattr(event, "__pydantic_private__", None)
-    return event
 
 
 def _slot(learner_index: int, learners: int) -> tuple[str, str, Flags]:
     if not 0 <= learner_index < learners:
         raise ValueError(f"learner index {learner_index} is not in 0..{learners - 1}")
-    return _CYCLE[learner_index % len(_CYCLE)]
+    return CYCLE[learner_index % len(CYCLE)]
 
 
 def persona_of(learner_index: int, learners: int) -> str:
@@ -197,54 +121,14 @@ def role_of(learner_index: int, learners: int) -> str:
     return _slot(learner_index, learners)[1]
 
 
-def _story(persona: str, weeks: int) -> _Story:
-    """What a persona does, around week p = weeks // 2 (after a baseline of >= 3 weeks)."""
-    p = weeks // 2
-    late = p + 1 if p + 1 < weeks else None
-    if persona == "new_hire":  # starts on a Wednesday, onboarding done the week after
-        s, done = weeks // 3, (weeks // 3 + 1 if weeks // 3 + 1 < weeks else None)
-        onboarding = (
-            _Task("onboarding-essentials", "milestone", s, 2, s + 2, 4, done),
-            _Task("code-of-conduct", "compliance", s, 2, s + 2, 4, done),
-        )
-        return _Story(start=s, start_day=2, tasks=onboarding)
-    if weeks < MIN_STORY_WEEKS:
-        return _Story()
-    match persona:
-        case "one_week_dip":
-            return _Story(factors={p: 0.6})
-        case "two_week_decline":
-            talk = _Note(p + 2, 3 * _DAY + 10 * _HOUR, "conversation_held")
-            return _Story(factors={p: 0.5, p + 1: 0.3}, notes=(talk,))
-        case "silent":
-            return _Story(factors={w: 0.0 for w in range(p, min(weeks, p + 6))})
-        case "missed_compliance":
-            task = _Task("compliance-annual-refresher", "compliance", p - 2, 0, p - 1, 4, None)
-            return _Story(tasks=(task,), routine_kind="milestone")
-        case "sales_rep_missing_certifications":  # both done late, a week after the second
-            cert_a = _Task("certification-product-a", "certification", p - 2, 0, p - 1, 4, late)
-            cert_b = _Task("certification-product-b", "certification", p - 2, 0, p, 2, late)
-            return _Story(tasks=(cert_a, cert_b))
-        case "assessment_fall":
-            return _Story(fall_week=p, weekly_assessments=True)
-        case "concern_raised":  # a dip, then the concern comes out; resolved 3 weeks later
-            notes = [_Note(p, 2 * _DAY + 11 * _HOUR, "concern_raised", _NOTE)]
-            if p + 3 < weeks:
-                notes.append(_Note(p + 3, 3 * _DAY + 15 * _HOUR, "resolved"))
-            return _Story(factors={p - 1: 0.6}, notes=tuple(notes))
-        case "recovery_after_nudge":
-            return _Story(factors={p: 0.3, p + 1: _STRONG})
-    return _Story()  # steady
-
-
 def _key(seed: int, learner: int, week: int) -> int:
     """A distinct non-negative RNG seed per (seed, learner, week); week -1 is the learner's own."""
     zigzag = 2 * seed if seed >= 0 else -2 * seed - 1
     return (zigzag << 40) | (learner << 12) | (week + 1)
 
 
-def _learner(index: int, seed: int, stories: dict[str, _Story]) -> _Learner:
-    persona, role, flags = _CYCLE[index % len(_CYCLE)]
+def _learner(index: int, seed: int, stories: dict[str, Story]) -> _Learner:
+    persona, role, flags = CYCLE[index % len(CYCLE)]
     rng = random.Random(_key(seed, index, -1))
     low = 8 if persona == "recovery_after_nudge" else 7  # room for a strong week in the baseline
     return _Learner(
@@ -266,7 +150,7 @@ def _when(rng: random.Random, first_day: int) -> int:
         day = first_day + int(rng.random() * (5 - first_day))
     else:
         day = 5 + int(rng.random() * 2)
-    return day * _DAY + 8 * _HOUR + int(rng.random() * 10 * _HOUR)
+    return day * DAY + 8 * HOUR + int(rng.random() * 10 * HOUR)
 
 
 def _count(person: _Learner, week: int, rng: random.Random) -> int:
@@ -277,7 +161,7 @@ def _count(person: _Learner, week: int, rng: random.Random) -> int:
     factor = story.factors.get(week, 1.0)
     if factor == 1.0:
         return person.base + _NOISE[int(rng.random() * len(_NOISE))]
-    if factor == _STRONG:
+    if factor == STRONG:
         return person.base + 2
     return round(person.base * factor)
 
@@ -361,13 +245,13 @@ def _week(person: _Learner, week: int, seed: int, start: dt.date) -> list[_Entry
     out: list[_Entry] = []
     for t in story.tasks:
         if t.week == week:
-            sec = t.day * _DAY + 8 * _HOUR + int(rng.random() * _HOUR)
+            sec = t.day * DAY + 8 * HOUR + int(rng.random() * HOUR)
             due = start + dt.timedelta(days=7 * t.due_week + t.due_day)
             out.append(_As(sec, lid, t.module, t.kind, due))
     routine = _routine(person, week)
     if routine is not None:
         due = start + dt.timedelta(days=7 * (week + 2) + 4)  # Friday, two weeks on
-        out.append(_As(8 * _HOUR + int(rng.random() * _HOUR), lid, routine[0], routine[1], due))
+        out.append(_As(8 * HOUR + int(rng.random() * HOUR), lid, routine[0], routine[1], due))
     out.extend(_Iv(n.second, lid, n.kind, n.note) for n in story.notes if n.week == week)
     out.extend(_activity(person, week, rng))
     return out
@@ -377,18 +261,16 @@ def _record(entry: _Entry, origin: dt.datetime, seed: int) -> Record:
     """The schema record of an entry, `origin` being the start of its week."""
     at = origin + dt.timedelta(seconds=entry.second)
     if isinstance(entry, _Ev):
-        return _trusted_event(
-            {
-                "id": f"sim-{seed}-{entry.learner_id}-{entry.week}-{entry.n}",
-                "learner_id": entry.learner_id,
-                "occurred_at": at,
-                "kind": entry.kind,
-                "object_id": entry.object_id,
-                "score": entry.score,
-                "success": entry.success,
-                "duration_s": entry.duration_s,
-                "source": SOURCE,
-            }
+        return LearningEvent.model_construct(
+            id=f"sim-{seed}-{entry.learner_id}-{entry.week}-{entry.n}",
+            learner_id=entry.learner_id,
+            occurred_at=at,
+            kind=entry.kind,
+            object_id=entry.object_id,
+            score=entry.score,
+            success=entry.success,
+            duration_s=entry.duration_s,
+            source=SOURCE,
         )
     if isinstance(entry, _As):
         return Assignment.model_construct(
@@ -420,7 +302,7 @@ def _profile(person: _Learner) -> LearnerProfile:
 def _generate(
     learners: int, weeks: int, seed: int, start: dt.date, tz: ZoneInfo
 ) -> Iterator[Record]:
-    stories = {persona: _story(persona, weeks) for persona in PERSONAS}
+    stories = {persona: story_of(persona, weeks) for persona in PERSONAS}
     people: list[_Learner] = []
     for index in range(learners):
         people.append(_learner(index, seed, stories))
