@@ -66,7 +66,8 @@ class Pipeline:
     async def emit(self, outputs: list[Output]) -> None:
         for out in outputs:
             if isinstance(out, Notice):
-                log.info(out.code, learner=self.pseudonym(out.learner_id), detail=out.detail)
+                level = log.warning if out.code == "unknown_role" else log.info
+                level(out.code, learner=self.pseudonym(out.learner_id), detail=out.detail)
                 continue
             value = codec.encode_transition(out, self.source)
             await self.alerts.send(key=out.learner_id.encode(), value=value)

@@ -34,6 +34,7 @@ class Summary:
     late_events: int = 0
     duplicates: int = 0
     transitions: int = 0
+    unknown_roles: Counter[str] = field(default_factory=Counter)
     learners_by_tier: Counter[int] = field(default_factory=Counter)
     by_week_and_tier: Counter[tuple[str, int]] = field(default_factory=Counter)
 
@@ -50,6 +51,9 @@ class Summary:
             + ", ".join(f"tier {t}: {self.learners_by_tier.get(t, 0)}" for t in range(4)),
             f"transitions: {self.transitions}",
         ]
+        if self.unknown_roles:
+            roles = ", ".join(f"{r} ({n})" for r, n in sorted(self.unknown_roles.items()))
+            lines.append(f"warning: roles not in the policy, the default role used: {roles}")
         weeks = sorted({w for w, _ in self.by_week_and_tier})
         if weeks:
             lines.append("week       to tier 0  1  2  3")
@@ -100,5 +104,7 @@ def replay(
             summary.duplicates += 1
         elif item.code == "late_event":
             summary.late_events += 1
+        elif item.code == "unknown_role":
+            summary.unknown_roles[item.detail] += 1
     summary.learners_by_tier = Counter(s.tier for s in timeline.states.values())
     return summary

@@ -118,3 +118,40 @@ def test_malformed_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(
     assert first.topic == topics.events
     transitions = [codec.decode_transition(v) for v in alerts]
     assert [(t.learner_id, t.to_tier) for t in transitions] == [("g", 1)]
+
+
+def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, unique, tmp_path):
+    """In production mode the leader's timer ticks every partition: a compliance module
+    two days overdue for a compliance officer raises Tier 3 with no event arriving."""
+    import datetime as dt
+
+    from schemas import Assignment, LearnerProfile
+
+    topics = make_topics(broker.bootstrap, unique)
+    env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+    env.update({"TIERWATCH_CLOCK": "wall", "TIERWATCH_TICK_INTERVAL_S": "1"})
+    now = dt.datetime.now(dt.UTC)
+    records = [
+        LearnerProfile(learner_id="officer", role="compliance_officer"),
+        Assignment(
+            learner_id="officer",
+            module_id="aml-2026",
+            kind="compliance",
+            due=(now - dt.timedelta(days=2)).date(),
+            assigned_at=now - dt.timedelta(days=20),
+        ),
+    ]
+
+    async def drive() -> list[bytes]:
+        async with Driver(broker.bootstrap, topics, 4) as driver:
+            for record in records:
+                await driver.send(record)
+            await driver.settle()
+        return await read_topic(broker.bootstrap, topics.alerts, 1, idle_s=1.0, max_s=60)
+
+    with worker(env, tmp_path / "worker.log"):
+        values = asyncio.run(drive())
+    transitions = [codec.decode_transition(v) for v in values]
+    assert [(t.learner_id, t.from_tier, t.to_tier) for t in transitions] == [("officer", 0, 3)]
+    assert transitions[0].reasons[0].code == "compliance_sensitive_overdue"
+    assert transitions[0].at >= now
