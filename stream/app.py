@@ -45,6 +45,8 @@ class Pipeline:
     topics: Topics
     app: faust.App
     table: Any
+    alerts: Any = None  # the alerts topic (set by `build`)
+    deadletter: Any = None  # the dead-letter topic (set by `build`)
     progress: Progress = field(default_factory=Progress)
     pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(""))
     source: str = "/tierwatch"
@@ -80,14 +82,6 @@ class Pipeline:
         )
         log.warning("dead_letter", topic=msg.topic, offset=msg.offset, reason=error.reason)
         await self.deadletter.send(key=msg.key, value=letter)
-
-    @property
-    def alerts(self) -> Any:
-        return self.app.topic(self.topics.alerts, key_serializer="raw", value_serializer="raw")
-
-    @property
-    def deadletter(self) -> Any:
-        return self.app.topic(self.topics.deadletter, key_serializer="raw", value_serializer="raw")
 
 
 def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
@@ -139,6 +133,8 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         pseudonym=Pseudonymizer(settings.pseudonym_key.get_secret_value()),
         source=f"/tierwatch/{settings.app_id}",
     )
+    pipeline.alerts = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
+    pipeline.deadletter = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
     learners.register(pipeline)
     clock.register(pipeline)
     sink.register(pipeline)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import orjson
 from cloudevents.core.formats.json import JSONFormat
@@ -89,11 +88,19 @@ def encode_transition(transition: TierTransition, source: str) -> bytes:
 
 
 def decode_transition(value: bytes) -> TierTransition:
-    """The transition inside a CloudEvents JSON document."""
-    document: dict[str, Any] = orjson.loads(value)
+    """The transition inside a CloudEvents JSON document, or InvalidRecord."""
+    try:
+        document = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRecord("not_json", str(exc)) from None
+    if not isinstance(document, dict):
+        raise InvalidRecord("not_a_transition", "the document is not a JSON object")
     if document.get("type") != TRANSITION_TYPE:
         raise InvalidRecord("not_a_transition", f"CloudEvent type {document.get('type')!r}")
-    return TierTransition.model_validate(document["data"])
+    try:
+        return TierTransition.model_validate(document.get("data"))
+    except ValidationError as exc:
+        raise InvalidRecord("invalid_fields", _summary(exc)) from None
 
 
 def decode_transition_json(value: bytes) -> TierTransition:

@@ -99,14 +99,13 @@ class Driver:
                 if (t, partition) in self.stats.ends
             }
             value = codec.encode_tick(now, partition, barrier)
-            await self._producer.send_and_wait(
+            meta = await self._producer.send_and_wait(
                 self.topics.clock,
                 value=value,
                 key=f"tick-{partition}".encode(),
                 partition=partition,
             )
-            key = (self.topics.clock, partition)
-            self.stats.ends[key] = self.stats.ends.get(key, 0) + 1
+            self.stats.ends[(self.topics.clock, partition)] = meta.offset + 1
         self.stats.ticks += 1
         self.stats.day = now
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from schemas.history import HISTORY_LINE
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
-from stream.core.timeline import Record, Timeline, run_history
+from stream.core.timeline import Record, Timeline, record_time, run_history
 
 
 class BadLine(Exception):
@@ -34,6 +34,7 @@ class Summary:
     late_events: int = 0
     duplicates: int = 0
     transitions: int = 0
+    after_until: int = 0
     unknown_roles: Counter[str] = field(default_factory=Counter)
     learners_by_tier: Counter[int] = field(default_factory=Counter)
     by_week_and_tier: Counter[tuple[str, int]] = field(default_factory=Counter)
@@ -51,6 +52,8 @@ class Summary:
             + ", ".join(f"tier {t}: {self.learners_by_tier.get(t, 0)}" for t in range(4)),
             f"transitions: {self.transitions}",
         ]
+        if self.after_until:
+            lines.append(f"{self.after_until} records after --until were not replayed")
         if self.unknown_roles:
             roles = ", ".join(f"{r} ({n})" for r, n in sorted(self.unknown_roles.items()))
             lines.append(f"warning: roles not in the policy, the default role used: {roles}")
@@ -93,6 +96,10 @@ def replay(
 
     def counted() -> Iterator[Record]:
         for record in records:
+            at = record_time(record)
+            if until is not None and at is not None and at > until:
+                summary.after_until += 1
+                continue
             summary.records += 1
             yield record
 

@@ -11,6 +11,7 @@ import pytest
 from schemas.deadletter import DeadLetter
 from stream import codec
 from stream.driver import Driver, DriverError, GroupWatcher
+from stream.logs import Pseudonymizer
 from stream.replay import replay
 from tests.kit import POLICY, assignment, at, day, event, intervention, ordered, profile, weeks
 from tests.streaming import make_topics, read_topic, worker, worker_env
@@ -113,9 +114,12 @@ def test_malformed_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(
         letters, alerts = asyncio.run(drive())
     reasons = sorted(DeadLetter.model_validate_json(v).reason for v in letters)
     assert reasons == ["invalid_fields", "invalid_tick", "key_mismatch", "not_json"]
-    first = DeadLetter.model_validate_json(letters[0])
-    assert first.payload == "{not json"
-    assert first.topic == topics.events
+    by_reason = {letter.reason: letter for letter in map(DeadLetter.model_validate_json, letters)}
+    assert by_reason["not_json"].payload == "{not json"
+    assert by_reason["not_json"].topic == topics.events
+    assert by_reason["not_json"].key == "g"
+    assert "kind" in by_reason["invalid_fields"].detail
+    assert by_reason["invalid_tick"].topic == topics.clock
     transitions = [codec.decode_transition(v) for v in alerts]
     assert [(t.learner_id, t.to_tier) for t in transitions] == [("g", 1)]
 
@@ -129,7 +133,15 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
 
     topics = make_topics(broker.bootstrap, unique)
     env = worker_env(broker.bootstrap, unique, tmp_path / "data")
-    env.update({"TIERWATCH_CLOCK": "wall", "TIERWATCH_TICK_INTERVAL_S": "1"})
+    env.update(
+        {
+            "TIERWATCH_CLOCK": "wall",
+            "TIERWATCH_TICK_INTERVAL_S": "1",
+            "TIERWATCH_LOG_LEVEL": "info",
+            "TIERWATCH_LOG_FORMAT": "json",
+            "TIERWATCH_PSEUDONYM_KEY": "test-key",
+        }
+    )
     now = dt.datetime.now(dt.UTC)
     records = [
         LearnerProfile(learner_id="officer", role="compliance_officer"),
@@ -153,5 +165,12 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
         values = asyncio.run(drive())
     transitions = [codec.decode_transition(v) for v in values]
     assert [(t.learner_id, t.from_tier, t.to_tier) for t in transitions] == [("officer", 0, 3)]
+    log = (tmp_path / "worker.log").read_text()
+    logged = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
+    sink = [e for e in logged if e.get("event") == "tier_transition"]
+    assert [(e["learner"], e["to_tier"]) for e in sink] == [
+        (Pseudonymizer("test-key")("officer"), 3)
+    ]
+    assert "officer" not in log
     assert transitions[0].reasons[0].code == "compliance_sensitive_overdue"
     assert transitions[0].at >= now

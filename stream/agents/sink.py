@@ -24,7 +24,7 @@ def register(pipeline: Pipeline) -> None:
         async for value in stream:
             try:
                 t = codec.decode_transition(value)
-            except (InvalidRecord, ValueError) as error:
+            except InvalidRecord as error:
                 log.warning("unreadable_transition", error=str(error))
                 continue
             log.info(

@@ -42,7 +42,7 @@ def schedule(
 ) -> Iterator[Record | Tick]:
     """Records in their order, with a tick at every midnight from the first dated record
     (a tick at the very instant of a record comes first), then ticks on to `until`
-    (default: a week after the last record)."""
+    (default: a week after the last record). No tick is ever later than `until`."""
     next_tick: dt.datetime | None = None
     last: dt.datetime | None = None
     for record in records:
@@ -50,7 +50,7 @@ def schedule(
         if at is not None:
             if next_tick is None:
                 next_tick = next_midnight(at, policy)
-            while next_tick <= at:
+            while next_tick <= at and (until is None or next_tick <= until):
                 yield Tick(now=next_tick, partition=0)
                 next_tick = next_midnight(next_tick, policy)
             last = at if last is None or at > last else last
