@@ -42,5 +42,10 @@ def run_worker(settings: Settings, policy: Policy) -> None:
         log.info(
             "worker_starting", bootstrap=bootstrap, app_id=effective.app_id, clock=effective.clock
         )
-        worker = faust.Worker(pipeline.app, loglevel=effective.log_level.upper(), quiet=True)
+        worker = faust.Worker(
+            pipeline.app,
+            loglevel=effective.log_level.upper(),
+            quiet=True,
+            redirect_stdouts=False,
+        )
         worker.execute_from_commandline()
