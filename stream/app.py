@@ -15,6 +15,7 @@ from typing import Any
 import faust
 import structlog
 from aiokafka.partitioner import murmur2
+from faust.types import TP
 
 from stream import codec
 from stream.core.policy import Policy
@@ -47,7 +48,7 @@ class Pipeline:
     table: Any
     alerts: Any = None  # the alerts topic (set by `build`)
     deadletter: Any = None  # the dead-letter topic (set by `build`)
-    progress: Progress = field(default_factory=Progress)
+    progress: Progress = field(default_factory=Progress)  # replaced by `build`
     pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(""))
     source: str = "/tierwatch"
 
@@ -82,6 +83,14 @@ class Pipeline:
         )
         log.warning("dead_letter", topic=msg.topic, offset=msg.offset, reason=error.reason)
         await self.deadletter.send(key=msg.key, value=letter)
+
+
+def committed_offset(app: faust.App, topic: str, partition: int) -> int:
+    """The offset this worker's group had committed for a partition when it took it over
+    (or since): everything before it was processed, by this worker or an earlier one."""
+    consumer = app.consumer
+    offsets = getattr(consumer, "_committed_offset", None) or {}
+    return int(offsets.get(TP(topic, partition)) or 0)
 
 
 def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
@@ -120,10 +129,9 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
 
     topics = Topics.named(settings.topic_prefix)
     app = make_app(settings, bootstrap, settings.tansu)
-    schema: Any = faust.Schema(
-        key_type=str, value_type=bytes, key_serializer="raw", value_serializer="raw"
-    )
-    table = app.Table("learners", partitions=settings.partitions, schema=schema)
+    # value_type=bytes gives the raw codec to the table *and* its changelog (recovery
+    # decodes with it too); str keys go through the json codec both ways.
+    table = app.Table("learners", partitions=settings.partitions, key_type=str, value_type=bytes)
     pipeline = Pipeline(
         settings=settings,
         policy=policy,
@@ -131,6 +139,7 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         app=app,
         table=table,
         pseudonym=Pseudonymizer(settings.pseudonym_key.get_secret_value()),
+        progress=Progress(floor=lambda topic, partition: committed_offset(app, topic, partition)),
         source=f"/tierwatch/{settings.app_id}",
     )
     pipeline.alerts = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")

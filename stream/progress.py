@@ -8,13 +8,20 @@ but not across topics; the barrier restores "records before ticks" across them.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+
+Floor = Callable[[str, int], int]
 
 
 class Progress:
-    """Next offset to process for each (topic, partition), with waiters for a barrier."""
+    """Next offset to process for each (topic, partition), with waiters for a barrier.
 
-    def __init__(self) -> None:
+    `floor(topic, partition)` tells what was processed before this worker took the
+    partition over (its committed offset): those records are in the table already.
+    """
+
+    def __init__(self, floor: Floor | None = None) -> None:
+        self._floor = floor
         self._next: dict[tuple[str, int], int] = {}
         self._waiters: list[tuple[int, Mapping[str, int], asyncio.Future[None]]] = []
 
@@ -27,11 +34,12 @@ class Progress:
             self._wake()
 
     def reached(self, partition: int, barrier: Mapping[str, int]) -> bool:
-        return all(
-            self._next.get((topic, partition), 0) >= end
-            for topic, end in barrier.items()
-            if end > 0
-        )
+        """Whether every topic of the barrier has been processed up to its offset."""
+        for topic, end in barrier.items():
+            done = self._next.get((topic, partition), 0)
+            if done < end and (self._floor is None or self._floor(topic, partition) < end):
+                return False
+        return True
 
     def _wake(self) -> None:
         still = []

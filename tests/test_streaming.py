@@ -174,3 +174,45 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
     assert "officer" not in log
     assert transitions[0].reasons[0].code == "compliance_sensitive_overdue"
     assert transitions[0].at >= now
+
+
+def test_a_restarted_worker_recovers_its_state_and_streaming_still_equals_replay(
+    broker, unique, tmp_path
+):
+    """A simulated team; the worker is stopped after four weeks and a new one takes over
+    from the changelog and the committed offsets: the transitions still equal replay's."""
+    from stream import demo
+    from stream.simulate import simulate
+
+    records = list(simulate(24, 8, seed=5, policy=POLICY))
+    expected = expected_transitions(records)
+    assert {t.to_tier for t in expected.values()} >= {1, 2, 3}
+    topics = make_topics(broker.bootstrap, unique)
+    env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+    log = (tmp_path / "worker.log").open("wb")
+    current = {"proc": demo.start_worker(env, log)}
+
+    def restart_after_four_weeks(stats) -> None:
+        if stats.ticks == 28:
+            current["proc"].terminate()
+            current["proc"].wait(timeout=20)
+            current["proc"] = demo.start_worker(env, log)
+
+    async def drive() -> list[bytes]:
+        group = GroupWatcher(
+            broker.bootstrap, f"{unique}-app", lambda: current["proc"].poll() is None
+        )
+        async with Driver(broker.bootstrap, topics, 4) as driver, group:
+            await driver.play(iter(records), POLICY, group, on_tick=restart_after_four_weeks)
+        return await read_topic(broker.bootstrap, topics.alerts, len(expected), max_s=30)
+
+    try:
+        values = asyncio.run(drive())
+    except DriverError:
+        pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
+    finally:
+        current["proc"].terminate()
+        current["proc"].wait(timeout=20)
+        log.close()
+    streamed = {t.id: t for t in map(codec.decode_transition, values)}
+    assert streamed == expected
