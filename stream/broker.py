@@ -75,10 +75,15 @@ def embedded_broker(port: int | None = None, timeout: float = 20.0) -> Iterator[
         log.info("embedded_broker_started", bootstrap=f"127.0.0.1:{port}", pid=proc.pid)
         yield EmbeddedBroker(f"127.0.0.1:{port}", proc)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, timeout=5)
         log.info("embedded_broker_stopped", pid=proc.pid)
+
+
+def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Ask a process to stop (SIGTERM); kill it if it has not after `timeout` seconds."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

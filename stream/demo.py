@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas.transitions import TierTransition
 from stream import codec
-from stream.broker import embedded_broker
+from stream.broker import embedded_broker, stop_process
 from stream.core.policy import Policy
 from stream.driver import Driver, DriverError, DriverStats, GroupWatcher
 from stream.replay import replay
@@ -153,8 +153,7 @@ async def run_demo(
         finally:
             stop.set()
             await follower
-            worker.terminate()
-            worker.wait(timeout=15)
+            stop_process(worker, timeout=15)
             log.close()
             if error is not None:
                 with open(log_path, "rb") as written:

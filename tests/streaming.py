@@ -11,6 +11,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 
 from stream import demo
+from stream.broker import stop_process
 from stream.settings import Settings
 from stream.topics import Topics, create_topics
 
@@ -28,12 +29,7 @@ def worker(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
         try:
             yield proc
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=20)
 
 
 def make_topics(bootstrap: str, prefix: str, partitions: int = 4) -> Topics:

@@ -10,6 +10,7 @@ import pytest
 
 from schemas.deadletter import DeadLetter
 from stream import codec
+from stream.broker import stop_process
 from stream.driver import Driver, DriverError, GroupWatcher
 from stream.logs import Pseudonymizer
 from stream.replay import replay
@@ -194,8 +195,7 @@ def test_a_restarted_worker_recovers_its_state_and_streaming_still_equals_replay
 
     def restart_after_four_weeks(stats) -> None:
         if stats.ticks == 28:
-            current["proc"].terminate()
-            current["proc"].wait(timeout=20)
+            stop_process(current["proc"], timeout=20)
             current["proc"] = demo.start_worker(env, log)
 
     async def drive() -> list[bytes]:
@@ -211,8 +211,7 @@ def test_a_restarted_worker_recovers_its_state_and_streaming_still_equals_replay
     except DriverError:
         pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
     finally:
-        current["proc"].terminate()
-        current["proc"].wait(timeout=20)
+        stop_process(current["proc"], timeout=20)
         log.close()
     streamed = {t.id: t for t in map(codec.decode_transition, values)}
     assert streamed == expected
