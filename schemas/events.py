@@ -30,3 +30,6 @@ class LearningEvent(BaseModel):
     success: bool | None = None
     duration_s: float | None = Field(default=None, ge=0.0)
     source: str = Field(min_length=1, max_length=64)
+    source_meta: dict[str, str] | None = Field(
+        default=None, description="how the source said it, e.g. which field gave the time"
+    )

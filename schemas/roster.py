@@ -13,6 +13,17 @@ InterventionKind = Literal["conversation_held", "support_plan", "concern_raised"
 Id = Field(min_length=1, max_length=512)
 
 
+class Identity(BaseModel):
+    """A learner as one source names them, e.g. (xapi, mbox, mailto:ana@example.com),
+    (canvas, user, 21070000000000042) or (moodle, user, 57)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: Literal["xapi", "caliper", "canvas", "moodle", "email"]
+    kind: str = Field(min_length=1, max_length=64)
+    value: str = Field(min_length=1, max_length=2048)
+
+
 class LearnerProfile(BaseModel):
     """A learner's place in the organisation.
 
@@ -29,6 +40,7 @@ class LearnerProfile(BaseModel):
     customer_facing: bool | None = None
     compliance_sensitive: bool | None = None
     leadership_pipeline: bool | None = None
+    identities: tuple[Identity, ...] = Field(default=(), max_length=64)
 
 
 class Assignment(BaseModel):

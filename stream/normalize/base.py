@@ -1,0 +1,74 @@
+"""What every normaliser shares: identities and their resolution, problems, the result.
+
+A normaliser is a pure function of a decoded JSON payload, the time it was received and a
+`Resolve` callback that turns a source identity into a learner id:
+
+    normalize_x(payload: Any, received_at: datetime, resolve: Resolve) -> Normalized
+
+It raises `NormalizeError` listing every problem (a JSON pointer into the payload and a
+sentence), and never anything else, whatever the payload.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from schemas.events import LearningEvent
+from schemas.roster import Identity
+
+Resolve = Callable[[Identity], str]
+
+
+def stable_learner_id(identity: Identity) -> str:
+    """The learner id of an identity no profile claims: stable, derived from source and
+    identity, revealing neither (a hash)."""
+    digest = hashlib.sha256(f"{identity.source}|{identity.kind}|{identity.value}".encode())
+    return f"{identity.source}-{digest.hexdigest()[:20]}"
+
+
+def content_hash(payload: Any) -> str:
+    """A stable hash of a JSON value (keys sorted): an id for sources that send none."""
+    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with a payload: where (a JSON pointer, RFC 6901) and what."""
+
+    pointer: str
+    detail: str
+
+
+class NormalizeError(Exception):
+    """A payload that cannot be normalised; `problems` names every offending field."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("; ".join(f"{p.pointer or '/'}: {p.detail}" for p in problems))
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """Valid input that is not learning activity (a voiding statement, an event type that
+    says nothing of engagement), with where and why."""
+
+    pointer: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Normalized:
+    """The events of a payload, and what was deliberately not turned into an event."""
+
+    events: list[LearningEvent] = field(default_factory=list)
+    ignored: list[Ignored] = field(default_factory=list)
+
+
+def pointer(*parts: str | int) -> str:
+    """A JSON pointer from path parts, escaped as RFC 6901 says."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
