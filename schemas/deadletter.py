@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class DeadLetter(BaseModel):
@@ -10,11 +10,12 @@ class DeadLetter(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    topic: str
-    partition: int
-    offset: int
+    topic: str  # the input topic, or "http:METHOD PATH" for a refused HTTP request
+    partition: int | None = None  # None for an HTTP request
+    offset: int | None = None
     key: str | None
     reason: str  # machine-readable: not_json, invalid_fields, key_mismatch, ...
     detail: str  # for a person: which field, what was wrong
     payload: str  # the message as UTF-8 text (undecodable bytes replaced), capped in size
     at: AwareDatetime  # when it was refused
+    problems: list[dict[str, str]] = Field(default_factory=list)  # {pointer, detail} each

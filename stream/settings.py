@@ -40,6 +40,33 @@ class Settings(BaseSettings):
     rebalance_timeout_s: float = Field(default=6.0, gt=0, description="consumer rebalance timeout")
     web_port: int = Field(default=6066, ge=0, le=65535, description="worker HTTP port")
     web_enabled: bool = Field(default=False, description="serve the worker's HTTP endpoints")
+    ingest_host: str = Field(default="127.0.0.1", description="ingest HTTP listen address")
+    ingest_port: int = Field(default=8080, ge=0, le=65535, description="ingest HTTP port")
+    api_token: SecretStr | None = Field(
+        default=None, description="bearer token for /events, /roster, /assignments, /interventions"
+    )
+    xapi_credentials: SecretStr | None = Field(
+        default=None, description="xAPI Basic auth, 'key:secret' pairs separated by commas"
+    )
+    caliper_tokens: SecretStr | None = Field(
+        default=None, description="Caliper bearer tokens, separated by commas"
+    )
+    canvas_secret: SecretStr | None = Field(
+        default=None, description="shared secret Canvas sends in the canvas_secret_header"
+    )
+    canvas_secret_header: str = Field(
+        default="X-Tierwatch-Secret", description="header carrying the Canvas shared secret"
+    )
+    moodle_token: SecretStr | None = Field(
+        default=None, description="shared token Moodle webhooks send in the body"
+    )
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="largest request body")
+    max_batch: int = Field(default=500, ge=1, description="largest batch of records a request")
+    rate_per_s: float = Field(default=200.0, gt=0, description="requests a second a credential")
+    rate_burst: int = Field(default=400, ge=1, description="burst of requests a credential")
+    ack_timeout_s: float = Field(
+        default=10.0, gt=0, description="how long ingest waits for the broker before a 503"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     pseudonym_key: SecretStr = Field(

@@ -1,0 +1,138 @@
+"""The ingest HTTP service: routes, the refusal middleware, start-up and shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+from collections.abc import Awaitable, Callable
+
+import orjson
+import structlog
+from aiohttp import web
+from aiokafka import AIOKafkaConsumer
+from pydantic import ValidationError
+
+from schemas.deadletter import DeadLetter
+from schemas.roster import LearnerProfile
+from stream.ingest import canonical, lms, xapi
+from stream.ingest.context import KEY, Ingest
+from stream.ingest.problems import Refusal, problem_response
+from stream.ingest.ratelimit import RateLimiter
+from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
+from stream.settings import Settings
+from stream.topics import Topics
+
+log = structlog.get_logger("tierwatch.ingest")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_DEAD_PAYLOAD = 65536
+
+
+async def _dead_letter(request: web.Request, refusal: Refusal) -> None:
+    """Record a refused request, with its raw body, on the dead-letter topic."""
+    ingest = request.app[KEY]
+    raw: bytes = request.get("raw", b"")
+    letter = DeadLetter(
+        topic=f"http:{request.method} {request.path}",
+        key=None,
+        reason=refusal.reason,
+        detail=refusal.detail,
+        payload=raw[:MAX_DEAD_PAYLOAD].decode("utf-8", "replace"),
+        at=dt.datetime.now(dt.UTC),
+        problems=[{"pointer": p.pointer, "detail": p.detail} for p in refusal.problems],
+    )
+    await ingest.sink.dead_letter(ingest.topics.deadletter, None, letter.model_dump_json().encode())
+
+
+@web.middleware
+async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Refusals become problem details (and dead letters); an unreachable broker a 503."""
+    try:
+        response = await handler(request)
+    except Refusal as refusal:
+        if refusal.status != 429:  # a throttled client retries; its request is not lost
+            await _dead_letter(request, refusal)
+        response = problem_response(refusal, request.path)
+    except web.HTTPRequestEntityTooLarge as exc:
+        too_large = Refusal(413, "body_too_large", exc.text or "the request body is too large")
+        await _dead_letter(request, too_large)
+        response = problem_response(too_large, request.path)
+    except BrokerUnavailable as exc:
+        retry = {"Retry-After": "5"}
+        log.warning("broker_unavailable", path=request.path, error=str(exc))
+        response = problem_response(
+            Refusal(503, "broker_unavailable", str(exc), headers=retry), request.path
+        )
+    if request.path.startswith("/xapi/") and xapi.VERSION_HEADER not in response.headers:
+        response.headers[xapi.VERSION_HEADER] = "2.0.0"
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """Alive."""
+    return web.json_response({"status": "ok"})
+
+
+def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
+    """The aiohttp application, with the sink it writes to (started by the caller)."""
+    app = web.Application(middlewares=[refusals], client_max_size=settings.max_body_bytes)
+    app[KEY] = Ingest(settings, sink, topics, RateLimiter(settings.rate_per_s, settings.rate_burst))
+    app[xapi.REGISTRY] = xapi.StatementRegistry()
+    app.router.add_post("/xapi/statements", xapi.post_statements)
+    app.router.add_put("/xapi/statements", xapi.put_statement)
+    app.router.add_post("/caliper", lms.post_caliper)
+    app.router.add_post("/webhooks/canvas", lms.post_canvas)
+    app.router.add_post("/webhooks/moodle", lms.post_moodle)
+    app.router.add_post("/events", canonical.post_events)
+    app.router.add_post("/roster", canonical.post_roster)
+    app.router.add_post("/assignments", canonical.post_assignments)
+    app.router.add_post("/interventions", canonical.post_interventions)
+    app.router.add_get("/healthz", healthz)
+    return app
+
+
+async def follow_profiles(app: web.Application, bootstrap: str) -> None:
+    """Keep the identity map up to date from the (compacted) profiles topic."""
+    ingest = app[KEY]
+    consumer = AIOKafkaConsumer(
+        ingest.topics.profiles, bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    while True:
+        try:
+            await consumer.start()
+            break
+        except Exception as exc:
+            log.warning("profiles_unreachable", error=str(exc))
+            await asyncio.sleep(2)
+    try:
+        async for message in consumer:
+            if message.value is None:
+                if message.key:
+                    ingest.identities.forget(message.key.decode("utf-8", "replace"))
+                continue
+            with contextlib.suppress(ValidationError, orjson.JSONDecodeError):
+                ingest.identities.learn(LearnerProfile.model_validate_json(message.value))
+    finally:
+        await consumer.stop()
+
+
+async def serve(settings: Settings, bootstrap: str, ready: asyncio.Event | None = None) -> None:
+    """Run ingest until cancelled: connect the sink, follow profiles, listen."""
+    topics = Topics.named(settings.topic_prefix)
+    sink = KafkaSink(bootstrap, settings.ack_timeout_s)
+    await sink.start()
+    app = make_app(settings, sink, topics)
+    follower = asyncio.create_task(follow_profiles(app, bootstrap))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.ingest_host, settings.ingest_port)
+    await site.start()
+    log.info("ingest_listening", host=settings.ingest_host, port=settings.ingest_port)
+    if ready is not None:
+        ready.set()
+    try:
+        await asyncio.Event().wait()
+    finally:
+        follower.cancel()
+        await runner.cleanup()
+        await sink.stop()

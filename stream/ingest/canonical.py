@@ -1,0 +1,96 @@
+"""Canonical records over HTTP: events, the roster, assignments and interventions."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from schemas.events import LearningEvent
+from schemas.roster import Assignment, Intervention, LearnerProfile
+from stream import codec
+from stream.ingest.context import bearer, ingest_of, read_body, read_json, refuse_invalid, secrets
+from stream.ingest.problems import Refusal
+from stream.ingest.roster_csv import parse_roster_csv
+from stream.normalize.base import NormalizeError, Problem, pointer
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_items(payload: Any, model: type[M], limit: int) -> list[M]:
+    """A JSON array of records; every bad item named by index and field."""
+    if not isinstance(payload, list):
+        raise Refusal(400, "invalid_payload", "the body must be a JSON array of records")
+    if len(payload) > limit:
+        raise Refusal(413, "batch_too_large", f"{len(payload)} items; the limit is {limit}")
+    items: list[M] = []
+    problems: list[Problem] = []
+    for index, item in enumerate(payload):
+        try:
+            items.append(model.model_validate(item))
+        except ValidationError as exc:
+            problems.extend(Problem(pointer(index, *e["loc"]), e["msg"]) for e in exc.errors())
+    if problems:
+        raise Refusal(400, "invalid_payload", f"{len(problems)} problem(s) in the batch", problems)
+    return items
+
+
+def _authorize(request: web.Request) -> None:
+    ingest = ingest_of(request)
+    credential = bearer(request, secrets(ingest.settings.api_token), "TIERWATCH_API_TOKEN")
+    ingest.throttle(credential)
+
+
+async def _store(request: web.Request, topic: str, records: list[Any]) -> web.Response:
+    ingest = ingest_of(request)
+    await ingest.sink.send(topic, [(r.learner_id, codec.encode_record(r)) for r in records])
+    return web.json_response({"accepted": len(records)})
+
+
+async def post_events(request: web.Request) -> web.Response:
+    """POST /events: an array of LearningEvents."""
+    _authorize(request)
+    ingest = ingest_of(request)
+    events = validate_items(await read_json(request), LearningEvent, ingest.settings.max_batch)
+    return await _store(request, ingest.topics.events, events)
+
+
+async def post_assignments(request: web.Request) -> web.Response:
+    """POST /assignments: an array of Assignments."""
+    _authorize(request)
+    ingest = ingest_of(request)
+    items = validate_items(await read_json(request), Assignment, ingest.settings.max_batch)
+    return await _store(request, ingest.topics.assignments, items)
+
+
+async def post_interventions(request: web.Request) -> web.Response:
+    """POST /interventions: an array of Interventions (notes are stored nowhere downstream)."""
+    _authorize(request)
+    ingest = ingest_of(request)
+    items = validate_items(await read_json(request), Intervention, ingest.settings.max_batch)
+    return await _store(request, ingest.topics.interventions, items)
+
+
+async def post_roster(request: web.Request) -> web.Response:
+    """POST /roster: an array of LearnerProfiles, or the roster as text/csv."""
+    _authorize(request)
+    ingest = ingest_of(request)
+    if request.content_type == "text/csv":
+        body = await read_body(request)
+        try:
+            profiles = parse_roster_csv(body.decode("utf-8-sig"))
+        except UnicodeDecodeError:
+            raise Refusal(400, "not_utf8", "the CSV must be UTF-8") from None
+        except NormalizeError as exc:
+            raise refuse_invalid(exc) from None
+        if len(profiles) > ingest.settings.max_batch * 20:
+            raise Refusal(413, "batch_too_large", f"{len(profiles)} rows; split the file")
+    else:
+        profiles = validate_items(
+            await read_json(request), LearnerProfile, ingest.settings.max_batch
+        )
+    response = await _store(request, ingest.topics.profiles, profiles)
+    for profile in profiles:
+        ingest.identities.learn(profile)
+    return response

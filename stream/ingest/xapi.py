@@ -1,0 +1,196 @@
+"""The xAPI statements resource: POST (one statement or an array) and PUT ?statementId=.
+
+Versions 1.0.x and 2.0.x; the request must say which in X-Experience-API-Version, and every
+answer says it too. Statement ids are generated for statements without one. A statement id
+already stored with the same content is accepted again without a second event; with other
+content the request is refused with 409. (Stored ids are remembered in memory, up to
+`REMEMBERED` of them; beyond that the pipeline's own de-duplication by event id still holds.)
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from aiohttp import web
+
+from stream.ingest.context import basic, ingest_of, now, read_json, refuse_invalid, secrets
+from stream.ingest.problems import Refusal
+from stream.normalize import xapi
+from stream.normalize.base import NormalizeError, Problem, pointer
+
+VERSION_HEADER = "X-Experience-API-Version"
+_VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
+REMEMBERED = 1_000_000
+
+
+class StatementRegistry:
+    """Statement ids already stored, with a fingerprint of their content (LRU-bounded)."""
+
+    def __init__(self, size: int = REMEMBERED) -> None:
+        self.size = size
+        self._seen: OrderedDict[str, str] = OrderedDict()
+
+    def conflicts(self, statements: list[dict[str, Any]]) -> tuple[list[Problem], set[str]]:
+        """Problems for ids stored with other content; the ids stored with the same content."""
+        problems, same = [], set()
+        for index, statement in enumerate(statements):
+            sid = str(statement.get("id", "")).lower()
+            known = self._seen.get(sid)
+            if known is None:
+                continue
+            if known == xapi.statement_fingerprint(statement):
+                same.add(sid)
+            else:
+                problems.append(
+                    Problem(pointer(index, "id"), "a different statement with this id is stored")
+                )
+        return problems, same
+
+    def remember(self, statements: list[dict[str, Any]]) -> None:
+        for statement in statements:
+            sid = str(statement["id"]).lower()
+            self._seen[sid] = xapi.statement_fingerprint(statement)
+            self._seen.move_to_end(sid)
+        while len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
+
+REGISTRY: web.AppKey[StatementRegistry] = web.AppKey("xapi_registry", StatementRegistry)
+
+
+def _version(request: web.Request) -> str:
+    version = request.headers.get(VERSION_HEADER, "").strip()
+    if not _VERSION.match(version):
+        shown = version or "missing"
+        raise Refusal(
+            400,
+            "xapi_version",
+            f"{VERSION_HEADER} must be 1.0.x or 2.0.x ({shown})",
+            headers={VERSION_HEADER: "2.0.0"},
+        )
+    return "2.0.0" if version.startswith("2") else "1.0.3"
+
+
+def _statements(payload: Any) -> list[dict[str, Any]]:
+    items = payload if isinstance(payload, list) else [payload]
+    if not items:
+        raise Refusal(400, "invalid_payload", "an empty array of statements")
+    bad = [
+        Problem(pointer(i), "a statement must be a JSON object")
+        for i, s in enumerate(items)
+        if not isinstance(s, dict)
+    ]
+    if bad:
+        raise Refusal(400, "invalid_payload", "statements must be JSON objects", bad)
+    return items
+
+
+def _duplicate_ids(statements: list[dict[str, Any]]) -> list[Problem]:
+    seen: dict[str, int] = {}
+    problems = []
+    for index, statement in enumerate(statements):
+        sid = statement.get("id")
+        if isinstance(sid, str):
+            key = sid.lower()
+            if key in seen:
+                problems.append(
+                    Problem(pointer(index, "id"), f"the same id as statement {seen[key]}")
+                )
+            seen.setdefault(key, index)
+    return problems
+
+
+async def _store(request: web.Request, statements: list[dict[str, Any]], version: str) -> list[str]:
+    """Validate, normalise and produce statements; return their ids."""
+    ingest = ingest_of(request)
+    registry = request.app[REGISTRY]
+    for statement in statements:
+        statement.setdefault("id", str(uuid.uuid4()))
+    duplicates = _duplicate_ids(statements)
+    if duplicates:
+        raise Refusal(
+            400,
+            "duplicate_statement_ids",
+            "two statements in the batch share an id",
+            duplicates,
+            {VERSION_HEADER: version},
+        )
+    conflicts, same = registry.conflicts(statements)
+    if conflicts:
+        raise Refusal(
+            409,
+            "statement_conflict",
+            "a statement id is already stored with other content",
+            conflicts,
+            {VERSION_HEADER: version},
+        )
+    fresh = [s for s in statements if str(s["id"]).lower() not in same]
+    try:
+        result = xapi.normalize_statements(fresh, now(), ingest.identities.resolve)
+    except NormalizeError as exc:
+        refusal = refuse_invalid(exc)
+        refusal.headers[VERSION_HEADER] = version
+        raise refusal from None
+    await ingest.send_events(result.events)
+    registry.remember(fresh)
+    return [str(s["id"]) for s in statements]
+
+
+async def post_statements(request: web.Request) -> web.Response:
+    """POST /xapi/statements: 200 with the statement ids."""
+    ingest = ingest_of(request)
+    version = _version(request)
+    ingest.throttle(
+        basic(request, secrets(ingest.settings.xapi_credentials), "TIERWATCH_XAPI_CREDENTIALS")
+    )
+    statements = _statements(await read_json(request))
+    if len(statements) > ingest.settings.max_batch:
+        raise Refusal(
+            413,
+            "batch_too_large",
+            f"{len(statements)} statements; the limit is {ingest.settings.max_batch}",
+        )
+    ids = await _store(request, statements, version)
+    return web.json_response(ids, headers={VERSION_HEADER: version})
+
+
+async def put_statement(request: web.Request) -> web.Response:
+    """PUT /xapi/statements?statementId=: one statement, 204."""
+    ingest = ingest_of(request)
+    version = _version(request)
+    ingest.throttle(
+        basic(request, secrets(ingest.settings.xapi_credentials), "TIERWATCH_XAPI_CREDENTIALS")
+    )
+    sid = request.query.get("statementId", "")
+    try:
+        uuid.UUID(sid)
+    except ValueError:
+        raise Refusal(
+            400,
+            "invalid_statement_id",
+            "statementId must be a UUID",
+            headers={VERSION_HEADER: version},
+        ) from None
+    payload = await read_json(request)
+    if not isinstance(payload, dict):
+        raise Refusal(
+            400,
+            "invalid_payload",
+            "PUT takes one statement object",
+            headers={VERSION_HEADER: version},
+        )
+    if "id" in payload and str(payload["id"]).lower() != sid.lower():
+        problem = Problem("/id", "differs from the statementId parameter")
+        raise Refusal(
+            400,
+            "invalid_payload",
+            "the statement's id is not statementId",
+            [problem],
+            {VERSION_HEADER: version},
+        )
+    payload["id"] = sid
+    await _store(request, [payload], version)
+    return web.Response(status=204, headers={VERSION_HEADER: version})
