@@ -32,5 +32,8 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check stream schemas tests
 	$(BIN)/mypy
 
+bench: $(STAMP) ## benchmarks (printed figures, never asserted): ingest throughput
+	$(BIN)/python -m bench.ingest
+
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import sys
 from pathlib import Path
@@ -127,6 +128,23 @@ def worker() -> None:
 
     settings = _settings()
     run_worker(settings, _policy(settings.policy_file))
+
+
+@app.command()
+def ingest() -> None:
+    """Run the HTTP ingest service (xAPI, Caliper, Canvas, Moodle, canonical records).
+    Configured by TIERWATCH_* variables (see `tierwatch settings`); with no
+    TIERWATCH_BROKER it starts the embedded broker."""
+    from stream.ingest.app import serve
+    from stream.topics import Topics, create_topics
+    from stream.worker import broker_for
+
+    settings = _settings()
+    with broker_for(settings) as (bootstrap, effective):
+        topics = Topics.named(effective.topic_prefix)
+        asyncio.run(create_topics(effective, topics, bootstrap))
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(serve(effective, bootstrap))
 
 
 @app.command()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import signal
 from collections.abc import Awaitable, Callable
 
 import orjson
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from schemas.deadletter import DeadLetter
 from schemas.roster import LearnerProfile
 from stream.ingest import canonical, lms, xapi
-from stream.ingest.context import KEY, Ingest
+from stream.ingest.context import KEY, RAW, Ingest
 from stream.ingest.problems import Refusal, problem_response
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
@@ -31,7 +32,7 @@ MAX_DEAD_PAYLOAD = 65536
 async def _dead_letter(request: web.Request, refusal: Refusal) -> None:
     """Record a refused request, with its raw body, on the dead-letter topic."""
     ingest = request.app[KEY]
-    raw: bytes = request.get("raw", b"")
+    raw = request.get(RAW, b"")
     letter = DeadLetter(
         topic=f"http:{request.method} {request.path}",
         key=None,
@@ -117,7 +118,7 @@ async def follow_profiles(app: web.Application, bootstrap: str) -> None:
 
 
 async def serve(settings: Settings, bootstrap: str, ready: asyncio.Event | None = None) -> None:
-    """Run ingest until cancelled: connect the sink, follow profiles, listen."""
+    """Run ingest until SIGTERM or SIGINT: connect the sink, follow profiles, listen."""
     topics = Topics.named(settings.topic_prefix)
     sink = KafkaSink(bootstrap, settings.ack_timeout_s)
     await sink.start()
@@ -130,8 +131,13 @@ async def serve(settings: Settings, bootstrap: str, ready: asyncio.Event | None 
     log.info("ingest_listening", host=settings.ingest_host, port=settings.ingest_port)
     if ready is not None:
         ready.set()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
+        log.info("ingest_stopping")
     finally:
         follower.cancel()
         await runner.cleanup()

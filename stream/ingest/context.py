@@ -55,6 +55,7 @@ class Ingest:
 
 
 KEY: web.AppKey[Ingest] = web.AppKey("ingest", Ingest)
+RAW: web.RequestKey[bytes] = web.RequestKey("raw", bytes)
 
 
 def ingest_of(request: web.Request) -> Ingest:
@@ -80,7 +81,7 @@ async def read_json(request: web.Request, *, media: tuple[str, ...] = ("applicat
 async def read_body(request: web.Request) -> bytes:
     """The raw body (kept on the request for the dead-letter record)."""
     body = await request.read()
-    request["raw"] = body
+    request[RAW] = body
     return body
 
 

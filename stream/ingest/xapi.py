@@ -20,6 +20,7 @@ from stream.ingest.context import basic, ingest_of, now, read_json, refuse_inval
 from stream.ingest.problems import Refusal
 from stream.normalize import xapi
 from stream.normalize.base import NormalizeError, Problem, pointer
+from stream.normalize.xapi_compare import statement_fingerprint
 
 VERSION_HEADER = "X-Experience-API-Version"
 _VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
@@ -41,7 +42,7 @@ class StatementRegistry:
             known = self._seen.get(sid)
             if known is None:
                 continue
-            if known == xapi.statement_fingerprint(statement):
+            if known == statement_fingerprint(statement):
                 same.add(sid)
             else:
                 problems.append(
@@ -52,7 +53,7 @@ class StatementRegistry:
     def remember(self, statements: list[dict[str, Any]]) -> None:
         for statement in statements:
             sid = str(statement["id"]).lower()
-            self._seen[sid] = xapi.statement_fingerprint(statement)
+            self._seen[sid] = statement_fingerprint(statement)
             self._seen.move_to_end(sid)
         while len(self._seen) > self.size:
             self._seen.popitem(last=False)

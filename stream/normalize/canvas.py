@@ -1,0 +1,344 @@
+"""Canvas Live Events (Canvas format, not Caliper) to `LearningEvent`s.
+
+A Live Event is `{"metadata": {...}, "body": {...}}`; `metadata.event_name` says what
+happened and `metadata.event_time` when (ISO 8601 with an offset, e.g.
+"2026-03-04T09:15:27.123Z"). Canvas ids are kept as the exact decimal string Canvas sent
+(an integer is written in decimal): "21070000000000042" (global) and "42" (local) are
+different identities, so a profile that may be named both ways lists both.
+
+| event_name         | kind       | learner (first present)        | object_id                 |
+|--------------------|------------|--------------------------------|---------------------------|
+| asset_accessed     | view       | metadata.user_id               | "{asset_type}:{asset_id}" |
+| logged_in          | session    | metadata.user_id               | "login"                   |
+| submission_created | progress   | body.user_id, metadata.user_id | "assignment:{id}"         |
+| quiz_submitted     | assessment | metadata.user_id               | "quiz:{quiz_id}"          |
+| grade_change       | assessment | body.student_id, body.user_id  | "assignment:{id}"         |
+| course_progress    | progress   | body.user.id                   | "course:{body.course.id}" |
+| course_completed   | completion | body.user.id                   | "course:{body.course.id}" |
+| anything else      | ignored    |                                |                           |
+
+Decisions, from what Canvas documents for each event:
+- asset_accessed by a non-learning role (teacher, TA, designer, observer, the teacher's
+  test student, account admin: `body.role`) or with no `metadata.user_id` (calendar feeds,
+  public pages) is ignored.
+- quiz_submitted carries only `quiz_id` and `submission_id`: no score. The score arrives
+  later in a grade_change for the quiz's assignment (automatic grading).
+- grade_change: `metadata.user_id` is the grader (or the student when a quiz is scored
+  automatically), never the learner. score = body.score / body.points_possible, clamped
+  to [0, 1] (extra credit, deductions); none when either is null, points_possible is 0
+  or `grading_complete` is false (a partly graded quiz). A grade of "complete" or
+  "incomplete" (pass/fail assignments) gives success true or false. Both `score` and
+  `grade` null (a grade removed, an excusal) is ignored.
+- course_progress is always `progress`: Canvas sends course_completed, not
+  course_progress, when the last requirement is met, so deriving a completion from the
+  counts would count one completion twice. Neither event's metadata has the learner
+  (course_progress comes from a background job): `body.user.id` is the student, a local id.
+- Canvas sends no event id: the id is "canvas:" + `content_hash(payload)`, so a
+  re-delivered event is a duplicate and any change of content is a new event.
+- The time is `metadata.event_time`, stored in UTC; a time more than `MAX_AHEAD` after
+  `received_at` (an aware datetime) is refused.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from schemas.events import EventKind, LearningEvent
+from schemas.roster import Identity
+from stream.normalize.base import (
+    Ignored,
+    Normalized,
+    NormalizeError,
+    Problem,
+    Resolve,
+    content_hash,
+    pointer,
+)
+
+SOURCE = "canvas"
+MAX_AHEAD = timedelta(minutes=5)  # clock skew tolerated between Canvas and us
+NOT_LEARNING_ROLES = frozenset(
+    {
+        "TeacherEnrollment",
+        "TaEnrollment",
+        "DesignerEnrollment",
+        "ObserverEnrollment",
+        "StudentViewEnrollment",
+        "AccountUser",
+    }
+)
+_DIGITS = re.compile(r"[0-9]{1,30}")
+_ASSET_TYPE = re.compile(r"[A-Za-z0-9_:.\-]{1,64}")
+
+Where = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What one supported event says, before the shared fields are added."""
+
+    kind: EventKind
+    learner: str | None
+    object_id: str | None
+    score: float | None = None
+    success: bool | None = None
+
+
+class _Found:
+    """The problems found so far in one payload."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, where: Where, detail: str) -> None:
+        self.problems.append(Problem(pointer(*where), detail))
+
+
+def event_name(payload: Any) -> str | None:
+    """`metadata.event_name` of a Live Event, or None when there is no such string."""
+    metadata = payload.get("metadata") if isinstance(payload, dict) else None
+    name = metadata.get("event_name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def normalize_live_event(payload: Any, received_at: datetime, resolve: Resolve) -> Normalized:
+    """The learning event of one Canvas Live Event, or why it was ignored.
+
+    Raises `NormalizeError` naming every bad field, and nothing else, whatever the payload;
+    `received_at` must carry an offset (a `ValueError` otherwise: the caller's mistake).
+    """
+    if received_at.utcoffset() is None:
+        raise ValueError("received_at must carry an offset")
+    metadata, name = _envelope(payload)
+    handler = _HANDLERS.get(name)
+    if handler is None:
+        reason = f"event {name[:64]!r} says nothing of learning engagement"
+        return Normalized(ignored=[Ignored("/metadata/event_name", reason)])
+    found = _Found()
+    body = payload.get("body")
+    if not isinstance(body, dict):
+        found.add(("body",), f"must be an object, not {_json_type(body)}")
+        _event_time(found, metadata.get("event_time"), received_at)
+        raise NormalizeError(found.problems)
+    facts = handler(found, metadata, body)
+    if isinstance(facts, Ignored):
+        return Normalized(ignored=[facts])
+    occurred_at = _event_time(found, metadata.get("event_time"), received_at)
+    event_id = None if found.problems else _event_id(found, payload)  # no noise on a bad field
+    learner, object_id = facts.learner, facts.object_id
+    if found.problems or not (occurred_at and event_id and learner and object_id):
+        raise NormalizeError(found.problems)
+    event = LearningEvent(
+        id=event_id,
+        learner_id=resolve(Identity(source=SOURCE, kind="user", value=learner)),
+        occurred_at=occurred_at,
+        kind=facts.kind,
+        object_id=object_id,
+        score=facts.score,
+        success=facts.success,
+        source=SOURCE,
+        source_meta={"format": SOURCE, "event_name": name},
+    )
+    return Normalized(events=[event])
+
+
+def _envelope(payload: Any) -> tuple[dict[str, Any], str]:
+    """The metadata and event name, or a `NormalizeError` when the envelope is broken."""
+    if not isinstance(payload, dict):
+        detail = f"a Live Event must be an object with metadata and body, not {_json_type(payload)}"
+        raise NormalizeError([Problem("", detail)])
+    metadata = payload.get("metadata")
+    if not isinstance(metadata, dict):
+        raise NormalizeError(
+            [Problem("/metadata", f"must be an object, not {_json_type(metadata)}")]
+        )
+    name = metadata.get("event_name")
+    if not isinstance(name, str) or not name:
+        detail = f"must be a non-empty string, not {_json_type(name)}"
+        raise NormalizeError([Problem("/metadata/event_name", detail)])
+    return metadata, name
+
+
+def _asset_accessed(
+    found: _Found, metadata: dict[str, Any], body: dict[str, Any]
+) -> _Facts | Ignored:
+    role = body.get("role")
+    if isinstance(role, str) and role in NOT_LEARNING_ROLES:
+        return Ignored("/body/role", f"accessed as {role}: not a learner")
+    if metadata.get("user_id") is None:
+        return Ignored("/metadata/user_id", "an access with no user (a feed or a public page)")
+    learner = _canvas_id(found, metadata.get("user_id"), ("metadata", "user_id"))
+    asset_type = body.get("asset_type")
+    if not isinstance(asset_type, str) or not _ASSET_TYPE.fullmatch(asset_type):
+        found.add(("body", "asset_type"), _expected("an asset type such as wiki_page", asset_type))
+        asset_type = None
+    asset_id = _canvas_id(found, body.get("asset_id"), ("body", "asset_id"))
+    return _Facts("view", learner, _join(asset_type, asset_id))
+
+
+def _logged_in(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+    learner = _canvas_id(found, metadata.get("user_id"), ("metadata", "user_id"))
+    return _Facts("session", learner, "login")
+
+
+def _submission_created(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+    where, value = _first((("body", "user_id"), body), (("metadata", "user_id"), metadata))
+    learner = _canvas_id(found, value, where)
+    assignment = _canvas_id(found, body.get("assignment_id"), ("body", "assignment_id"))
+    return _Facts("progress", learner, _join("assignment", assignment))
+
+
+def _quiz_submitted(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+    learner = _canvas_id(found, metadata.get("user_id"), ("metadata", "user_id"))
+    quiz = _canvas_id(found, body.get("quiz_id"), ("body", "quiz_id"))
+    return _Facts("assessment", learner, _join("quiz", quiz))
+
+
+def _grade_change(
+    found: _Found, metadata: dict[str, Any], body: dict[str, Any]
+) -> _Facts | Ignored:
+    grade = body.get("grade")
+    if body.get("score") is None and grade is None:
+        return Ignored("/body/grade", "a grade removed or excused: no result")
+    where, value = _first((("body", "student_id"), body), (("body", "user_id"), body))
+    learner = _canvas_id(found, value, where)
+    assignment = _canvas_id(found, body.get("assignment_id"), ("body", "assignment_id"))
+    score = _score(found, body)
+    success = {"complete": True, "incomplete": False}.get(grade) if isinstance(grade, str) else None
+    return _Facts("assessment", learner, _join("assignment", assignment), score, success)
+
+
+def _score(found: _Found, body: dict[str, Any]) -> float | None:
+    """body.score / body.points_possible in [0, 1], when both are there and it is final."""
+    score = _number(found, body.get("score"), ("body", "score"))
+    possible = _number(found, body.get("points_possible"), ("body", "points_possible"))
+    if possible is not None and possible < 0:
+        found.add(("body", "points_possible"), "must not be negative")
+        return None
+    if score is None or not possible or body.get("grading_complete") is False:
+        return None
+    return min(1.0, max(0.0, score / possible))
+
+
+def _course_progress(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+    return _course_facts("progress", found, body)
+
+
+def _course_completed(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+    return _course_facts("completion", found, body)
+
+
+def _course_facts(kind: EventKind, found: _Found, body: dict[str, Any]) -> _Facts:
+    learner = course = None
+    user, course_object = body.get("user"), body.get("course")
+    if isinstance(user, dict):
+        learner = _canvas_id(found, user.get("id"), ("body", "user", "id"))
+    else:
+        found.add(("body", "user"), f"must be an object, not {_json_type(user)}")
+    if isinstance(course_object, dict):
+        course = _canvas_id(found, course_object.get("id"), ("body", "course", "id"))
+    else:
+        found.add(("body", "course"), f"must be an object, not {_json_type(course_object)}")
+    return _Facts(kind, learner, _join("course", course))
+
+
+Handler = Callable[[_Found, dict[str, Any], dict[str, Any]], _Facts | Ignored]
+
+_HANDLERS: dict[str, Handler] = {
+    "asset_accessed": _asset_accessed,
+    "logged_in": _logged_in,
+    "submission_created": _submission_created,
+    "quiz_submitted": _quiz_submitted,
+    "grade_change": _grade_change,
+    "course_progress": _course_progress,
+    "course_completed": _course_completed,
+}
+
+
+def _first(*candidates: tuple[Where, dict[str, Any]]) -> tuple[Where, Any]:
+    """The first candidate field that is present and not null (else the first, missing)."""
+    for where, parent in candidates:
+        if parent.get(where[-1]) is not None:
+            return where, parent[where[-1]]
+    return candidates[0][0], None
+
+
+def _canvas_id(found: _Found, value: Any, where: Where) -> str | None:
+    """A Canvas id as Canvas wrote it (digits), or None with a problem."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**30:
+        return str(value)
+    if isinstance(value, str) and _DIGITS.fullmatch(value) and value.strip("0"):
+        return value
+    found.add(where, _expected("a Canvas id (a positive whole number, as digits)", value))
+    return None
+
+
+def _number(found: _Found, value: Any, where: Where) -> float | None:
+    """A finite number, None when null, or None with a problem."""
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if math.isfinite(number):
+            return number
+    found.add(where, _expected("a finite number or null", value))
+    return None
+
+
+def _event_time(found: _Found, value: Any, received_at: datetime) -> datetime | None:
+    """metadata.event_time in UTC, or None with a problem."""
+    where = ("metadata", "event_time")
+    if not isinstance(value, str) or len(value) > 64:
+        found.add(where, _expected("an ISO 8601 time with an offset", value))
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+        occurred_at = parsed.astimezone(UTC) if parsed.utcoffset() is not None else None
+    except (ValueError, OverflowError):
+        found.add(where, "must be an ISO 8601 time with an offset, e.g. 2026-03-04T09:15:27Z")
+        return None
+    if occurred_at is None:
+        found.add(where, "has no UTC offset: the moment is ambiguous")
+    elif occurred_at > received_at + MAX_AHEAD:
+        found.add(where, "is later than the moment the event was received")
+        return None
+    return occurred_at
+
+
+def _event_id(found: _Found, payload: dict[str, Any]) -> str | None:
+    try:
+        return f"{SOURCE}:{content_hash(payload)}"
+    except TypeError as error:  # orjson: an integer beyond 64 bits, deep nesting, surrogates
+        found.add((), f"cannot be hashed into an event id: {error}")
+        return None
+
+
+def _join(prefix: str | None, value: str | None) -> str | None:
+    return None if prefix is None or value is None else f"{prefix}:{value}"
+
+
+def _expected(what: str, value: Any) -> str:
+    if value is None:
+        return f"is required: {what}"
+    return f"must be {what}, not {_json_type(value)}"
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a value, for a problem (never the value: it may be personal)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number out of range" if isinstance(value, int) else "a number"
+    if isinstance(value, str):
+        return "a string of another form"
+    return "an array" if isinstance(value, list) else "an object"

@@ -1,0 +1,325 @@
+r"""Moodle events, as a webhook plugin posts them, to `LearningEvent`s.
+
+A webhook plugin (local_webhooks style) posts the event's `get_data()` as a JSON object:
+`eventname` (e.g. "\core\event\course_viewed"), `component`, `action`, `target`,
+`objecttable`, `objectid`, `crud`, `edulevel`, `contextid`, `contextlevel`,
+`contextinstanceid`, `userid`, `courseid`, `relateduserid`, `anonymous`, `other` (an
+object, null, or that object serialised as a JSON string), `timecreated` (unix seconds),
+plus a shared `token`. The HTTP layer checks the token; here it is left out of the id and
+never copied into an event. Moodle ids are written in decimal: 57 and "57" are one user.
+
+| eventname                                    | kind       | learner       | object_id           |
+|----------------------------------------------|------------|---------------|---------------------|
+| \core\event\course_viewed                    | view       | userid        | "course:{courseid}" |
+| \mod_*\event\course_module_viewed            | view       | userid        | "cm:{cmid}"         |
+| \core\event\course_module_completion_updated | see below  | relateduserid | "cm:{cmid}"         |
+| \mod_quiz\event\attempt_submitted            | assessment | relateduserid | "cm:{cmid}"         |
+| \core\event\user_graded                      | assessment | relateduserid | "grade_item:{id}"   |
+| \core\event\course_completed                 | completion | relateduserid | "course:{courseid}" |
+| \core\event\user_loggedin                    | session    | objectid      | "login"             |
+| any other, or anonymous = 1                  | ignored    |               |                     |
+
+cmid is `contextinstanceid` (these events are in a module context), so a module's view,
+completion and quiz attempts share one object id.
+
+Decisions, from what Moodle's event classes carry:
+- course_module_completion_updated, by `other.completionstate`: 0 (incomplete: a
+  completion withdrawn) is ignored; 1 (complete) is a completion; 2 (complete, passed) a
+  completion with success true; 3 (complete, failed) and 4 (failed, grade hidden) an
+  assessment with success false, so a failed module never counts as done. `userid` is
+  whoever caused the change (a teacher's override, the cron), never the learner.
+- attempt_submitted: `relateduserid` owns the attempt; `userid` is whoever submitted it (a
+  teacher, or the cron closing an overdue attempt). Moodle sends no grade here
+  (`other` has `submitterid` and `quizid`): no score.
+- user_graded: `userid` is the grader. Moodle sends `other.finalgrade` on the grade
+  item's own range, and not the range itself (grademin and grademax stay in the
+  gradebook), so no score can be derived: an assessment without a score, whose object is
+  the grade item (`other.itemid`). A null finalgrade (a grade cleared) is ignored.
+- A view or login by user 0 (not logged in) is ignored; other learners must be positive.
+- The id is "moodle:" + `content_hash(payload without token)`: Moodle sends no event id.
+- The time is `timecreated` (an integer of unix seconds, in UTC); a time more than
+  `MAX_AHEAD` after `received_at` (an aware datetime) is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from schemas.events import EventKind, LearningEvent
+from schemas.roster import Identity
+from stream.normalize.base import (
+    Ignored,
+    Normalized,
+    NormalizeError,
+    Problem,
+    Resolve,
+    content_hash,
+    pointer,
+)
+
+SOURCE = "moodle"
+MAX_AHEAD = timedelta(minutes=5)  # clock skew tolerated between Moodle and us
+LATEST = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
+_MODULE_VIEWED = re.compile(r"mod_[a-z0-9_]{1,64}\\event\\course_module_viewed")
+
+Where = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What one supported event says, before the shared fields are added."""
+
+    kind: EventKind
+    learner: str | None
+    object_id: str | None
+    success: bool | None = None
+
+
+class _Found:
+    """The problems found so far in one payload."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, where: Where, detail: str) -> None:
+        self.problems.append(Problem(pointer(*where), detail))
+
+
+def normalize_event(payload: Any, received_at: datetime, resolve: Resolve) -> Normalized:
+    """The learning event of one Moodle webhook payload, or why it was ignored.
+
+    Raises `NormalizeError` naming every bad field, and nothing else, whatever the payload;
+    `received_at` must carry an offset (a `ValueError` otherwise: the caller's mistake).
+    """
+    if received_at.utcoffset() is None:
+        raise ValueError("received_at must carry an offset")
+    name = _eventname(payload)
+    handler = _handler(name)
+    if handler is None:
+        reason = f"event {name[:128]!r} says nothing of learning engagement"
+        return Normalized(ignored=[Ignored("/eventname", reason)])
+    found = _Found()
+    if _anonymous(found, payload.get("anonymous")):
+        return Normalized(ignored=[Ignored("/anonymous", "an anonymous event: no learner")])
+    facts = handler(found, payload)
+    if isinstance(facts, Ignored):
+        return Normalized(ignored=[facts])
+    occurred_at = _time(found, payload.get("timecreated"), received_at)
+    event_id = None if found.problems else _event_id(found, payload)  # no noise on a bad field
+    learner, object_id = facts.learner, facts.object_id
+    if found.problems or not (occurred_at and event_id and learner and object_id):
+        raise NormalizeError(found.problems)
+    event = LearningEvent(
+        id=event_id,
+        learner_id=resolve(Identity(source=SOURCE, kind="user", value=learner)),
+        occurred_at=occurred_at,
+        kind=facts.kind,
+        object_id=object_id,
+        success=facts.success,
+        source=SOURCE,
+        source_meta={"format": SOURCE, "eventname": name},
+    )
+    return Normalized(events=[event])
+
+
+def _eventname(payload: Any) -> str:
+    """The event's name, or a `NormalizeError` when the payload has none."""
+    if not isinstance(payload, dict):
+        detail = f"a Moodle event must be an object, not {_json_type(payload)}"
+        raise NormalizeError([Problem("", detail)])
+    name = payload.get("eventname")
+    if not isinstance(name, str) or not name:
+        detail = f"must be the name of an event class, not {_json_type(name)}"
+        raise NormalizeError([Problem("/eventname", detail)])
+    return name
+
+
+def _anonymous(found: _Found, value: Any) -> bool:
+    """Whether the event is anonymous (1 or true); absent or null means not."""
+    if value is None or (isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    found.add(("anonymous",), _expected("0 or 1", value))
+    return False
+
+
+def _course_viewed(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+    if nobody := _nobody(payload, "userid"):
+        return nobody
+    learner = _id(found, payload, ("userid",))
+    return _Facts("view", learner, _join("course", _id(found, payload, ("courseid",))))
+
+
+def _module_viewed(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+    if nobody := _nobody(payload, "userid"):
+        return nobody
+    return _Facts("view", _id(found, payload, ("userid",)), _cm(found, payload))
+
+
+def _completion_updated(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+    other = _other(found, payload)
+    state = other.get("completionstate") if other is not None else None
+    if state == 0 and not isinstance(state, bool | float):
+        return Ignored("/other/completionstate", "completion withdrawn: not progress")
+    learner = _id(found, payload, ("relateduserid",))
+    object_id = _cm(found, payload)
+    if other is not None and (isinstance(state, bool) or state not in (1, 2, 3, 4)):
+        found.add(("other", "completionstate"), _expected("one of 0, 1, 2, 3 and 4", state))
+    if state in (3, 4):
+        return _Facts("assessment", learner, object_id, success=False)
+    return _Facts("completion", learner, object_id, success=True if state == 2 else None)
+
+
+def _attempt_submitted(found: _Found, payload: dict[str, Any]) -> _Facts:
+    learner = _id(found, payload, ("relateduserid",))
+    return _Facts("assessment", learner, _cm(found, payload))
+
+
+def _user_graded(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+    other = _other(found, payload)
+    if other is not None and other.get("finalgrade") is None:
+        return Ignored("/other/finalgrade", "a grade cleared: no result")
+    learner = _id(found, payload, ("relateduserid",))
+    item = None
+    if other is not None:
+        _finalgrade(found, other.get("finalgrade"))
+        item = _id(found, other, ("other", "itemid"))
+    return _Facts("assessment", learner, _join("grade_item", item))
+
+
+def _course_completed(found: _Found, payload: dict[str, Any]) -> _Facts:
+    learner = _id(found, payload, ("relateduserid",))
+    return _Facts("completion", learner, _join("course", _id(found, payload, ("courseid",))))
+
+
+def _user_loggedin(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+    if nobody := _nobody(payload, "objectid"):
+        return nobody
+    return _Facts("session", _id(found, payload, ("objectid",)), "login")
+
+
+Handler = Callable[[_Found, dict[str, Any]], _Facts | Ignored]
+
+_HANDLERS: dict[str, Handler] = {
+    r"core\event\course_viewed": _course_viewed,
+    r"core\event\course_module_completion_updated": _completion_updated,
+    r"mod_quiz\event\attempt_submitted": _attempt_submitted,
+    r"core\event\user_graded": _user_graded,
+    r"core\event\course_completed": _course_completed,
+    r"core\event\user_loggedin": _user_loggedin,
+}
+
+
+def _handler(name: str) -> Handler | None:
+    """The handler of an event name, with or without its leading backslash."""
+    bare = name.removeprefix("\\")
+    if _MODULE_VIEWED.fullmatch(bare):
+        return _module_viewed
+    return _HANDLERS.get(bare)
+
+
+def _nobody(payload: dict[str, Any], field: str) -> Ignored | None:
+    """Ignored when the user is 0: nobody was logged in."""
+    value = payload.get(field)
+    if (value == 0 and not isinstance(value, bool | float)) or value == "0":
+        return Ignored(pointer(field), "no user logged in (user 0)")
+    return None
+
+
+def _cm(found: _Found, payload: dict[str, Any]) -> str | None:
+    return _join("cm", _id(found, payload, ("contextinstanceid",)))
+
+
+def _other(found: _Found, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """`other` as an object, decoding it when a plugin sent it as a JSON string."""
+    other = payload.get("other")
+    if isinstance(other, str):
+        try:
+            other = orjson.loads(other)
+        except orjson.JSONDecodeError:
+            found.add(("other",), "is a string that is not JSON")
+            return None
+    if isinstance(other, dict):
+        return other
+    found.add(("other",), _expected("an object", other))
+    return None
+
+
+def _finalgrade(found: _Found, value: Any) -> None:
+    """Moodle sends a float, or the database's decimal string ("75.00000")."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        found.add(("other", "finalgrade"), _expected("a number or null", value))
+
+
+def _id(found: _Found, parent: dict[str, Any], where: Where) -> str | None:
+    """A positive Moodle id in decimal, or None with a problem."""
+    value = parent.get(where[-1])
+    if isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) <= 20:
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        return str(value)
+    found.add(where, _expected("a Moodle id (a positive whole number)", value))
+    return None
+
+
+def _time(found: _Found, value: Any, received_at: datetime) -> datetime | None:
+    """timecreated as a UTC datetime, or None with a problem."""
+    where = ("timecreated",)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= LATEST:
+        found.add(where, _expected("a whole number of unix seconds", value))
+        return None
+    occurred_at = datetime.fromtimestamp(value, UTC)
+    if occurred_at > received_at + MAX_AHEAD:
+        found.add(where, "is later than the moment the event was received")
+        return None
+    return occurred_at
+
+
+def _event_id(found: _Found, payload: dict[str, Any]) -> str | None:
+    """The content hash of everything but the shared token."""
+    content = {key: value for key, value in payload.items() if key != "token"}
+    try:
+        return f"{SOURCE}:{content_hash(content)}"
+    except TypeError as error:  # orjson: an integer beyond 64 bits, deep nesting, surrogates
+        found.add((), f"cannot be hashed into an event id: {error}")
+        return None
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
+def _join(prefix: str, value: str | None) -> str | None:
+    return None if value is None else f"{prefix}:{value}"
+
+
+def _expected(what: str, value: Any) -> str:
+    if value is None:
+        return f"is required: {what}"
+    return f"must be {what}, not {_json_type(value)}"
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a value, for a problem (never the value: it may be personal)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number out of range" if isinstance(value, int) else "a number"
+    if isinstance(value, str):
+        return "a string of another form"
+    return "an array" if isinstance(value, list) else "an object"

@@ -1,0 +1,67 @@
+"""A fake sink and a test client for the ingest app (no broker)."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from stream.ingest.app import make_app
+from stream.ingest.sink import BrokerUnavailable
+from stream.settings import Settings
+from stream.topics import Topics
+
+TOKEN = "api-token-for-tests"
+XAPI_KEY, XAPI_SECRET = "lrs-client", "lrs-secret"
+CALIPER_TOKEN = "caliper-token"
+CANVAS_SECRET = "canvas-shared-secret"
+MOODLE_TOKEN = "moodle-token"
+TOPICS = Topics.named("")
+
+
+@dataclass
+class FakeSink:
+    """Records what was sent; `down` makes every send fail like an unreachable broker."""
+
+    down: bool = False
+    sent: dict[str, list[tuple[str | None, bytes]]] = field(default_factory=dict)
+
+    async def send(self, topic: str, records: Sequence[tuple[str | None, bytes]]) -> None:
+        if self.down:
+            raise BrokerUnavailable("the test broker is down")
+        self.sent.setdefault(topic, []).extend(records)
+
+    async def dead_letter(self, topic: str, key: str | None, value: bytes) -> None:
+        if not self.down:
+            self.sent.setdefault(topic, []).append((key, value))
+
+
+def settings(**overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "api_token": TOKEN,
+        "xapi_credentials": f"{XAPI_KEY}:{XAPI_SECRET}",
+        "caliper_tokens": CALIPER_TOKEN,
+        "canvas_secret": CANVAS_SECRET,
+        "moodle_token": MOODLE_TOKEN,
+        **overrides,
+    }
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@contextlib.asynccontextmanager
+async def client(sink: FakeSink, **overrides: object) -> AsyncIterator[TestClient]:
+    app = make_app(settings(**overrides), sink, TOPICS)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+def api_headers(**extra: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}", **extra}
+
+
+def xapi_headers(version: str = "1.0.3") -> dict[str, str]:
+    pair = base64.b64encode(f"{XAPI_KEY}:{XAPI_SECRET}".encode()).decode()
+    return {"Authorization": f"Basic {pair}", "X-Experience-API-Version": version}
