@@ -12,6 +12,7 @@ sentence), and never anything else, whatever the payload.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,8 +33,20 @@ def stable_learner_id(identity: Identity) -> str:
 
 
 def content_hash(payload: Any) -> str:
-    """A stable hash of a JSON value (keys sorted): an id for sources that send none."""
-    return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """A stable hash of a JSON value (keys sorted): an id for sources that send none.
+
+    Values orjson cannot write (integers beyond 64 bits, very deep nesting, lone
+    surrogates) are hashed through the standard library's JSON instead; a value too deep
+    even for that is a NormalizeError."""
+    try:
+        return hashlib.sha256(orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        pass
+    try:
+        text = json.dumps(payload, sort_keys=True, default=str, ensure_ascii=True)
+    except (RecursionError, ValueError):
+        raise NormalizeError([Problem("", "nested too deeply to be read")]) from None
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)

@@ -314,11 +314,7 @@ def _event_time(found: _Found, value: Any, received_at: datetime) -> datetime | 
 
 
 def _event_id(found: _Found, payload: dict[str, Any]) -> str | None:
-    try:
-        return f"{SOURCE}:{content_hash(payload)}"
-    except TypeError as error:  # orjson: an integer beyond 64 bits, deep nesting, surrogates
-        found.add((), f"cannot be hashed into an event id: {error}")
-        return None
+    return f"{SOURCE}:{content_hash(payload)}"
 
 
 def _join(prefix: str | None, value: str | None) -> str | None:

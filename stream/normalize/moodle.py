@@ -288,11 +288,7 @@ def _time(found: _Found, value: Any, received_at: datetime) -> datetime | None:
 def _event_id(found: _Found, payload: dict[str, Any]) -> str | None:
     """The content hash of everything but the shared token."""
     content = {key: value for key, value in payload.items() if key != "token"}
-    try:
-        return f"{SOURCE}:{content_hash(content)}"
-    except TypeError as error:  # orjson: an integer beyond 64 bits, deep nesting, surrogates
-        found.add((), f"cannot be hashed into an event id: {error}")
-        return None
+    return f"{SOURCE}:{content_hash(content)}"
 
 
 def _finite(value: int | float) -> bool:

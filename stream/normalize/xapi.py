@@ -47,9 +47,9 @@ from stream.normalize.base import (
     NormalizeError,
     Problem,
     Resolve,
+    content_hash,
     pointer,
 )
-from stream.normalize.xapi_compare import safe_hash
 
 Path = tuple[str | int, ...]
 
@@ -325,7 +325,7 @@ def _object(
         return None, False
     kind = obj.get("objectType", "Activity")
     if kind in ("Agent", "Group"):
-        return f"xapi-agent:{safe_hash(obj)[:20]}", False
+        return f"xapi-agent:{content_hash(obj)[:20]}", False
     if kind == "StatementRef":
         ref = canonical_uuid(obj.get("id"))
         if ref is None:

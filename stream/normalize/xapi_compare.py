@@ -9,32 +9,17 @@ case-insensitive values. Duration is compared as a string, without precision bey
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Any
 
-import orjson
-
-from stream.normalize.base import NormalizeError, Problem, content_hash
+from stream.normalize.base import content_hash
 
 _LRS_ASSIGNED = ("id", "authority", "stored", "timestamp", "version", "attachments")
 
 
 def statement_fingerprint(statement: dict[str, Any]) -> str:
     """A hash equal for two statements that match under the xAPI comparison rules."""
-    return safe_hash(_comparable(statement, top=True))
-
-
-def safe_hash(value: Any) -> str:
-    try:
-        return content_hash(value)
-    except orjson.JSONEncodeError:  # integers beyond 64 bits, or nested too deep
-        try:
-            text = json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
-        except RecursionError:
-            raise NormalizeError([Problem("", "nested too deeply")]) from None
-        return hashlib.sha256(text.encode()).hexdigest()
+    return content_hash(_comparable(statement, top=True))
 
 
 def _comparable(statement: dict[str, Any], top: bool) -> dict[str, Any]:
@@ -78,7 +63,7 @@ def _agent(agent: Any) -> Any:
     if isinstance(out.get("mbox_sha1sum"), str):
         out["mbox_sha1sum"] = out["mbox_sha1sum"].lower()
     if isinstance(out.get("member"), list):
-        out["member"] = sorted((_agent(m) for m in out["member"]), key=safe_hash)
+        out["member"] = sorted((_agent(m) for m in out["member"]), key=content_hash)
     return out
 
 
