@@ -23,6 +23,7 @@ from schemas.transitions import TierTransition
 from stream import codec
 from stream.broker import embedded_broker, stop_process
 from stream.core.policy import Policy
+from stream.demo_ingest import KEY, SECRET, curl_command, post_sample, start_ingest
 from stream.driver import Driver, DriverError, DriverStats, GroupWatcher
 from stream.replay import replay
 from stream.settings import Settings
@@ -136,7 +137,9 @@ async def run_demo(
         out.write(f"embedded broker on {broker.bootstrap}; starting worker {app_id}\n")
         log_path = os.path.join(data_dir, "worker.log")
         log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the worker stops
-        worker = start_worker(worker_env(broker.bootstrap, app_id, data_dir, settings), log)
+        env = worker_env(broker.bootstrap, app_id, data_dir, settings)
+        worker = start_worker(env, log)
+        ingest, ingest_url = start_ingest(env, log)
         printer = Printer(out, total_days=weeks * 7 + 8)
         stop = asyncio.Event()
         follower = asyncio.create_task(
@@ -148,11 +151,16 @@ async def run_demo(
             async with Driver(broker.bootstrap, topics, settings.partitions) as driver, group:
                 history = simulate(learners, weeks, seed, policy=policy)
                 await driver.play(history, policy, group, on_tick=printer.progress)
+            status, answer = await post_sample(ingest_url)
+            out.write(
+                f"ingest at {ingest_url}: a sample xAPI statement got HTTP {status} {answer}\n"
+            )
         except DriverError as exc:
             error = exc
         finally:
             stop.set()
             await follower
+            stop_process(ingest, timeout=10)
             stop_process(worker, timeout=15)
             log.close()
             if error is not None:
@@ -168,4 +176,9 @@ async def run_demo(
         out.write(f"MISMATCH: streamed {len(got)} transitions, replay computes {len(expected)}\n")
         return 1
     out.write(f"streamed transitions match `tierwatch replay` of the same history ({len(got)}).\n")
+    out.write(
+        "\nTo post statements yourself, run ingest (it starts its own broker) in one terminal:\n"
+        f"  TIERWATCH_XAPI_CREDENTIALS={KEY}:{SECRET} .venv/bin/tierwatch ingest\n"
+        "and in another:\n" + curl_command("http://127.0.0.1:8080") + "\n"
+    )
     return 0
