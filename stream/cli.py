@@ -130,6 +130,65 @@ def worker() -> None:
     run_worker(settings, _policy(settings.policy_file))
 
 
+roster_app = typer.Typer(help="The roster: who learners are.", no_args_is_help=True)
+identities_app = typer.Typer(
+    help="LMS identities and the learners they belong to.", no_args_is_help=True
+)
+app.add_typer(roster_app, name="roster")
+app.add_typer(identities_app, name="identities")
+UrlOption = Annotated[
+    str | None,
+    typer.Option("--url", help="ingest base URL (default: TIERWATCH_INGEST_HOST and _PORT)"),
+]
+
+
+def _ingest_call(method: str, path: str, url: str | None, body: bytes | None = None) -> object:
+    """Call a running ingest with the API token; print its problem details and exit on error."""
+    import urllib.error
+    import urllib.request
+
+    import orjson
+
+    settings = Settings()
+    base = url or f"http://{settings.ingest_host}:{settings.ingest_port}"
+    token = settings.api_token.get_secret_value() if settings.api_token else ""
+    request = urllib.request.Request(base + path, data=body, method=method)
+    request.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        request.add_header("Content-Type", "text/csv")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return orjson.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        problem = orjson.loads(exc.read() or b"{}")
+        typer.echo(f"{exc.code}: {problem.get('detail', exc.reason)}", err=True)
+        for error in problem.get("errors", []):
+            typer.echo(f"  {error['pointer']}: {error['detail']}", err=True)
+        raise typer.Exit(1) from None
+    except urllib.error.URLError as exc:
+        typer.echo(f"cannot reach ingest at {base}: {exc.reason}", err=True)
+        raise typer.Exit(1) from None
+
+
+@roster_app.command("import")
+def roster_import(file: Path, url: UrlOption = None) -> None:
+    """Send a roster CSV to a running ingest (needs TIERWATCH_API_TOKEN)."""
+    answer = _ingest_call("POST", "/roster", url, file.read_bytes())
+    typer.echo(f"{file}: {answer}")
+
+
+@identities_app.command("unmapped")
+def identities_unmapped(url: UrlOption = None) -> None:
+    """List the identities no profile claims, as a running ingest has seen them."""
+    rows = _ingest_call("GET", "/identities/unmapped", url)
+    if not isinstance(rows, list) or not rows:
+        typer.echo("every identity seen belongs to a profile")
+        return
+    for row in rows:
+        who = f"{row['source']}:{row['kind']}  {row['value']}"
+        typer.echo(f"{row['seen']:>6}  {who}  -> {row['learner_id']}")
+
+
 @app.command()
 def ingest() -> None:
     """Run the HTTP ingest service (xAPI, Caliper, Canvas, Moodle, canonical records).

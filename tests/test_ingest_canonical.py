@@ -170,3 +170,16 @@ async def test_unmapped_identities_get_a_stable_id_and_are_counted():
     assert first.startswith("moodle-")
     assert "99" not in first.removeprefix("moodle-")
     assert ingest.identities.unmapped[who] == 2
+
+
+async def test_unmapped_identities_are_listed_behind_the_api_token():
+    """GET /identities/unmapped lists what no profile claims, with its derived id."""
+    async with client(FakeSink()) as http:
+        ingest = http.app[KEY]
+        ingest.identities.resolve(Identity(source="canvas", kind="user", value="777"))
+        refused = await http.get("/identities/unmapped")
+        listed = await http.get("/identities/unmapped", headers=api_headers())
+        rows = await listed.json()
+    assert refused.status == 401
+    assert [(r["source"], r["value"], r["seen"]) for r in rows] == [("canvas", "777", 1)]
+    assert rows[0]["learner_id"].startswith("canvas-")

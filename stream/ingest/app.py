@@ -88,6 +88,7 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     app.router.add_post("/roster", canonical.post_roster)
     app.router.add_post("/assignments", canonical.post_assignments)
     app.router.add_post("/interventions", canonical.post_interventions)
+    app.router.add_get("/identities/unmapped", canonical.get_unmapped)
     app.router.add_get("/healthz", healthz)
     return app
 

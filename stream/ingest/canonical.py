@@ -13,7 +13,7 @@ from stream import codec
 from stream.ingest.context import bearer, ingest_of, read_body, read_json, refuse_invalid, secrets
 from stream.ingest.problems import Refusal
 from stream.ingest.roster_csv import parse_roster_csv
-from stream.normalize.base import NormalizeError, Problem, pointer
+from stream.normalize.base import NormalizeError, Problem, pointer, stable_learner_id
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -94,3 +94,20 @@ async def post_roster(request: web.Request) -> web.Response:
     for profile in profiles:
         ingest.identities.learn(profile)
     return response
+
+
+async def get_unmapped(request: web.Request) -> web.Response:
+    """GET /identities/unmapped: identities no profile claims, most seen first."""
+    _authorize(request)
+    identities = ingest_of(request).identities
+    rows = [
+        {
+            "source": identity.source,
+            "kind": identity.kind,
+            "value": identity.value,
+            "seen": count,
+            "learner_id": stable_learner_id(identity),
+        }
+        for identity, count in identities.unmapped.most_common()
+    ]
+    return web.json_response(rows)

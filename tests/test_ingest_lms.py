@@ -1,0 +1,125 @@
+"""Caliper, Canvas and Moodle over HTTP (no broker): statuses, auth, and who the learner is."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+
+from schemas.roster import Identity
+from stream.normalize.base import stable_learner_id
+from tests.ingest_kit import CALIPER_TOKEN, CANVAS_SECRET, TOPICS, FakeSink, client
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CALIPER = {"Authorization": f"Bearer {CALIPER_TOKEN}"}
+CANVAS = {"X-Tierwatch-Secret": CANVAS_SECRET}
+
+
+def fixture(name: str) -> dict:
+    return json.loads((FIXTURES / name).read_text())
+
+
+def events_of(sink: FakeSink) -> list[dict]:
+    return [orjson.loads(value) for _, value in sink.sent.get(TOPICS.events, [])]
+
+
+async def test_caliper_grade_event_scores_the_assignee_not_the_grader():
+    """A GradeEvent over HTTP: 200, one assessment event for the assignee with the score."""
+    sink = FakeSink()
+    envelope = fixture("caliper/v1p1_grade_event.json")
+    event = envelope["data"][0]
+    async with client(sink) as http:
+        response = await http.post("/caliper", json=envelope, headers=CALIPER)
+        assert response.status == 200, await response.text()
+    (produced,) = events_of(sink)
+    assignee = event["object"]["assignee"]
+    assignee_id = assignee["id"] if isinstance(assignee, dict) else assignee
+    learner = stable_learner_id(Identity(source="caliper", kind="actor", value=assignee_id))
+    assert produced["learner_id"] == learner
+    assert produced["kind"] == "assessment"
+    assert produced["score"] is not None
+
+
+async def test_caliper_statuses():
+    """Caliper: 401 for a bad token, 415 for a non-JSON type, 400 for a malformed envelope,
+    422 for an unsupported dataVersion."""
+    async with client(FakeSink()) as http:
+        good = fixture("caliper/v1p2_assignable.json")
+        bad_token = await http.post("/caliper", json=good, headers={"Authorization": "Bearer x"})
+        text = await http.post(
+            "/caliper", data="hello", headers={**CALIPER, "Content-Type": "text/plain"}
+        )
+        malformed = await http.post(
+            "/caliper", json=fixture("caliper/error_no_data.json"), headers=CALIPER
+        )
+        version = await http.post(
+            "/caliper", json=fixture("caliper/error_unknown_version.json"), headers=CALIPER
+        )
+        ok = await http.post("/caliper", json=good, headers=CALIPER)
+    statuses = [r.status for r in (bad_token, text, malformed, version, ok)]
+    assert statuses == [401, 415, 400, 422, 200]
+
+
+async def test_canvas_grade_change_is_for_the_student_not_the_grader():
+    """grade_change: the learner is body.student_id; metadata.user_id (the grader) is not."""
+    sink = FakeSink()
+    payload = fixture("canvas/grade_change_by_grader.json")
+    async with client(sink) as http:
+        response = await http.post("/webhooks/canvas", json=payload, headers=CANVAS)
+        assert response.status == 200, await response.text()
+    (produced,) = events_of(sink)
+    student = str(payload["body"].get("student_id") or payload["body"]["user_id"])
+    assert produced["learner_id"] == stable_learner_id(
+        Identity(source="canvas", kind="user", value=student)
+    )
+    grader = str(payload["metadata"]["user_id"])
+    assert produced["learner_id"] != stable_learner_id(
+        Identity(source="canvas", kind="user", value=grader)
+    )
+
+
+async def test_canvas_needs_the_shared_secret_and_ignores_unknown_events():
+    """No secret header: 401. An event name we do not use: 200 with nothing produced."""
+    sink = FakeSink()
+    async with client(sink) as http:
+        refused = await http.post("/webhooks/canvas", json=fixture("canvas/logged_in.json"))
+        unknown = await http.post(
+            "/webhooks/canvas", json=fixture("canvas/unknown_event.json"), headers=CANVAS
+        )
+        assert refused.status == 401
+        assert unknown.status == 200
+        assert (await unknown.json())["ignored"] == 1
+    assert events_of(sink) == []
+
+
+async def test_moodle_completion_is_the_related_user_not_the_teacher():
+    """course_module_completion_updated by a teacher: the learner is relateduserid."""
+    sink = FakeSink()
+    payload = fixture("moodle/completion_updated_by_teacher.json")
+    payload["token"] = "moodle-token"
+    async with client(sink) as http:
+        response = await http.post("/webhooks/moodle", json=payload)
+        assert response.status == 200, await response.text()
+    (produced,) = events_of(sink)
+    learner = str(payload["relateduserid"])
+    assert produced["learner_id"] == stable_learner_id(
+        Identity(source="moodle", kind="user", value=learner)
+    )
+    assert produced["kind"] == "completion"
+    assert "moodle-token" not in json.dumps(produced)
+
+
+async def test_moodle_wrong_token_and_bad_fields():
+    """A wrong token: 401. A timecreated that is a string: 400 naming /timecreated."""
+    async with client(FakeSink()) as http:
+        wrong = await http.post(
+            "/webhooks/moodle", json={**fixture("moodle/course_viewed.json"), "token": "no"}
+        )
+        bad = fixture("moodle/error_timecreated_string.json")
+        bad["token"] = "moodle-token"
+        invalid = await http.post("/webhooks/moodle", json=bad)
+        body = await invalid.json()
+    assert wrong.status == 401
+    assert invalid.status == 400
+    assert "/timecreated" in [e["pointer"] for e in body["errors"]]
