@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     canvas_secret_header: str = Field(
         default="X-Tierwatch-Secret", description="header carrying the Canvas shared secret"
     )
+    canvas_jwks: Path | None = Field(
+        default=None, description="JWKS file: accept Canvas events sent as JWTs signed by its keys"
+    )
+    canvas_jwt_audience: str | None = Field(
+        default=None, description="the `aud` a Canvas JWT must carry (unchecked when unset)"
+    )
     moodle_token: SecretStr | None = Field(
         default=None, description="shared token Moodle webhooks send in the body"
     )

@@ -123,3 +123,31 @@ async def test_moodle_wrong_token_and_bad_fields():
     assert wrong.status == 401
     assert invalid.status == 400
     assert "/timecreated" in [e["pointer"] for e in body["errors"]]
+
+
+async def test_canvas_events_signed_as_jwt_verify_against_the_jwks(tmp_path):
+    """With a JWKS configured, a Live Event sent as a JWT signed by its key is accepted
+    without the shared secret; one signed by another key is 401."""
+    import jwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+
+    trusted = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = json.loads(RSAAlgorithm.to_jwk(trusted.public_key()))
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text(
+        json.dumps({"keys": [{**public, "kid": "canvas-1", "use": "sig", "alg": "RS256"}]})
+    )
+    event = fixture("canvas/asset_accessed.json")
+    good = jwt.encode(event, trusted, algorithm="RS256", headers={"kid": "canvas-1"})
+    forged = jwt.encode(event, stranger, algorithm="RS256", headers={"kid": "canvas-1"})
+    sink = FakeSink()
+    async with client(sink, canvas_jwks=jwks) as http:
+        headers = {"Content-Type": "application/jwt"}
+        accepted = await http.post("/webhooks/canvas", data=good, headers=headers)
+        refused = await http.post("/webhooks/canvas", data=forged, headers=headers)
+        assert accepted.status == 200, await accepted.text()
+        assert refused.status == 401
+    (produced,) = events_of(sink)
+    assert produced["kind"] == "view"

@@ -18,6 +18,7 @@ from schemas.deadletter import DeadLetter
 from schemas.roster import LearnerProfile
 from stream.ingest import canonical, lms, xapi
 from stream.ingest.context import KEY, RAW, Ingest
+from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.problems import Refusal, problem_response
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
@@ -77,7 +78,11 @@ async def healthz(request: web.Request) -> web.Response:
 def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     """The aiohttp application, with the sink it writes to (started by the caller)."""
     app = web.Application(middlewares=[refusals], client_max_size=settings.max_body_bytes)
-    app[KEY] = Ingest(settings, sink, topics, RateLimiter(settings.rate_per_s, settings.rate_burst))
+    jwks = None
+    if settings.canvas_jwks is not None:
+        jwks = JwksVerifier(settings.canvas_jwks, settings.canvas_jwt_audience)
+    limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
+    app[KEY] = Ingest(settings, sink, topics, limiter, canvas_jwks=jwks)
     app[xapi.REGISTRY] = xapi.StatementRegistry()
     app.router.add_post("/xapi/statements", xapi.post_statements)
     app.router.add_put("/xapi/statements", xapi.put_statement)

@@ -16,6 +16,7 @@ from aiohttp import web
 from schemas.events import LearningEvent
 from stream import codec
 from stream.ingest.identity import IdentityMap
+from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.problems import Refusal
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import Sink
@@ -33,6 +34,7 @@ class Ingest:
     topics: Topics
     limiter: RateLimiter
     identities: IdentityMap = field(default_factory=IdentityMap)
+    canvas_jwks: JwksVerifier | None = None
 
     def throttle(self, credential: str) -> None:
         """Refuse with 429 when the credential is over its rate."""

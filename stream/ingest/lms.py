@@ -12,6 +12,7 @@ from stream.ingest.context import (
     matches,
     not_configured,
     now,
+    read_body,
     read_json,
     refuse_invalid,
     secrets,
@@ -49,25 +50,32 @@ async def post_caliper(request: web.Request) -> web.Response:
 
 
 async def post_canvas(request: web.Request) -> web.Response:
-    """POST /webhooks/canvas: one Live Event {metadata, body}, with the shared secret header."""
+    """POST /webhooks/canvas: one Live Event {metadata, body}, with the shared secret header,
+    or (with a JWKS configured) the event as a signed JWT."""
     ingest = ingest_of(request)
-    settings = ingest.settings
-    allowed = secrets(settings.canvas_secret)
-    if not allowed:
-        raise not_configured("TIERWATCH_CANVAS_SECRET")
-    given = request.headers.get(settings.canvas_secret_header, "")
-    if not matches(given, allowed):
-        raise Refusal(
-            401, "unauthorized", f"the {settings.canvas_secret_header} header is missing or wrong"
-        )
+    if request.content_type == "application/jwt" and ingest.canvas_jwks is not None:
+        payload = ingest.canvas_jwks.claims((await read_body(request)).strip())
+    else:
+        _canvas_secret(request)
+        payload = await read_json(request)
     ingest.throttle("canvas")
-    payload = await read_json(request)
     try:
         result = canvas.normalize_live_event(payload, now(), ingest.identities.resolve)
     except NormalizeError as exc:
         raise refuse_invalid(exc) from None
     await ingest.send_events(result.events)
     return _answer(result, 1)
+
+
+def _canvas_secret(request: web.Request) -> None:
+    settings = ingest_of(request).settings
+    allowed = secrets(settings.canvas_secret)
+    if not allowed:
+        raise not_configured("TIERWATCH_CANVAS_SECRET")
+    given = request.headers.get(settings.canvas_secret_header, "")
+    if not matches(given, allowed):
+        header = settings.canvas_secret_header
+        raise Refusal(401, "unauthorized", f"the {header} header is missing or wrong")
 
 
 async def post_moodle(request: web.Request) -> web.Response:
