@@ -183,3 +183,22 @@ async def test_unmapped_identities_are_listed_behind_the_api_token():
     assert refused.status == 401
     assert [(r["source"], r["value"], r["seen"]) for r in rows] == [("canvas", "777", 1)]
     assert rows[0]["learner_id"].startswith("canvas-")
+
+
+async def test_metrics_count_requests_events_rejects_and_unmapped_identities():
+    """/metrics shows requests by endpoint and status, events by source and kind, refusals
+    by reason and unmapped identities by source; no learner appears in any label."""
+    async with client(FakeSink()) as http:
+        await http.post("/events", json=[EVENT], headers=api_headers())
+        await http.post("/events", json=[{**EVENT, "kind": "dance"}], headers=api_headers())
+        http.app[KEY].identities.resolve(Identity(source="moodle", kind="user", value="5"))
+        response = await http.get("/metrics")
+        text = await response.text()
+    assert response.status == 200
+    assert 'tierwatch_ingest_requests_total{endpoint="/events",status="200"} 1.0' in text
+    assert 'tierwatch_ingest_requests_total{endpoint="/events",status="400"} 1.0' in text
+    assert 'tierwatch_events_in_total{kind="view",source="lms-x"} 1.0' in text
+    assert 'tierwatch_rejects_total{reason="invalid_payload",source="canonical"} 1.0' in text
+    assert 'tierwatch_unmapped_identities_total{source="moodle"} 1.0' in text
+    assert "tierwatch_build_info{" in text
+    assert "ana" not in text

@@ -12,6 +12,7 @@ import orjson
 import structlog
 from aiohttp import web
 from aiokafka import AIOKafkaConsumer
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter
@@ -28,6 +29,7 @@ from stream.topics import Topics
 log = structlog.get_logger("tierwatch.ingest")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 MAX_DEAD_PAYLOAD = 65536
+REASON: web.RequestKey[str] = web.RequestKey("refusal_reason", str)
 
 
 async def _dead_letter(request: web.Request, refusal: Refusal) -> None:
@@ -46,17 +48,44 @@ async def _dead_letter(request: web.Request, refusal: Refusal) -> None:
     await ingest.sink.dead_letter(ingest.topics.deadletter, None, letter.model_dump_json().encode())
 
 
+SOURCES = {
+    "/xapi/statements": "xapi",
+    "/caliper": "caliper",
+    "/webhooks/canvas": "canvas",
+    "/webhooks/moodle": "moodle",
+}
+
+
+def _count(request: web.Request, response: web.StreamResponse, reason: str | None) -> None:
+    metrics = request.app[KEY].metrics
+    route = request.match_info.route.resource
+    endpoint = route.canonical if route is not None else "unmatched"
+    metrics.ingest_requests.labels(endpoint, str(response.status)).inc()
+    if reason is not None:
+        metrics.rejects.labels(SOURCES.get(request.path, "canonical"), reason).inc()
+
+
+@web.middleware
+async def counted(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Count every request by endpoint and status, and every refusal by source and reason."""
+    response = await handler(request)
+    _count(request, response, request.get(REASON))
+    return response
+
+
 @web.middleware
 async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Refusals become problem details (and dead letters); an unreachable broker a 503."""
     try:
         response = await handler(request)
     except Refusal as refusal:
+        request[REASON] = refusal.reason
         if refusal.status != 429:  # a throttled client retries; its request is not lost
             await _dead_letter(request, refusal)
         response = problem_response(refusal, request.path)
     except web.HTTPRequestEntityTooLarge as exc:
         too_large = Refusal(413, "body_too_large", exc.text or "the request body is too large")
+        request[REASON] = too_large.reason
         await _dead_letter(request, too_large)
         response = problem_response(too_large, request.path)
     except BrokerUnavailable as exc:
@@ -75,9 +104,15 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def metrics_view(request: web.Request) -> web.Response:
+    """Prometheus text exposition of ingest's metrics."""
+    body = generate_latest(request.app[KEY].metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
 def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     """The aiohttp application, with the sink it writes to (started by the caller)."""
-    app = web.Application(middlewares=[refusals], client_max_size=settings.max_body_bytes)
+    app = web.Application(middlewares=[counted, refusals], client_max_size=settings.max_body_bytes)
     jwks = None
     if settings.canvas_jwks is not None:
         jwks = JwksVerifier(settings.canvas_jwks, settings.canvas_jwt_audience)
@@ -95,6 +130,7 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     app.router.add_post("/interventions", canonical.post_interventions)
     app.router.add_get("/identities/unmapped", canonical.get_unmapped)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
     return app
 
 

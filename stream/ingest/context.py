@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import hmac
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.problems import Refusal
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import Sink
+from stream.metrics import Metrics
 from stream.normalize.base import NormalizeError
 from stream.settings import Settings
 from stream.topics import Topics
@@ -35,6 +37,11 @@ class Ingest:
     limiter: RateLimiter
     identities: IdentityMap = field(default_factory=IdentityMap)
     canvas_jwks: JwksVerifier | None = None
+    metrics: Metrics = field(default_factory=Metrics.create)
+
+    def __post_init__(self) -> None:
+        unmapped = self.metrics.unmapped_identities
+        self.identities.on_unmapped = lambda identity: unmapped.labels(identity.source).inc()
 
     def throttle(self, credential: str) -> None:
         """Refuse with 429 when the credential is over its rate."""
@@ -53,7 +60,11 @@ class Ingest:
         """Produce events keyed by learner and wait for the broker's acknowledgement."""
         if events:
             records = [(e.learner_id, codec.encode_record(e)) for e in events]
+            started = time.perf_counter()
             await self.sink.send(self.topics.events, records)
+            self.metrics.ack_seconds.observe(time.perf_counter() - started)
+            for event in events:
+                self.metrics.events_in.labels(event.source, event.kind).inc()
 
 
 KEY: web.AppKey[Ingest] = web.AppKey("ingest", Ingest)

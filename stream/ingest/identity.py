@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 from schemas.roster import Identity, LearnerProfile
 from stream.normalize.base import stable_learner_id
@@ -14,6 +15,7 @@ class IdentityMap:
     def __init__(self) -> None:
         self._owners: dict[Identity, str] = {}
         self.unmapped: Counter[Identity] = Counter()
+        self.on_unmapped: Callable[[Identity], None] = lambda identity: None
 
     def learn(self, profile: LearnerProfile) -> None:
         """Take a profile's identities (its email too) as pointing to its learner id."""
@@ -38,6 +40,7 @@ class IdentityMap:
             if owner is not None:
                 return owner
         self.unmapped[identity] += 1
+        self.on_unmapped(identity)
         return stable_learner_id(identity)
 
     def __len__(self) -> int:
