@@ -8,6 +8,7 @@ send what `step` returned.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -23,6 +24,7 @@ from stream.core.state import LearnerState
 from stream.core.step import Input, Notice, Output, step
 from stream.errors import InvalidRecord
 from stream.logs import Pseudonymizer
+from stream.metrics import Metrics
 from stream.progress import Progress
 from stream.settings import Settings
 from stream.topics import Topics
@@ -51,6 +53,8 @@ class Pipeline:
     progress: Progress = field(default_factory=Progress)  # replaced by `build`
     pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(""))
     source: str = "/tierwatch"
+    metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("worker",)))
+    tiers_by_partition: dict[int, Counter[int]] = field(default_factory=dict)
 
     def load(self, learner_id: str) -> LearnerState | None:
         raw = self.table.get(learner_id)
@@ -67,13 +71,21 @@ class Pipeline:
         return state
 
     async def emit(self, outputs: list[Output]) -> None:
+        metrics = self.metrics.worker
         for out in outputs:
             if isinstance(out, Notice):
+                if out.code == "duplicate":
+                    metrics.duplicates.inc()
+                elif out.code == "late_event":
+                    metrics.late_events.inc()
                 level = log.warning if out.code == "unknown_role" else log.info
                 level(out.code, learner=self.pseudonym(out.learner_id), detail=out.detail)
                 continue
             value = codec.encode_transition(out, self.source)
             await self.alerts.send(key=out.learner_id.encode(), value=value)
+            metrics.transitions.labels(str(out.from_tier), str(out.to_tier), out.route).inc()
+            latency = (dt.datetime.now(dt.UTC) - out.at).total_seconds()
+            metrics.transition_latency.observe(max(0.0, latency))
 
     async def refuse(self, event: Any, error: InvalidRecord) -> None:
         """Send a message that cannot be processed to the dead-letter topic, with the reason."""
@@ -82,6 +94,7 @@ class Pipeline:
             msg.topic, msg.partition, msg.offset, msg.key, msg.value, error, dt.datetime.now(dt.UTC)
         )
         log.warning("dead_letter", topic=msg.topic, offset=msg.offset, reason=error.reason)
+        self.metrics.worker.dead_letters.labels(self.topics.logical(msg.topic)).inc()
         await self.deadletter.send(key=msg.key, value=letter)
 
 
@@ -118,6 +131,8 @@ def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
         producer_acks=-1,
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
+        web_bind=settings.web_host,
+        web_host=settings.web_host,
         datadir=str(settings.data_dir),
         **options,
     )
@@ -125,7 +140,7 @@ def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
 
 def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     """Create the app, the table and the agents."""
-    from stream.agents import clock, learners, sink
+    from stream.agents import clock, learners, ops, sink
 
     topics = Topics.named(settings.topic_prefix)
     app = make_app(settings, bootstrap, settings.tansu)
@@ -147,4 +162,5 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     learners.register(pipeline)
     clock.register(pipeline)
     sink.register(pipeline)
+    ops.register(pipeline)
     return pipeline

@@ -21,7 +21,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas.transitions import TierTransition
 from stream import codec
-from stream.broker import embedded_broker, stop_process
+from stream.broker import embedded_broker, free_port, stop_process
 from stream.core.policy import Policy
 from stream.demo_ingest import KEY, SECRET, curl_command, post_sample, start_ingest
 from stream.driver import Driver, DriverError, DriverStats, GroupWatcher
@@ -55,6 +55,7 @@ def worker_env(bootstrap: str, app_id: str, data_dir: str, settings: Settings) -
         "TIERWATCH_DATA_DIR": data_dir,
         "TIERWATCH_PARTITIONS": str(settings.partitions),
         "TIERWATCH_LOG_LEVEL": "warning",
+        "TIERWATCH_WEB_PORT": str(free_port()),
     }
     if settings.policy_file is not None:
         env["TIERWATCH_POLICY_FILE"] = str(settings.policy_file)

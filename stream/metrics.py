@@ -1,7 +1,8 @@
 """Every Prometheus metric of tierwatch, declared once against an injected registry.
 
 Edges update them; rule code never does. Names carry the `tierwatch_` prefix and base
-units, counters end in `_total`, and no metric has a learner label.
+units, counters end in `_total`, and no metric has a learner label. `topic` labels are
+logical names (events, profiles, assignments, interventions, clock), not topic names.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600, 86400)
 
 
 def _version() -> str:
@@ -20,31 +23,17 @@ def _version() -> str:
 
 
 @dataclass(frozen=True)
-class Metrics:
-    """The metrics, bound to one registry (a fresh one per test)."""
-
-    registry: CollectorRegistry
-    build_info: Gauge
-    ingest_requests: Counter
+class IngestMetrics:
+    requests: Counter
     events_in: Counter
     rejects: Counter
     unmapped_identities: Counter
     ack_seconds: Histogram
 
     @classmethod
-    def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
-        reg = registry if registry is not None else CollectorRegistry()
-        build_info = Gauge(
-            "tierwatch_build_info",
-            "tierwatch's version (the value is always 1)",
-            ["version"],
-            registry=reg,
-        )
-        build_info.labels(version=_version()).set(1)
+    def create(cls, reg: CollectorRegistry) -> IngestMetrics:
         return cls(
-            registry=reg,
-            build_info=build_info,
-            ingest_requests=Counter(
+            requests=Counter(
                 "tierwatch_ingest_requests_total",
                 "HTTP requests to ingest, by endpoint and status code",
                 ["endpoint", "status"],
@@ -75,3 +64,87 @@ class Metrics:
                 registry=reg,
             ),
         )
+
+
+@dataclass(frozen=True)
+class WorkerMetrics:
+    events_processed: Counter
+    duplicates: Counter
+    late_events: Counter
+    learners_by_tier: Gauge
+    transitions: Counter
+    transition_latency: Histogram
+    tick_seconds: Histogram
+    learners_evaluated: Counter
+    dead_letters: Counter
+    consumer_lag: Gauge
+
+    @classmethod
+    def create(cls, reg: CollectorRegistry) -> WorkerMetrics:
+        def counter(name: str, doc: str, labels: tuple[str, ...] = ()) -> Counter:
+            return Counter(f"tierwatch_{name}_total", doc, list(labels), registry=reg)
+
+        def gauge(name: str, doc: str, labels: tuple[str, ...]) -> Gauge:
+            return Gauge(f"tierwatch_{name}", doc, list(labels), registry=reg)
+
+        return cls(
+            events_processed=counter("events_processed", "input records processed", ("topic",)),
+            duplicates=counter("duplicates", "re-delivered events not counted again"),
+            late_events=counter("late_events", "events after their week was evaluated"),
+            learners_by_tier=gauge(
+                "learners_by_tier", "learners on this worker, by tier (last tick)", ("tier",)
+            ),
+            transitions=counter(
+                "transitions", "tier transitions emitted", ("from_tier", "to_tier", "route")
+            ),
+            transition_latency=Histogram(
+                "tierwatch_transition_latency_seconds",
+                "from a transition's evaluation time (event time or tick) to its emission",
+                buckets=LATENCY_BUCKETS,
+                registry=reg,
+            ),
+            tick_seconds=Histogram(
+                "tierwatch_tick_duration_seconds",
+                "time to evaluate one partition's learners on a clock tick",
+                buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60),
+                registry=reg,
+            ),
+            learners_evaluated=counter("learners_evaluated", "learner evaluations on ticks"),
+            dead_letters=counter(
+                "dead_letters", "messages sent to the dead-letter topic", ("topic",)
+            ),
+            consumer_lag=gauge(
+                "consumer_lag", "messages behind the end of the assigned partitions", ("topic",)
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """All metrics, bound to one registry (a fresh one per test)."""
+
+    registry: CollectorRegistry
+    build_info: Gauge
+    ingest: IngestMetrics
+    worker: WorkerMetrics
+
+    @classmethod
+    def create(
+        cls,
+        registry: CollectorRegistry | None = None,
+        parts: tuple[str, ...] = ("ingest", "worker"),
+    ) -> Metrics:
+        """The metrics; only the named `parts` are exposed by `registry` (a process serves
+        its own: ingest or worker), the others are kept off it."""
+        reg = registry if registry is not None else CollectorRegistry()
+        elsewhere = CollectorRegistry()
+        build_info = Gauge(
+            "tierwatch_build_info",
+            "tierwatch's version (the value is always 1)",
+            ["version"],
+            registry=reg,
+        )
+        build_info.labels(version=_version()).set(1)
+        ingest = IngestMetrics.create(reg if "ingest" in parts else elsewhere)
+        worker = WorkerMetrics.create(reg if "worker" in parts else elsewhere)
+        return cls(reg, build_info, ingest, worker)

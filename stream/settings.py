@@ -39,7 +39,10 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(default=6.0, gt=0, description="consumer session timeout")
     rebalance_timeout_s: float = Field(default=6.0, gt=0, description="consumer rebalance timeout")
     web_port: int = Field(default=6066, ge=0, le=65535, description="worker HTTP port")
-    web_enabled: bool = Field(default=False, description="serve the worker's HTTP endpoints")
+    web_host: str = Field(default="127.0.0.1", description="worker HTTP listen address")
+    web_enabled: bool = Field(
+        default=True, description="serve the worker's /metrics, /healthz and /readyz"
+    )
     ingest_host: str = Field(default="127.0.0.1", description="ingest HTTP listen address")
     ingest_port: int = Field(default=8080, ge=0, le=65535, description="ingest HTTP port")
     api_token: SecretStr | None = Field(

@@ -35,6 +35,13 @@ class Topics:
             deadletter=f"{prefix}tierwatch.deadletter",
         )
 
+    def logical(self, topic: str) -> str:
+        """The short name of one of these topics (a metric label): events, clock, ..."""
+        for name, value in vars(self).items():
+            if value == topic:
+                return name
+        return "other"
+
     @property
     def inputs(self) -> tuple[str, str, str, str]:
         """The per-learner input topics, in the order a history names its record types."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import urllib.request
 
 import orjson
 import pytest
@@ -164,6 +165,17 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
 
     with worker(env, tmp_path / "worker.log"):
         values = asyncio.run(drive())
+        web = f"http://127.0.0.1:{env['TIERWATCH_WEB_PORT']}"
+        ready = urllib.request.urlopen(f"{web}/readyz", timeout=5)
+        exposition = urllib.request.urlopen(f"{web}/metrics", timeout=5).read().decode()
+    assert ready.status == 200
+    assert (
+        'tierwatch_transitions_total{from_tier="0",route="hr_escalation",to_tier="3"} 1.0'
+        in exposition
+    )
+    assert 'tierwatch_events_processed_total{topic="assignments"} 1.0' in exposition
+    assert 'tierwatch_learners_by_tier{tier="3"} 1.0' in exposition
+    assert "officer" not in exposition
     transitions = [codec.decode_transition(v) for v in values]
     assert [(t.learner_id, t.from_tier, t.to_tier) for t in transitions] == [("officer", 0, 3)]
     log = (tmp_path / "worker.log").read_text()

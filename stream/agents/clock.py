@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -52,13 +54,24 @@ def register(pipeline: Pipeline) -> None:
 
 
 async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> int:
-    """Step every learner of a partition with the tick; return how many were evaluated."""
+    """Step every learner of a partition with the tick; return how many were evaluated.
+    Counts the partition's learners by tier for the `learners_by_tier` gauge."""
     from stream.app import partition_of
 
+    metrics = pipeline.metrics.worker
+    started = time.perf_counter()
     n = pipeline.settings.partitions
     keys = [k for k in list(pipeline.table.keys()) if partition_of(k, n) == partition]
+    tiers: Counter[int] = Counter()
     for learner_id in keys:
         state = pipeline.load(learner_id)
         if state is not None:
-            await pipeline.apply(state, tick)
+            state = await pipeline.apply(state, tick)
+            tiers[state.tier] += 1
+    pipeline.tiers_by_partition[partition] = tiers
+    total: Counter[int] = sum(pipeline.tiers_by_partition.values(), Counter())
+    for tier in range(4):
+        metrics.learners_by_tier.labels(str(tier)).set(total.get(tier, 0))
+    metrics.learners_evaluated.inc(len(keys))
+    metrics.tick_seconds.observe(time.perf_counter() - started)
     return len(keys)

@@ -19,6 +19,8 @@ def register(pipeline: Pipeline) -> None:
     )
     channel = pipeline.app.topic(*topics.inputs, key_serializer="raw", value_serializer="raw")
 
+    processed = pipeline.metrics.worker.events_processed
+
     async def learners(stream: Any) -> None:
         async for event in stream.events():
             msg = event.message
@@ -29,5 +31,6 @@ def register(pipeline: Pipeline) -> None:
             else:
                 await pipeline.apply(pipeline.load(record.learner_id), record)
             pipeline.progress.mark(msg.topic, msg.partition, msg.offset)
+            processed.labels(pipeline.topics.logical(msg.topic)).inc()
 
     pipeline.app.agent(channel, name="learners")(learners)

@@ -60,9 +60,9 @@ def _count(request: web.Request, response: web.StreamResponse, reason: str | Non
     metrics = request.app[KEY].metrics
     route = request.match_info.route.resource
     endpoint = route.canonical if route is not None else "unmatched"
-    metrics.ingest_requests.labels(endpoint, str(response.status)).inc()
+    metrics.ingest.requests.labels(endpoint, str(response.status)).inc()
     if reason is not None:
-        metrics.rejects.labels(SOURCES.get(request.path, "canonical"), reason).inc()
+        metrics.ingest.rejects.labels(SOURCES.get(request.path, "canonical"), reason).inc()
 
 
 @web.middleware

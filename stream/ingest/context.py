@@ -37,10 +37,10 @@ class Ingest:
     limiter: RateLimiter
     identities: IdentityMap = field(default_factory=IdentityMap)
     canvas_jwks: JwksVerifier | None = None
-    metrics: Metrics = field(default_factory=Metrics.create)
+    metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("ingest",)))
 
     def __post_init__(self) -> None:
-        unmapped = self.metrics.unmapped_identities
+        unmapped = self.metrics.ingest.unmapped_identities
         self.identities.on_unmapped = lambda identity: unmapped.labels(identity.source).inc()
 
     def throttle(self, credential: str) -> None:
@@ -62,9 +62,9 @@ class Ingest:
             records = [(e.learner_id, codec.encode_record(e)) for e in events]
             started = time.perf_counter()
             await self.sink.send(self.topics.events, records)
-            self.metrics.ack_seconds.observe(time.perf_counter() - started)
+            self.metrics.ingest.ack_seconds.observe(time.perf_counter() - started)
             for event in events:
-                self.metrics.events_in.labels(event.source, event.kind).inc()
+                self.metrics.ingest.events_in.labels(event.source, event.kind).inc()
 
 
 KEY: web.AppKey[Ingest] = web.AppKey("ingest", Ingest)

@@ -1,0 +1,65 @@
+# syntax=docker/dockerfile:1
+# tierwatch: one image for `tierwatch worker` (default) and `tierwatch ingest`.
+#   docker build -t tierwatch:0.1.0 .
+#   docker run --rm tierwatch:0.1.0 settings        # any subcommand of the CLI
+#
+# The base image is pinned by version. To pin it by digest as well, resolve it once
+#   docker buildx imagetools inspect python:3.11.14-slim-bookworm
+# and build with --build-arg PYTHON_IMAGE=python:3.11.14-slim-bookworm@sha256:<digest>.
+ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
+
+# ---- builder: install the project and its dependencies into a virtualenv -------------
+FROM ${PYTHON_IMAGE} AS builder
+
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PYTHONDONTWRITEBYTECODE=1
+
+# a compiler only for dependencies that lack a wheel for this platform; it stays here
+RUN apt-get update \
+ && apt-get install --yes --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
+
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY schemas ./schemas
+COPY stream ./stream
+# A regular (non-editable) install: the package and its data (default_policy.yaml) go into
+# the venv, so the final stage needs no source tree. rocksdict is the RocksDB binding Faust
+# uses for TIERWATCH_STORE=rocksdb:// (faust-streaming's "rocksdict" extra).
+RUN pip install --upgrade pip \
+ && pip install . "rocksdict>=0.3.11,<4" \
+ && tierwatch --help >/dev/null
+
+# ---- final: the venv on a clean base, run as a non-root user -------------------------
+FROM ${PYTHON_IMAGE}
+
+ARG UID=10001
+ARG GID=10001
+RUN groupadd --system --gid "${GID}" tierwatch \
+ && useradd --system --uid "${UID}" --gid tierwatch --home-dir /var/lib/tierwatch \
+      --no-create-home --shell /usr/sbin/nologin tierwatch \
+ && mkdir -p /var/lib/tierwatch \
+ && chown tierwatch:tierwatch /var/lib/tierwatch
+
+COPY --from=builder /opt/venv /opt/venv
+
+# TIERWATCH_DATA_DIR is owned by the user (a named volume mounted there inherits it)
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    TIERWATCH_DATA_DIR=/var/lib/tierwatch \
+    TIERWATCH_LOG_FORMAT=json
+
+WORKDIR /var/lib/tierwatch
+USER 10001:10001
+
+# 6066: the worker's web port (TIERWATCH_WEB_PORT: /metrics, /healthz, /readyz, /learners)
+# 8080: ingest (TIERWATCH_INGEST_PORT)
+EXPOSE 6066 8080
+
+ENTRYPOINT ["tierwatch"]
+CMD ["worker"]
