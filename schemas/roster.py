@@ -41,6 +41,16 @@ class LearnerProfile(BaseModel):
     compliance_sensitive: bool | None = None
     leadership_pipeline: bool | None = None
     identities: tuple[Identity, ...] = Field(default=(), max_length=64)
+    name: str | None = Field(default=None, max_length=256, description="for messages only")
+    email: str | None = Field(default=None, max_length=320, description="the learner's address")
+    language: str | None = Field(
+        default=None, max_length=35, description="BCP 47 tag for messages, e.g. en, de-CH"
+    )
+    timezone: str | None = Field(
+        default=None, max_length=64, description="IANA zone for quiet hours; default: policy's"
+    )
+    manager_name: str | None = Field(default=None, max_length=256)
+    manager_email: str | None = Field(default=None, max_length=320)
 
 
 class Assignment(BaseModel):

@@ -135,6 +135,7 @@ async def test_roster_as_csv_teaches_identities():
     profiles = [orjson.loads(v) for _, v in sink.sent[TOPICS.profiles]]
     assert [p["learner_id"] for p in profiles] == ["ana", "ben"]
     assert profiles[0]["customer_facing"] is True
+    assert profiles[0]["email"] == "ana@example.com"
     assert (
         ingest.identities.resolve(Identity(source="canvas", kind="user", value="21070000000000042"))
         == "ana"

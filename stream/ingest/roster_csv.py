@@ -2,7 +2,8 @@
 
 Columns: learner_id (required), role, manager_id, team, customer_facing,
 compliance_sensitive, leadership_pipeline (true/false/yes/no/1/0 or empty for the role's
-default), and identity columns email, xapi_account (homePage|name), xapi_mbox,
+default); contacts name, email, language, timezone, manager_name, manager_email; and
+identity columns email (also an identity), xapi_account (homePage|name), xapi_mbox,
 canvas_user_id, moodle_user_id.
 """
 
@@ -18,6 +19,7 @@ from schemas.roster import Identity, LearnerProfile
 from stream.normalize.base import NormalizeError, Problem, pointer
 
 FLAGS = ("customer_facing", "compliance_sensitive", "leadership_pipeline")
+CONTACT = ("name", "email", "language", "timezone", "manager_name", "manager_email")
 IDENTITY_COLUMNS = {
     "email": ("email", "email"),
     "xapi_account": ("xapi", "account"),
@@ -56,13 +58,15 @@ def parse_roster_csv(text: str) -> list[LearnerProfile]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or "learner_id" not in reader.fieldnames:
         raise NormalizeError([Problem("", "the CSV needs a header row with a learner_id column")])
-    known = {"learner_id", "role", "manager_id", "team", *FLAGS, *IDENTITY_COLUMNS}
+    known = {"learner_id", "role", "manager_id", "team", *FLAGS, *CONTACT, *IDENTITY_COLUMNS}
     unknown = [name for name in reader.fieldnames if name not in known]
     problems = [Problem(pointer("header", name), "unknown column") for name in unknown]
     profiles: list[LearnerProfile] = []
     for index, row in enumerate(reader):
         data: dict[str, Any] = {
-            k: v.strip() for k, v in row.items() if k in known and v and k not in IDENTITY_COLUMNS
+            k: v.strip()
+            for k, v in row.items()
+            if k in known and v and v.strip() and (k not in IDENTITY_COLUMNS or k in CONTACT)
         }
         for flag in FLAGS:
             if flag in data:
