@@ -296,6 +296,13 @@ def _profile(person: _Learner) -> LearnerProfile:
         customer_facing=customer,
         compliance_sensitive=compliance,
         leadership_pipeline=leadership,
+        identities=(),
+        name=f"Learner {person.index + 1}",
+        email=f"{person.learner_id.lower()}@example.com",
+        language=None,
+        timezone=None,
+        manager_name=f"Manager {group}",
+        manager_email=f"m{group:02d}@example.com",
     )
 
 

@@ -95,11 +95,13 @@ class HttpReceiver:
         return [request for request in self.requests if request.path == path]
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        """Record the request, then answer with the current handler."""
         body = await request.read()
         self.requests.append(Request(request.path, dict(request.headers), body))
         return await self.handler(request, body)
 
     async def __aenter__(self) -> HttpReceiver:
+        """Start listening on a free loopback port (handlers are cancelled on shutdown)."""
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, handler_cancellation=True, shutdown_timeout=0.1)
@@ -110,6 +112,7 @@ class HttpReceiver:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        """Stop the server."""
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -152,12 +155,22 @@ async def resetting(request: web.Request, body: bytes) -> web.StreamResponse:
 
 @dataclass
 class SmtpRecorder:
-    """An aiosmtpd handler: records each accepted envelope, or answers `reply` at DATA."""
+    """An aiosmtpd handler: records each accepted envelope, or answers `rcpt_reply` at RCPT
+    or `reply` at DATA."""
 
     reply: str = "250 OK"
+    rcpt_reply: str = "250 OK"
     envelopes: list[Envelope] = field(default_factory=list)
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:  # noqa: N802
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        """aiosmtpd's RCPT hook: accept the recipient unless `rcpt_reply` says otherwise."""
+        if self.rcpt_reply.startswith("250"):
+            envelope.rcpt_tos.append(address)
+        return self.rcpt_reply
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """aiosmtpd's DATA hook."""
         if self.reply.startswith("250"):
             self.envelopes.append(envelope)

@@ -6,16 +6,17 @@ import json
 import time
 from collections.abc import AsyncIterator
 from email.utils import formatdate
+from typing import Any
 
 import aiohttp
 import orjson
 import pytest
 from structlog.testing import capture_logs
 
-from stream.dispatch.base import Outcome, Result
+from stream.dispatch.base import Message, Outcome, Result
 from stream.dispatch.chat import SlackChannel, TeamsChannel
 from stream.dispatch.signing import WebhookSigner
-from stream.dispatch.webhook import WebhookChannel, parse_retry_after, post_json
+from stream.dispatch.webhook import HttpChannel, WebhookChannel, parse_retry_after, post_json
 from tests.dispatch_receivers import (
     HttpReceiver,
     answer,
@@ -33,15 +34,18 @@ SECRET = new_secret()
 
 @pytest.fixture
 async def receiver() -> AsyncIterator[HttpReceiver]:
+    """A running loopback receiver answering 204 until a test programs it."""
     async with HttpReceiver() as running:
         yield running
 
 
-def webhook(url: str, secrets: list[str] | None = None, **kwargs) -> WebhookChannel:
+def webhook(url: str, secrets: list[str] | None = None, **kwargs: Any) -> WebhookChannel:
+    """A signed webhook channel with the test secret and a short timeout."""
     return WebhookChannel("hook", url, secrets or [SECRET], timeout_s=TIMEOUT_S, **kwargs)
 
 
-async def deliver_once(channel, msg=None) -> Result:
+async def deliver_once(channel: HttpChannel, msg: Message | None = None) -> Result:
+    """Deliver one message, then close the channel's session."""
     try:
         return await channel.deliver(msg or message())
     finally:

@@ -9,7 +9,7 @@ carries the id as is, so a mailbox or a receiving system can de-duplicate a rese
 | a 4xx reply (greylisting, mailbox busy, rate limit)  | RETRY   |
 | refused, reset or timed-out connection               | RETRY   |
 | a 5xx reply (unknown user, policy, bad credentials)  | FAILED  |
-| STARTTLS required but not offered                    | FAILED  |
+| STARTTLS (or AUTH) configured but not offered        | FAILED  |
 | a message that cannot be built (bad address, CR/LF)  | FAILED  |
 
 Logs never contain the recipient address, the sender or the message text.
@@ -71,8 +71,17 @@ def build_email(message: Message, sender: str, domain: str = MESSAGE_ID_DOMAIN) 
     return email
 
 
+_CONNECTION_ERRORS = (
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+)
+
+
 def result_for_smtp_error(error: aiosmtplib.SMTPException) -> Result:
-    """The outcome of an SMTP failure: 4xx and connection trouble retry, 5xx fail."""
+    """The outcome of an SMTP failure: 4xx and connection trouble retry; 5xx and a server
+    lacking a configured capability fail. Server reply texts are left out (they may echo
+    the address)."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
         codes = [refused.code for refused in error.recipients]
         code = min(codes, default=550)  # any temporary refusal makes the whole one temporary
@@ -81,9 +90,11 @@ def result_for_smtp_error(error: aiosmtplib.SMTPException) -> Result:
     if isinstance(error, aiosmtplib.SMTPResponseException):
         outcome = Outcome.RETRY if 400 <= error.code < 500 else Outcome.FAILED
         return Result(outcome, f"SMTP {error.code}: {type(error).__name__}", status=error.code)
-    if isinstance(error, aiosmtplib.SMTPNotSupported):
-        return Result(Outcome.FAILED, "SMTP server does not support what is configured")
-    return Result(Outcome.RETRY, f"SMTP connection failed: {type(error).__name__}")
+    if isinstance(error, _CONNECTION_ERRORS):
+        return Result(Outcome.RETRY, f"SMTP connection failed: {type(error).__name__}")
+    # aiosmtplib's own fixed sentences (no addresses): STARTTLS, AUTH or SMTPUTF8 required
+    # by the configuration or the message but not offered by the server. Retrying won't help.
+    return Result(Outcome.FAILED, f"SMTP server cannot do what is configured: {error}")
 
 
 class EmailChannel:

@@ -1,0 +1,156 @@
+"""From a tier transition to the messages to send: who, over which channels, in which words,
+and when (quiet hours, the nudge limit). Pure: time and the learner's dispatch history are
+passed in.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from schemas.roster import LearnerProfile
+from schemas.transitions import TierTransition
+from stream.dispatch.base import Message
+from stream.dispatch.config import (
+    ROUTE_ROLES,
+    ChannelConfig,
+    DispatchConfig,
+    EmailChannelConfig,
+    QuietHours,
+    Role,
+)
+from stream.dispatch.privacy import outbound, scan, scan_text
+from stream.dispatch.templates import Templates
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A message to deliver, not before `not_before` (quiet hours), to someone in `role`."""
+
+    message: Message
+    role: Role
+    not_before: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Missing:
+    """A message that cannot be sent: no recipient, or the privacy check refused it."""
+
+    role: Role
+    channel: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Plan:
+    messages: list[Planned] = field(default_factory=list)
+    missing: list[Missing] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+
+def roles_for(transition: TierTransition, told: set[Role]) -> tuple[Role, ...]:
+    """Who hears of a transition: by route, and for `resolved` whoever was told before."""
+    if transition.route == "resolved":
+        order: tuple[Role, ...] = ("learner", "manager", "hr", "wellbeing")
+        return tuple(role for role in order if role in told)
+    return ROUTE_ROLES[transition.route]
+
+
+def address(
+    role: Role, channel: ChannelConfig, profile: LearnerProfile | None, config: DispatchConfig
+) -> str | None:
+    """Where a channel reaches someone in `role`: an e-mail address, or the endpoint URL."""
+    if not isinstance(channel, EmailChannelConfig):
+        return channel.url
+    team = profile.team if profile else None
+    if role == "learner":
+        return profile.email if profile else None
+    if role == "manager":
+        return profile.manager_email if profile else None
+    if role == "hr":
+        return config.hr.for_team(team)
+    return config.wellbeing.for_team(team)
+
+
+def _allowed(moment: dt.datetime, quiet: QuietHours) -> bool:
+    if quiet.weekends and moment.weekday() >= 5:
+        return False
+    t, start, end = moment.time(), quiet.start, quiet.end
+    night = (t >= start or t < end) if start > end else start <= t < end
+    return not night
+
+
+def quiet_until(now: dt.datetime, tz: ZoneInfo, quiet: QuietHours) -> dt.datetime | None:
+    """The next moment outside quiet hours and weekends, or None if `now` is outside them.
+    A quiet period always ends at `quiet.end` or at midnight, on some day of the next week."""
+    local = now.astimezone(tz)
+    if _allowed(local, quiet):
+        return None
+    for days in range(9):
+        day = local.date() + dt.timedelta(days=days)
+        for at in sorted({dt.time(0), quiet.end}):
+            candidate = dt.datetime.combine(day, at, tzinfo=tz)
+            if candidate > local and _allowed(candidate, quiet):
+                return candidate
+    return None
+
+
+def _zone(profile: LearnerProfile | None, default: ZoneInfo) -> ZoneInfo:
+    try:
+        return ZoneInfo(profile.timezone) if profile and profile.timezone else default
+    except (ZoneInfoNotFoundError, ValueError):
+        return default
+
+
+def plan(
+    transition: TierTransition,
+    profile: LearnerProfile | None,
+    config: DispatchConfig,
+    templates: Templates,
+    *,
+    told: set[Role],
+    last_nudge: dt.date | None,
+    now: dt.datetime,
+    tz: ZoneInfo,
+) -> Plan:
+    """The messages a transition calls for."""
+    result = Plan()
+    route = transition.route
+    recent = last_nudge is not None and (now.date() - last_nudge).days < config.nudge_every_days
+    if route == "learner_nudge" and recent and last_nudge is not None:
+        result.skipped.append(f"a nudge was sent on {last_nudge.isoformat()}")
+        return result
+    context = outbound(transition, profile, config.links)
+    not_before = (
+        quiet_until(now, _zone(profile, tz), config.quiet_hours)
+        if route == "learner_nudge"
+        else None
+    )
+    for role in roles_for(transition, told):
+        rendered = templates.render(route, role, profile.language if profile else None, context)
+        for name in config.routes.get(route, []):
+            channel = config.channels[name]
+            to = address(role, channel, profile, config)
+            if not to:
+                result.missing.append(Missing(role, name, f"no address for the {role}"))
+                continue
+            payload = {
+                **context,
+                "role": role,
+                "subject": rendered.subject,
+                "script": rendered.text,
+            }
+            allowed = [to] if isinstance(channel, EmailChannelConfig) else []
+            problems = scan(payload, transition.id, allowed) + scan_text(
+                rendered.html, transition.id, set(allowed)
+            )
+            if problems:
+                result.missing.append(Missing(role, name, "privacy: " + "; ".join(problems)))
+                continue
+            message = Message(
+                id=transition.id, route=route, channel=name, recipient=to,
+                subject=rendered.subject, text=rendered.text, html=rendered.html, payload=payload,
+            )  # fmt: skip
+            result.messages.append(Planned(message, role, not_before))
+    return result

@@ -1,0 +1,113 @@
+"""What may leave tierwatch about a learner, and a scan that proves nothing else did.
+
+`outbound` builds every payload from an explicit allow-list: the learner's id and name,
+the manager, the tiers, the route, reasons as aggregated sentences with their numbers,
+the ISO week and the day (never a time of day), the follow-up date and links. `scan`
+checks any payload or text for what must never leave: times of day, IP addresses, UUIDs
+(statement and event ids) other than the transition's own id, e-mail addresses other than
+the recipient's, and keys outside the allow-list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from schemas.roster import LearnerProfile
+from schemas.transitions import TierTransition
+
+ALLOWED_KEYS = frozenset(
+    {
+        "id", "type", "learner", "manager", "name", "learner_id", "manager_id", "from_tier",
+        "to_tier", "route", "role", "reasons", "code", "text", "numbers", "week", "date",
+        "follow_up_due", "links", "script", "subject", "team", "factors", "severity",
+        "persistence_weeks", "role_exposure",
+    }
+)  # fmt: skip
+_TIME_OF_DAY = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\b\d\d:\d\d:\d\d\b")
+_IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
+_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+_NUMBER_KEYS = re.compile(r"^[a-z_]+$")  # reason numbers are named by snake_case words
+
+
+def outbound(
+    transition: TierTransition, profile: LearnerProfile | None, links: dict[str, str]
+) -> dict[str, Any]:
+    """The only data about a transition that a message may carry."""
+    learner: dict[str, Any] = {"id": transition.learner_id}
+    manager: dict[str, Any] = {}
+    if profile is not None:
+        if profile.name:
+            learner["name"] = profile.name
+        if profile.team:
+            learner["team"] = profile.team
+        if profile.manager_id:
+            manager["id"] = profile.manager_id
+        if profile.manager_name:
+            manager["name"] = profile.manager_name
+    return {
+        "id": transition.id,
+        "type": "tier_transition",
+        "learner": learner,
+        "manager": manager,
+        "from_tier": transition.from_tier,
+        "to_tier": transition.to_tier,
+        "route": transition.route,
+        "week": transition.week,
+        "date": transition.at.date().isoformat(),
+        "follow_up_due": transition.follow_up_due.isoformat() if transition.follow_up_due else None,
+        "factors": {
+            "severity": transition.factors.severity,
+            "persistence_weeks": transition.factors.persistence_weeks,
+            "role_exposure": list(transition.factors.role_exposure),
+        },
+        "reasons": [
+            {"code": r.code, "text": r.text, "numbers": dict(r.numbers)} for r in transition.reasons
+        ],
+        "links": dict(links),
+    }
+
+
+def _walk(value: Any, path: str) -> Iterable[tuple[str, str | None, Any]]:
+    """Every (path, key, leaf) of a JSON value."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from ((p, k, v) for p, k, v in _walk(item, f"{path}/{key}"))
+            yield f"{path}/{key}", str(key), None
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, f"{path}/{index}")
+    else:
+        yield path, None, value
+
+
+def scan(payload: Any, own_id: str, allowed_emails: Iterable[str] = ()) -> list[str]:
+    """Every place where a payload (or a text) carries something it must not."""
+    allowed = {e.lower() for e in allowed_emails}
+    problems: list[str] = []
+    for path, key, leaf in _walk(payload, ""):
+        if key is not None:
+            named = "/numbers/" in path and _NUMBER_KEYS.match(key)
+            if key not in ALLOWED_KEYS and not named and not path.startswith("/links/"):
+                problems.append(f"{path}: key {key!r} is not on the allow-list")
+            continue
+        if isinstance(leaf, str):
+            problems.extend(f"{path}: {p}" for p in scan_text(leaf, own_id, allowed))
+    return problems
+
+
+def scan_text(text: str, own_id: str, allowed_emails: set[str] | None = None) -> list[str]:
+    """What a rendered text carries that it must not."""
+    problems = []
+    if _TIME_OF_DAY.search(text):
+        problems.append("a time of day")
+    if _IPV4.search(text) or _IPV6.search(text):
+        problems.append("an IP address")
+    if any(m.lower() != own_id.lower() for m in _UUID.findall(text)):
+        problems.append("an id other than the transition's")
+    if any(m.lower() not in (allowed_emails or set()) for m in _EMAIL.findall(text)):
+        problems.append("an e-mail address")
+    return problems
