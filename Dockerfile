@@ -31,8 +31,16 @@ COPY stream ./stream
 # the venv, so the final stage needs no source tree. rocksdict is the RocksDB binding Faust
 # uses for TIERWATCH_STORE=rocksdb:// (faust-streaming's "rocksdict" extra).
 RUN pip install --upgrade pip \
- && pip install . "rocksdict>=0.3.11,<4" \
+ && pip install ".[rocksdb]" \
  && tierwatch --help >/dev/null
+# Every data file of the source tree (policy, message templates) must be in the installed
+# package, or the image fails at run time: stop here, naming what package-data misses.
+RUN cd / && python -c "import pathlib, sys, stream; \
+src = pathlib.Path('/src/stream'); dst = pathlib.Path(stream.__file__).parent; \
+missing = sorted(str(f.relative_to(src)) for f in src.rglob('*') if f.is_file() \
+  and f.suffix not in ('.py', '.pyc') and not (dst / f.relative_to(src)).exists()); \
+sys.exit('not installed, add to [tool.setuptools.package-data] in pyproject.toml: ' \
+  + ', '.join(missing) if missing else 0)"
 
 # ---- final: the venv on a clean base, run as a non-root user -------------------------
 FROM ${PYTHON_IMAGE}

@@ -131,8 +131,9 @@ def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
         producer_acks=-1,
         web_enabled=settings.web_enabled,
         web_port=settings.web_port,
-        web_bind=settings.web_host,
+        web_bind=settings.web_bind,
         web_host=settings.web_host,
+        table_standby_replicas=settings.standby_replicas,
         datadir=str(settings.data_dir),
         **options,
     )
@@ -163,4 +164,9 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     clock.register(pipeline)
     sink.register(pipeline)
     ops.register(pipeline)
+    if settings.dispatch_file is not None:
+        from stream.agents import dispatch
+        from stream.policyfile import load_dispatch
+
+        dispatch.register(pipeline, load_dispatch(settings.dispatch_file))
     return pipeline

@@ -78,6 +78,9 @@ class WorkerMetrics:
     learners_evaluated: Counter
     dead_letters: Counter
     consumer_lag: Gauge
+    dispatches: Counter
+    dispatch_attempts: Counter
+    dispatch_seconds: Histogram
 
     @classmethod
     def create(cls, reg: CollectorRegistry) -> WorkerMetrics:
@@ -115,6 +118,20 @@ class WorkerMetrics:
             ),
             consumer_lag=gauge(
                 "consumer_lag", "messages behind the end of the assigned partitions", ("topic",)
+            ),
+            dispatches=counter(
+                "dispatches",
+                "messages handled, by channel and outcome (delivered, deferred, retry, "
+                "failed, disabled, missing, dead_lettered, skipped)",
+                ("channel", "outcome"),
+            ),
+            dispatch_attempts=counter("dispatch_attempts", "delivery attempts", ("channel",)),
+            dispatch_seconds=Histogram(
+                "tierwatch_dispatch_duration_seconds",
+                "time to deliver one message, attempts and backoff included",
+                ["channel"],
+                buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+                registry=reg,
             ),
         )
 

@@ -23,6 +23,9 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, description="partitions of every per-learner topic")
     replication: int = Field(default=1, ge=1, description="replication factor of created topics")
     policy_file: Path | None = Field(default=None, description="policy YAML; unset: the default")
+    dispatch_file: Path | None = Field(
+        default=None, description="dispatch YAML (channels, routes, recipients); unset: no dispatch"
+    )
     store: str = Field(default="memory://", description="Faust table store (rocksdb:// in prod)")
     data_dir: Path = Field(default=Path(".tierwatch"), description="worker state directory")
     clock: Literal["wall", "external"] = Field(
@@ -39,7 +42,13 @@ class Settings(BaseSettings):
     session_timeout_s: float = Field(default=6.0, gt=0, description="consumer session timeout")
     rebalance_timeout_s: float = Field(default=6.0, gt=0, description="consumer rebalance timeout")
     web_port: int = Field(default=6066, ge=0, le=65535, description="worker HTTP port")
-    web_host: str = Field(default="127.0.0.1", description="worker HTTP listen address")
+    web_host: str = Field(
+        default="127.0.0.1", description="worker's advertised host (other workers call it)"
+    )
+    web_bind: str = Field(default="127.0.0.1", description="worker HTTP listen address")
+    standby_replicas: int = Field(
+        default=0, ge=0, description="standby copies of each table partition on other workers"
+    )
     web_enabled: bool = Field(
         default=True, description="serve the worker's /metrics, /healthz and /readyz"
     )

@@ -22,6 +22,7 @@ class Topics:
     clock: str
     alerts: str
     deadletter: str
+    retry: str
 
     @classmethod
     def named(cls, prefix: str = "") -> Topics:
@@ -33,6 +34,7 @@ class Topics:
             clock=f"{prefix}tierwatch.clock",
             alerts=f"{prefix}tierwatch.alerts",
             deadletter=f"{prefix}tierwatch.deadletter",
+            retry=f"{prefix}tierwatch.dispatch.retry",
         )
 
     def logical(self, topic: str) -> str:
@@ -57,7 +59,7 @@ async def create_topics(settings: Settings, topics: Topics, bootstrap: str) -> N
     await admin.start()
     try:
         wanted = []
-        for name in (*topics.inputs, topics.clock, topics.alerts, topics.deadletter):
+        for name in (*topics.inputs, topics.clock, topics.alerts, topics.deadletter, topics.retry):
             config = {"cleanup.policy": "compact"} if name == topics.profiles else {}
             wanted.append(
                 NewTopic(name, settings.partitions, settings.replication, topic_configs=config)

@@ -7,6 +7,7 @@ published ports match the settings, the topics are the ones stream/topics.py nam
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import shlex
 from pathlib import Path
@@ -269,8 +270,8 @@ def test_topic_creation_matches_stream_topics():
     """kafka-init creates every topic with TIERWATCH_PARTITIONS partitions; profiles compacted."""
     created = _created_topics()
     topics = Topics.named("")
-    wanted = {*topics.inputs, topics.clock, topics.alerts, topics.deadletter}
-    assert set(created) == wanted
+    wanted = {getattr(topics, field.name) for field in dataclasses.fields(Topics)}
+    assert set(created) == wanted, f"missing {wanted - set(created)}, extra {set(created) - wanted}"
     partitions = {
         int(_env(_services()[name]).get("TIERWATCH_PARTITIONS", Settings().partitions))
         for name in (*_tierwatch("worker"), "ingest")

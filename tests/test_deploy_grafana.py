@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import re
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,17 +20,9 @@ DASHBOARD = GRAFANA / "dashboards" / "tierwatch.json"
 DATASOURCES = GRAFANA / "provisioning" / "datasources"
 PROVIDERS = GRAFANA / "provisioning" / "dashboards"
 
-# PENDING: metrics the dashboard queries that stream/metrics.py does not declare yet, with
-# their type; they are being added under exactly these names. When one lands in
-# `Metrics.create()`, delete its line here: the test then checks it against the real
-# registry (and warns while a line is left that is already exported). The worker metrics
-# (tierwatch_events_processed_total, ..._consumer_lag) have landed and left this list.
-PENDING: dict[str, str] = {
-    # dispatch (stream/dispatch): not declared yet
-    "tierwatch_dispatches_total": "counter",  # {channel, outcome}
-    "tierwatch_dispatch_attempts_total": "counter",  # {channel}
-    "tierwatch_dispatch_duration_seconds": "histogram",  # {channel}
-}
+# Every metric the dashboard queries must be declared in `Metrics.create()`: there is no
+# list of names expected later any more (the worker and dispatch metrics have landed).
+PENDING: dict[str, str] = {}
 
 SUFFIXES = {
     "counter": ("_total", "_created"),
@@ -163,14 +154,6 @@ def test_known_names_include_the_exported_ones():
     assert "tierwatch_build_info" in exported
     assert "tierwatch_events_in_total" in exported
     assert "tierwatch_ingest_ack_seconds_bucket" in exported
-
-
-def test_pending_metrics_are_not_exported_yet():
-    """A PENDING metric the code now exports should leave PENDING (a warning, not a failure)."""
-    exported = _exported()
-    landed = sorted(name for name, kind in PENDING.items() if _series(name, kind) <= exported)
-    if landed:
-        warnings.warn(f"now exported, delete from PENDING: {landed}", stacklevel=1)
 
 
 def test_dashboard_parses_with_uid_and_title():

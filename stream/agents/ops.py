@@ -1,16 +1,36 @@
-"""The worker's operational endpoints (Faust web) and its consumer-lag timer:
-GET /metrics, GET /healthz (alive), GET /readyz (table recovered, partitions assigned)."""
+"""The worker's operational endpoints (Faust web) and its periodic gauges:
+GET /metrics, GET /healthz (alive), GET /readyz (table recovered, partitions assigned),
+GET /learners/{learner_id} (a learner's tier and why, answered by the worker that owns the
+learner's partition; behind the API token).
+
+Table routing: every worker advertises its web URL (`web_host`, `web_port`) in the consumer
+group, and Faust's assignor tells each worker which URL owns which partition of the
+learners table's changelog. A learner's state lives in the partition its raw id hashes to
+(input records are keyed by the raw id), so the owner is looked up for that partition and
+the request forwarded there. Faust's `app.table_route` cannot be used as it is: it hashes
+the key as the table serialises it (JSON, with quotes), which names another partition.
+"""
 
 from __future__ import annotations
 
+import hmac
 from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+import aiohttp
+from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from yarl import URL
+
+from stream.app import partition_of
+from stream.ingest.problems import PROBLEM_JSON, Refusal, problem_body
+from stream.learner_view import learner_view
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
 
 LAG_INTERVAL_S = 5.0
+FORWARD_TIMEOUT_S = 10.0
+FORWARDED = "X-Tierwatch-Forwarded"  # set on a routed request: the receiver answers itself
+TOKEN_SETTING = "TIERWATCH_API_TOKEN"
 
 
 def ready(pipeline: Pipeline) -> tuple[bool, str]:
@@ -42,12 +62,85 @@ def lag_by_topic(pipeline: Pipeline) -> dict[str, int]:
     return lag
 
 
+def recovery_remaining(pipeline: Pipeline) -> dict[str, int]:
+    """Changelog records still to read before the table is up to date, by replica."""
+    recovery = getattr(pipeline.app.tables, "recovery", None)
+    if recovery is None:
+        return {"active": 0, "standby": 0}
+    return {
+        "active": sum(max(0, n) for n in recovery.active_remaining().values()),
+        "standby": sum(max(0, n) for n in recovery.standby_remaining().values()),
+    }
+
+
+def token_refusal(configured: Any, authorization: str | None) -> Refusal | None:
+    """Why a request's `Authorization` header does not carry the API token (None if it does).
+
+    With no token configured every request is refused, saying which setting is missing."""
+    if configured is None or not configured.get_secret_value():
+        return Refusal(
+            401, "unauthorized", f"no API token is configured for this endpoint ({TOKEN_SETTING})"
+        )
+    scheme, _, given = (authorization or "").partition(" ")
+    expected = configured.get_secret_value().encode()
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+        challenge = {"WWW-Authenticate": 'Bearer realm="tierwatch"'}
+        return Refusal(401, "unauthorized", "a valid bearer token is required", headers=challenge)
+    return None
+
+
+def owner_url(pipeline: Pipeline, learner_id: str) -> URL | None:
+    """The web URL of the worker that owns a learner's table partition (None while unknown)."""
+    table = pipeline.table
+    topic = table.changelog_topic.get_topic_name()
+    partition = partition_of(learner_id, pipeline.settings.partitions)
+    for url, partitions_by_topic in pipeline.app.router.table_metadata(table.name).items():
+        if partition in partitions_by_topic.get(topic, ()):
+            return URL(url)
+    return None
+
+
+def same_node(a: URL, b: URL) -> bool:
+    return (a.host, a.port) == (b.host, b.port)
+
+
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
+    # not in stream.metrics (owned elsewhere); kept on the worker's registry all the same
+    recovery_gauge = Gauge(
+        "tierwatch_table_recovery_remaining",
+        "changelog records still to read before the learner table is up to date, by replica",
+        ["replica"],
+        registry=metrics.registry,
+    )
+
+    def update_recovery() -> None:
+        for replica, remaining in recovery_remaining(pipeline).items():
+            recovery_gauge.labels(replica).set(remaining)
+
+    def problem(view: Any, request: Any, refusal: Refusal) -> Any:
+        body = problem_body(refusal, str(request.path))
+        return view.bytes(
+            body, content_type=PROBLEM_JSON, status=refusal.status, headers=refusal.headers
+        )
+
+    async def forward(view: Any, request: Any, owner: URL) -> Any:
+        headers = {FORWARDED: "1", "Authorization": request.headers.get("Authorization", "")}
+        timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
+        try:
+            async with app.http_client.get(
+                owner.join(request.rel_url), headers=headers, timeout=timeout
+            ) as answer:
+                body = await answer.read()
+                return view.bytes(body, content_type=answer.content_type, status=answer.status)
+        except (TimeoutError, aiohttp.ClientError):
+            why = "the worker that owns this learner's partition did not answer"
+            return problem(view, request, Refusal(503, "owner_unavailable", why))
 
     @app.page("/metrics")
     async def metrics_view(web: Any, request: Any) -> Any:
+        update_recovery()
         body = generate_latest(metrics.registry)
         return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -60,8 +153,27 @@ def register(pipeline: Pipeline) -> None:
         ok, why = ready(pipeline)
         return web.json({"ready": ok, "detail": why}, status=200 if ok else 503)
 
-    async def update_lag() -> None:
+    @app.page("/learners/{learner_id}")
+    async def learner(view: Any, request: Any, learner_id: str) -> Any:
+        refusal = token_refusal(pipeline.settings.api_token, request.headers.get("Authorization"))
+        if refusal is not None:
+            return problem(view, request, refusal)
+        if FORWARDED not in request.headers:  # a routed request is never routed again
+            owner = owner_url(pipeline, learner_id)
+            if owner is None:
+                why = "no worker owns this learner's partition yet (the group is rebalancing)"
+                refusal = Refusal(503, "owner_unknown", why, headers={"Retry-After": "1"})
+                return problem(view, request, refusal)
+            if not same_node(owner, URL(str(app.conf.canonical_url))):
+                return await forward(view, request, owner)
+        state = pipeline.load(learner_id)
+        if state is None:
+            return problem(view, request, Refusal(404, "unknown_learner", "no such learner"))
+        return view.json(learner_view(state, pipeline.policy))
+
+    async def update_gauges() -> None:
         for topic, behind in lag_by_topic(pipeline).items():
             metrics.worker.consumer_lag.labels(topic).set(behind)
+        update_recovery()
 
-    app.timer(LAG_INTERVAL_S)(update_lag)
+    app.timer(LAG_INTERVAL_S)(update_gauges)

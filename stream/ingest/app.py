@@ -104,6 +104,14 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when the broker connection is up (a 503 until then)."""
+    sink = request.app[KEY].sink
+    ready = getattr(sink, "ready", True)
+    detail = "ready" if ready else "not connected to the broker yet"
+    return web.json_response({"ready": ready, "detail": detail}, status=200 if ready else 503)
+
+
 async def metrics_view(request: web.Request) -> web.Response:
     """Prometheus text exposition of ingest's metrics."""
     body = generate_latest(request.app[KEY].metrics.registry)
@@ -130,6 +138,7 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     app.router.add_post("/interventions", canonical.post_interventions)
     app.router.add_get("/identities/unmapped", canonical.get_unmapped)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)
     return app
 

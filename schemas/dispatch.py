@@ -1,0 +1,29 @@
+"""A delivery waiting on the retry topic: the rendered message, who it is for, and when
+to try again."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+
+class PendingDelivery(BaseModel):
+    """One message to one role over one channel, due at `due_at` (round 0: deferred by quiet
+    hours; round n: the n-th retry after the in-process attempts failed)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    learner_id: str
+    role: Literal["learner", "manager", "hr", "wellbeing"]
+    id: str  # the transition id: the idempotency key
+    route: str
+    channel: str
+    recipient: str
+    subject: str
+    text: str
+    html: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+    round: int = Field(ge=0)
+    due_at: AwareDatetime
+    reason: str = ""

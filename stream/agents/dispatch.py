@@ -1,0 +1,221 @@
+"""The dispatch agents: tier transitions to delivered messages.
+
+`dispatch` consumes the alerts topic (keyed by learner, so it sits on the learner's
+partition beside the state table), plans the messages, skips what the delivery log says was
+delivered, delivers the rest with in-process retries, and hands what is deferred (quiet
+hours) or still failing to the retry topic. `redeliver` consumes the retry topic: it waits
+until a delivery is due, tries again, and after the last round sends it to the dead-letter
+topic. Nothing is dropped silently: every message ends delivered, failed (a permanent
+refusal) or dead-lettered, each counted by channel and outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+import structlog
+
+from schemas.dispatch import PendingDelivery
+from schemas.transitions import TierTransition
+from stream import codec
+from stream.dispatch.base import Channel, Message, Outcome
+from stream.dispatch.config import DispatchConfig
+from stream.dispatch.deliver import build_channels, deliver
+from stream.dispatch.plan import plan
+from stream.dispatch.state import DispatchState
+from stream.dispatch.templates import Templates
+from stream.errors import InvalidRecord
+
+if TYPE_CHECKING:
+    from stream.app import Pipeline
+
+log = structlog.get_logger("tierwatch.dispatch")
+MAX_WAIT_S = 3600.0  # a due time further ahead is re-checked at least hourly
+
+
+class Dispatcher:
+    """The shared parts of both agents: config, channels, templates, the state table."""
+
+    def __init__(self, pipeline: Pipeline, config: DispatchConfig) -> None:
+        self.pipeline = pipeline
+        self.config = config
+        self.channels: dict[str, Channel] = build_channels(config)
+        self.templates = Templates(config.templates_dir, config.default_language)
+        self.table = pipeline.app.Table(
+            "dispatch", partitions=pipeline.settings.partitions, key_type=str, value_type=bytes
+        )
+        self.retry_topic = pipeline.app.topic(
+            pipeline.topics.retry, key_serializer="raw", value_serializer="raw"
+        )
+        self.metrics = pipeline.metrics.worker
+
+    def load(self, learner_id: str) -> DispatchState:
+        raw = self.table.get(learner_id)
+        return DispatchState.model_validate_json(raw) if raw else DispatchState()
+
+    def store(self, learner_id: str, state: DispatchState) -> None:
+        self.table[learner_id] = state.model_dump_json().encode()
+
+    async def on_transition(self, t: TierTransition) -> None:
+        state = self.load(t.learner_id)
+        learner = self.pipeline.load(t.learner_id)
+        profile = learner.profile if learner else None
+        now = t.at  # plan in the transition's own time: quiet hours are about when it happened
+        result = plan(
+            t, profile, self.config, self.templates, told=set(state.told),
+            last_nudge=state.last_nudge, now=now, tz=self.pipeline.policy.tz,
+        )  # fmt: skip
+        for skipped in result.skipped:
+            self.metrics.dispatches.labels("-", "skipped").inc()
+            log.info("dispatch.skipped", learner=self.pipeline.pseudonym(t.learner_id), why=skipped)
+        for missing in result.missing:
+            self.metrics.dispatches.labels(missing.channel, "missing").inc()
+            await self.dead_letter(
+                t.learner_id, t.id, missing.channel, missing.role, missing.reason
+            )
+        for planned in result.messages:
+            key = DispatchState.key(t.id, planned.message.channel, planned.role)
+            if state.done(key):
+                continue
+            pending = _pending(
+                t.learner_id, planned.role, planned.message, 0, planned.not_before or now
+            )
+            if planned.not_before is not None and planned.not_before > dt.datetime.now(dt.UTC):
+                state.record(key, "deferred")
+                self.metrics.dispatches.labels(planned.message.channel, "deferred").inc()
+                await self.enqueue(pending)
+                continue
+            await self.attempt(state, pending, key)
+        if t.to_tier == 0:
+            state.settled()
+        self.store(t.learner_id, state)
+
+    async def attempt(self, state: DispatchState, pending: PendingDelivery, key: str) -> None:
+        """Deliver now (with in-process retries); record, re-queue or dead-letter the result."""
+        channel = self.channels.get(pending.channel)
+        message = _message(pending)
+        if channel is None:
+            await self.dead_letter(
+                pending.learner_id,
+                pending.id,
+                pending.channel,
+                pending.role,
+                "channel no longer configured",
+            )
+            state.record(key, "dead_lettered")
+            return
+        started = asyncio.get_running_loop().time()
+        result, tries = await deliver(channel, message, self.config.retry)
+        self.metrics.dispatch_attempts.labels(pending.channel).inc(tries)
+        self.metrics.dispatch_seconds.labels(pending.channel).observe(
+            asyncio.get_running_loop().time() - started
+        )
+        outcome = result.outcome
+        if outcome is Outcome.DELIVERED:
+            state.record(key, "delivered")
+            state.delivered(pending.role, pending.route, pending.due_at.date())
+        elif outcome is Outcome.RETRY and pending.round < len(self.config.retry.later_s):
+            delay = max(self.config.retry.later_s[pending.round], result.retry_after_s or 0.0)
+            due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
+            await self.enqueue(
+                pending.model_copy(update={"round": pending.round + 1, "due_at": due})
+            )
+            state.record(key, "retrying")
+        else:
+            reason = "delivery_exhausted" if outcome is Outcome.RETRY else outcome.value
+            await self.dead_letter(
+                pending.learner_id,
+                pending.id,
+                pending.channel,
+                pending.role,
+                f"{reason}: {result.detail}",
+                pending,
+            )
+            state.record(key, outcome.value if outcome is not Outcome.RETRY else "dead_lettered")
+        self.metrics.dispatches.labels(pending.channel, outcome.value).inc()
+
+    async def enqueue(self, pending: PendingDelivery) -> None:
+        await self.retry_topic.send(
+            key=pending.learner_id.encode(), value=pending.model_dump_json().encode()
+        )
+
+    async def dead_letter(
+        self, learner_id: str, transition_id: str, channel: str, role: str, reason: str,
+        pending: PendingDelivery | None = None,
+    ) -> None:  # fmt: skip
+        """Record an undeliverable message (the rendered delivery, for a redrive)."""
+        error = InvalidRecord(
+            "dispatch_" + reason.split(":")[0].replace(" ", "_"), f"{channel} to {role}: {reason}"
+        )
+        value = pending.model_dump_json().encode() if pending else transition_id.encode()
+        letter = codec.dead_letter(
+            self.pipeline.topics.retry,
+            -1,
+            -1,
+            learner_id.encode(),
+            value,
+            error,
+            dt.datetime.now(dt.UTC),
+        )
+        self.metrics.dispatches.labels(channel, "dead_lettered").inc()
+        self.metrics.dead_letters.labels("dispatch").inc()
+        log.warning(
+            "dispatch.dead_letter",
+            learner=self.pipeline.pseudonym(learner_id),
+            channel=channel,
+            role=role,
+            reason=reason,
+        )
+        await self.pipeline.deadletter.send(key=learner_id.encode(), value=letter)
+
+
+def _pending(
+    learner_id: str, role: str, message: Message, round_: int, due: dt.datetime
+) -> PendingDelivery:
+    return PendingDelivery(
+        learner_id=learner_id, role=role, id=message.id, route=message.route,
+        channel=message.channel, recipient=message.recipient, subject=message.subject,
+        text=message.text, html=message.html, payload=message.payload, round=round_, due_at=due,
+    )  # fmt: skip
+
+
+def _message(p: PendingDelivery) -> Message:
+    return Message(
+        id=p.id, route=p.route, channel=p.channel, recipient=p.recipient,
+        subject=p.subject, text=p.text, html=p.html, payload=p.payload,
+    )  # fmt: skip
+
+
+def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
+    dispatcher = Dispatcher(pipeline, config)
+    alerts = pipeline.app.topic(
+        pipeline.topics.alerts, key_serializer="raw", value_serializer="raw"
+    )
+
+    async def dispatch(stream: Any) -> None:
+        async for value in stream:
+            try:
+                transition = codec.decode_transition(value)
+            except InvalidRecord as error:
+                log.warning("dispatch.unreadable", error=str(error))
+                continue
+            await dispatcher.on_transition(transition)
+
+    async def redeliver(stream: Any) -> None:
+        async for value in stream:
+            pending = PendingDelivery.model_validate_json(value)
+            wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
+            while wait > 0:
+                await asyncio.sleep(min(wait, MAX_WAIT_S))
+                wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
+            state = dispatcher.load(pending.learner_id)
+            key = DispatchState.key(pending.id, pending.channel, pending.role)
+            if not state.done(key):
+                await dispatcher.attempt(state, pending, key)
+                dispatcher.store(pending.learner_id, state)
+
+    pipeline.app.agent(alerts, name="dispatch")(dispatch)
+    pipeline.app.agent(dispatcher.retry_topic, name="redeliver")(redeliver)
+    return dispatcher

@@ -1,0 +1,69 @@
+"""What `GET /learners/{id}` answers: a learner's tier and why, from aggregates only.
+
+The view is for the people who ask "why is this learner at Tier 2?". Following the privacy
+rule of the design, it holds aggregates only: the tier and the day it was set, the reasons
+and factors, the follow-up date and the weekly aggregates. Never event ids, timestamps
+finer than a day, single assessment scores, assignment names or a profile's contacts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from schemas.transitions import Reason
+from stream.core.policy import Policy
+from stream.core.state import ClosedWeek, LearnerState
+from stream.core.step import role_of
+from stream.core.weeks import local_date, week_label
+
+# Reasons whose text and numbers describe one assessment (its score against the mean of the
+# previous ones) are replaced by a sentence without the score.
+ITEM_LEVEL_CODES = frozenset({"assessment_fall"})
+FALL_TEXT = "An assessment result fell below the learner's recent results."
+FAILED_TEXT = "An assessment was not passed."
+
+
+def reason_view(reason: Reason) -> dict[str, Any]:
+    """A reason as the view shows it: item-level numbers are left out."""
+    if reason.code not in ITEM_LEVEL_CODES:
+        return reason.model_dump(mode="json")
+    failed = int(reason.numbers.get("failed", 0) or 0)
+    return {
+        "code": reason.code,
+        "text": FAILED_TEXT if failed else FALL_TEXT,
+        "numbers": {"failed": failed} if "failed" in reason.numbers else {},
+    }
+
+
+def week_view(week: ClosedWeek) -> dict[str, Any]:
+    """One evaluated week's aggregates."""
+    return {
+        "week": week_label(week.week),
+        "events": week.events,
+        "active_days": week.active_days,
+        "completions": week.completions,
+        "baseline": week.baseline,
+        "dip": week.dip,
+        "persistence": week.persistence,
+    }
+
+
+def learner_view(state: LearnerState, policy: Policy) -> dict[str, Any]:
+    """The JSON body of `GET /learners/{id}` for a learner's state (days in the policy's
+    timezone; the evaluated weeks the state keeps, oldest first)."""
+    _, exposure = role_of(state, policy)
+    since = local_date(state.tier_since, policy.tz) if state.tier_since is not None else None
+    return {
+        "learner_id": state.learner_id,
+        "tier": state.tier,
+        "tier_since": since.isoformat() if since is not None else None,
+        "role": state.profile.role if state.profile is not None else None,
+        "role_exposure": exposure,
+        "reasons": [reason_view(r) for r in state.reasons],
+        "factors": state.factors.model_dump(mode="json") if state.factors is not None else None,
+        "follow_up_due": state.follow_up_due.isoformat() if state.follow_up_due else None,
+        "evaluated_week": (
+            week_label(state.evaluated_week) if state.evaluated_week is not None else None
+        ),
+        "closed_weeks": [week_view(w) for w in state.closed_weeks],
+    }

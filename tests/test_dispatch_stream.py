@@ -1,0 +1,138 @@
+"""Dispatch on the embedded broker: transitions from a worker reach a signed-webhook
+receiver and an SMTP server, through retries, each message once per channel and role."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+from collections import Counter
+
+import orjson
+import pytest
+import yaml
+from aiohttp import web
+
+from stream import codec
+from stream.dispatch.signing import WebhookSigner
+from stream.driver import Driver, DriverError, GroupWatcher
+from tests.dispatch_receivers import HttpReceiver, SmtpRecorder, new_secret, smtp_server, verifying
+from tests.kit import POLICY, assignment, at, day, ordered, profile, weeks
+from tests.streaming import make_topics, read_topic, worker, worker_env
+
+pytestmark = pytest.mark.broker
+
+
+def team() -> list:
+    def person(learner: str, role: str = "default"):
+        return profile(learner, role).model_copy(
+            update={
+                "name": learner.title(),
+                "email": f"{learner}@example.com",
+                "manager_name": "Mia",
+                "manager_email": "mia@example.com",
+            }
+        )
+
+    return ordered(
+        [
+            person("dana"),
+            person("omar", "back_office"),
+            *weeks("dana", [6, 6, 6, 6, 2, 2, 2, 6, 6]),
+            *weeks("omar", [5] * 9),
+            assignment("omar", "aml", "compliance", day(3, 2), at(0)),
+        ]
+    )
+
+
+def flaky_then(handler, failures: int):
+    """Answer 503 to the first `failures` requests, then hand over to `handler`."""
+    count = {"n": 0}
+
+    async def handle(request: web.Request, body: bytes) -> web.StreamResponse:
+        count["n"] += 1
+        if count["n"] <= failures:
+            return web.Response(status=503, headers={"Retry-After": "0"})
+        return await handler(request, body)
+
+    return handle
+
+
+def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique, tmp_path):
+    """Every transition reaches the receiver (signed, after 503s) and the mail server, once
+    per channel and role; nudges go to the learner, outreach and escalation to the manager
+    and HR."""
+    records = team()
+    topics = make_topics(broker.bootstrap, unique)
+    secret = new_secret()
+    recorder = SmtpRecorder()
+
+    async def drive(smtp_port: int) -> tuple[list, list]:
+        async with HttpReceiver() as receiver:
+            receiver.handler = flaky_then(verifying(receiver, WebhookSigner([secret])), failures=3)
+            config = {
+                "channels": {
+                    "hook": {"type": "webhook", "url": receiver.url(), "secrets": [secret]},
+                    "mail": {
+                        "type": "email",
+                        "host": "127.0.0.1",
+                        "port": smtp_port,
+                        "sender": "tierwatch@example.com",
+                    },
+                },
+                "routes": {
+                    r: ["hook", "mail"]
+                    for r in (
+                        "learner_nudge",
+                        "manager_outreach",
+                        "hr_escalation",
+                        "wellbeing",
+                        "resolved",
+                    )
+                },
+                "hr": {"default": "hr@example.com"},
+                "wellbeing": {"default": "care@example.com"},
+                "retry": {"attempts": 2, "base_s": 0.05, "max_s": 1, "later_s": [0.3, 0.3]},
+            }
+            (tmp_path / "dispatch.yaml").write_text(yaml.safe_dump(config))
+            env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+            env["TIERWATCH_DISPATCH_FILE"] = str(tmp_path / "dispatch.yaml")
+            with worker(env, tmp_path / "worker.log") as proc:
+                group = GroupWatcher(broker.bootstrap, f"{unique}-app", lambda: proc.poll() is None)
+                async with Driver(broker.bootstrap, topics, 4) as driver, group:
+                    await driver.play(iter(records), POLICY, group)
+                alerts = await read_topic(broker.bootstrap, topics.alerts, 1, idle_s=2.0, max_s=30)
+                expected = sum(1 for _ in alerts)
+                for _ in range(100):  # until every transition's webhook arrived, or 10 s
+                    ids = {r.headers.get("webhook-id") for r in receiver.requests if r.accepted}
+                    if len(ids) >= expected:
+                        break
+                    await asyncio.sleep(0.1)
+            return alerts, receiver.requests
+
+    with smtp_server(recorder) as (_, smtp_port):
+        try:
+            alerts, requests = asyncio.run(drive(smtp_port))
+        except DriverError:
+            pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
+    transitions = {t.id: t for t in map(codec.decode_transition, alerts)}
+    assert {t.route for t in transitions.values()} >= {
+        "learner_nudge",
+        "manager_outreach",
+        "hr_escalation",
+    }
+    accepted = [r for r in requests if r.accepted]
+    assert [r.accepted for r in requests if r.accepted is not None] == [True] * len(accepted)
+    by_id = Counter(r.headers["webhook-id"] for r in accepted)
+    assert set(by_id) == set(transitions)
+    deliveries = Counter((r.headers["webhook-id"], orjson.loads(r.body)["role"]) for r in accepted)
+    assert set(deliveries.values()) == {1}  # each message delivered once per role
+    roles = Counter((transitions[tid].route, role) for tid, role in deliveries)
+    assert roles[("learner_nudge", "learner")] >= 1
+    assert roles[("hr_escalation", "hr")] >= 1
+    assert roles[("hr_escalation", "manager")] >= 1
+    mails = [email.message_from_bytes(e.content) for e in recorder.envelopes]
+    to = Counter(m["To"] for m in mails)
+    assert to["dana@example.com"] >= 1
+    assert to["mia@example.com"] >= 2
+    assert to["hr@example.com"] >= 1
+    assert all(m.is_multipart() for m in mails)
