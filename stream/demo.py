@@ -15,6 +15,7 @@ import sys
 import tempfile
 import uuid
 from collections import Counter
+from pathlib import Path
 from typing import IO, TextIO
 
 from aiokafka import AIOKafkaConsumer
@@ -23,6 +24,7 @@ from schemas.transitions import TierTransition
 from stream import codec
 from stream.broker import embedded_broker, free_port, stop_process
 from stream.core.policy import Policy
+from stream.demo_dispatch import Receiver
 from stream.demo_ingest import KEY, SECRET, curl_command, post_sample, start_ingest
 from stream.driver import Driver, DriverError, DriverStats, GroupWatcher
 from stream.replay import replay
@@ -138,7 +140,12 @@ async def run_demo(
         out.write(f"embedded broker on {broker.bootstrap}; starting worker {app_id}\n")
         log_path = os.path.join(data_dir, "worker.log")
         log = open(log_path, "wb")  # noqa: SIM115 - closed below, after the worker stops
+        receiver = Receiver(out)
+        await receiver.start()
         env = worker_env(broker.bootstrap, app_id, data_dir, settings)
+        env["TIERWATCH_DISPATCH_FILE"] = str(
+            receiver.write_config(Path(data_dir) / "dispatch.yaml")
+        )
         worker = start_worker(env, log)
         ingest, ingest_url = start_ingest(env, log)
         printer = Printer(out, total_days=weeks * 7 + 8)
@@ -161,6 +168,8 @@ async def run_demo(
         finally:
             stop.set()
             await follower
+            await asyncio.sleep(1.0)  # the last messages still on their way
+            await receiver.stop()
             stop_process(ingest, timeout=10)
             stop_process(worker, timeout=15)
             log.close()
@@ -177,6 +186,7 @@ async def run_demo(
         out.write(f"MISMATCH: streamed {len(got)} transitions, replay computes {len(expected)}\n")
         return 1
     out.write(f"streamed transitions match `tierwatch replay` of the same history ({len(got)}).\n")
+    out.write(f"the local receiver got {receiver.received} signed messages for them.\n")
     out.write(
         "\nTo post statements yourself, run ingest (it starts its own broker) in one terminal:\n"
         f"  TIERWATCH_XAPI_CREDENTIALS={KEY}:{SECRET} .venv/bin/tierwatch ingest\n"

@@ -106,7 +106,7 @@ def test_the_manager_script_observes_asks_offers_and_names_the_follow_up():
     """The outreach script: an observation, an open question, options, the follow-up date."""
     outreach = transitions_for([6, 6, 6, 6, 4, 4])[1]
     text = next(p.message.text for p in planned(outreach).messages if p.message.channel == "mail")
-    assert "I saw your learning has been quieter" in text
+    assert "I noticed a change in your learning" in text
     assert "How are things going for you" in text
     for option in ("coaching", "schedule adjustment", "wellbeing support"):
         assert option in text

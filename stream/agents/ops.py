@@ -93,7 +93,7 @@ def owner_url(pipeline: Pipeline, learner_id: str) -> URL | None:
     """The web URL of the worker that owns a learner's table partition (None while unknown)."""
     table = pipeline.table
     topic = table.changelog_topic.get_topic_name()
-    partition = partition_of(learner_id, pipeline.settings.partitions)
+    partition = partition_of(f"\"{learner_id}\"", pipeline.settings.partitions)
     for url, partitions_by_topic in pipeline.app.router.table_metadata(table.name).items():
         if partition in partitions_by_topic.get(topic, ()):
             return URL(url)
