@@ -8,7 +8,15 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 AssignmentKind = Literal["compliance", "certification", "milestone"]
-InterventionKind = Literal["conversation_held", "support_plan", "concern_raised", "resolved"]
+InterventionKind = Literal[
+    "conversation_held",
+    "support_plan",
+    "concern_raised",
+    "resolved",
+    "not_useful",  # feedback on a transition: the prompt did not help
+    "incorrectly_flagged",  # feedback on a transition: the learner should not have been flagged
+]
+FEEDBACK_KINDS = ("not_useful", "incorrectly_flagged")
 
 Id = Field(min_length=1, max_length=512)
 
@@ -69,7 +77,10 @@ class Assignment(BaseModel):
 
 
 class Intervention(BaseModel):
-    """What a manager recorded. The free-text `note` is stored nowhere and never forwarded."""
+    """What a manager recorded. The free-text `note` is stored nowhere and never forwarded.
+
+    `not_useful` and `incorrectly_flagged` are feedback on a transition (name it in
+    `transition_id`): they change no tier, and are counted per rule to tune the policy."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -77,3 +88,6 @@ class Intervention(BaseModel):
     kind: InterventionKind
     at: AwareDatetime
     note: str | None = Field(default=None, max_length=4000)
+    transition_id: str | None = Field(
+        default=None, max_length=64, description="the transition a piece of feedback is about"
+    )
