@@ -55,6 +55,11 @@ class Pipeline:
     source: str = "/tierwatch"
     metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("worker",)))
     tiers_by_partition: dict[int, Counter[int]] = field(default_factory=dict)
+    erased: Any = None  # table: pseudonyms of erased learners (set by `build`)
+    dispatch_table: Any = None  # the dispatch state table, when dispatch is configured
+
+    def is_erased(self, learner_id: str) -> bool:
+        return self.erased is not None and self.pseudonym(learner_id) in self.erased
 
     def load(self, learner_id: str) -> LearnerState | None:
         raw = self.table.get(learner_id)
@@ -159,6 +164,9 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         source=f"/tierwatch/{settings.app_id}",
     )
     pipeline.alerts = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
+    pipeline.erased = app.Table(
+        "erased", partitions=settings.partitions, key_type=str, value_type=bytes
+    )
     pipeline.deadletter = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
     learners.register(pipeline)
     clock.register(pipeline)
@@ -168,5 +176,6 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         from stream.agents import dispatch
         from stream.policyfile import load_dispatch
 
-        dispatch.register(pipeline, load_dispatch(settings.dispatch_file))
+        dispatcher = dispatch.register(pipeline, load_dispatch(settings.dispatch_file))
+        pipeline.dispatch_table = dispatcher.table
     return pipeline

@@ -6,8 +6,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 import typer
 
@@ -17,6 +18,7 @@ from stream.logs import configure
 from stream.policyfile import load_policy
 from stream.settings import Settings
 
+T = TypeVar("T")
 app = typer.Typer(help="tierwatch: early warning for learning engagement.", no_args_is_help=True)
 policy_app = typer.Typer(help="Work with policy files.", no_args_is_help=True)
 app.add_typer(policy_app, name="policy")
@@ -143,7 +145,8 @@ UrlOption = Annotated[
 
 
 def _ingest_call(method: str, path: str, url: str | None, body: bytes | None = None) -> object:
-    """Call a running ingest with the API token; print its problem details and exit on error."""
+    """Call a running ingest with the API token (GET and DELETE without a body); print its
+    problem details and exit on error. An answer without a body is None."""
     import urllib.error
     import urllib.request
 
@@ -158,7 +161,8 @@ def _ingest_call(method: str, path: str, url: str | None, body: bytes | None = N
         request.add_header("Content-Type", "text/csv")
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return orjson.loads(response.read())
+            answer = response.read()
+            return orjson.loads(answer) if answer else None  # a DELETE may answer no body
     except urllib.error.HTTPError as exc:
         problem = orjson.loads(exc.read() or b"{}")
         typer.echo(f"{exc.code}: {problem.get('detail', exc.reason)}", err=True)
@@ -187,6 +191,103 @@ def identities_unmapped(url: UrlOption = None) -> None:
     for row in rows:
         who = f"{row['source']}:{row['kind']}  {row['value']}"
         typer.echo(f"{row['seen']:>6}  {who}  -> {row['learner_id']}")
+
+
+@app.command()
+def erase(
+    learner_id: Annotated[str, typer.Argument(help="the learner to erase")],
+    url: UrlOption = None,
+) -> None:
+    """Erase a learner through a running ingest (DELETE /learners/ID; needs TIERWATCH_API_TOKEN):
+    a tombstone on the profiles topic removes their state, delivery log and pending messages."""
+    from urllib.parse import quote
+
+    answer = _ingest_call("DELETE", f"/learners/{quote(learner_id, safe='')}", url)
+    if isinstance(answer, dict) and answer.get("erased") == learner_id:
+        typer.echo(f"{learner_id}: erasure accepted (a tombstone is on its way to the workers)")
+    else:
+        typer.echo(f"{learner_id}: {answer}")
+
+
+dlq_app = typer.Typer(
+    help="Dead letters: what was refused or could not be delivered (needs TIERWATCH_BROKER).",
+    no_args_is_help=True,
+)
+app.add_typer(dlq_app, name="dlq")
+ReasonOption = Annotated[
+    str | None, typer.Option("--reason", help="only dead letters with this reason")
+]
+
+
+def _broker_settings() -> tuple[Settings, str]:
+    """The settings and the broker; exit 2 with a sentence when TIERWATCH_BROKER is unset."""
+    from stream.dlq import bootstrap_of
+    from stream.errors import ConfigError
+
+    settings = _settings()
+    try:
+        return settings, bootstrap_of(settings)
+    except ConfigError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _run_on_broker(work: Coroutine[Any, Any, T]) -> T:
+    from stream.errors import BrokerError
+
+    try:
+        return asyncio.run(work)
+    except BrokerError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@dlq_app.command("list")
+def dlq_list(
+    limit: Annotated[int, typer.Option(min=1, help="show the latest N")] = 50,
+    reason: ReasonOption = None,
+) -> None:
+    """List dead letters (when, source topic, reason, detail) and count them by reason."""
+    from stream.dlq import decode, list_lines, read_topic
+    from stream.topics import Topics
+
+    settings, bootstrap = _broker_settings()
+    topic = Topics.named(settings.topic_prefix).deadletter
+    messages = _run_on_broker(read_topic(bootstrap, topic))
+    for line in list_lines(decode(messages), limit, reason):
+        typer.echo(line)
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    reason: ReasonOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="say what, send nothing")] = False,
+) -> None:
+    """Send dispatch's dead letters back to the retry topic, each at most once across runs.
+
+    The consumer group <app_id>-dlq-redrive remembers how far redrive got; input dead letters
+    cannot be redriven (they were invalid when they arrived)."""
+    from stream.dlq import plan_lines, redrive
+    from stream.topics import Topics
+
+    settings, _ = _broker_settings()
+    topics = Topics.named(settings.topic_prefix)
+    plan = _run_on_broker(redrive(settings, topics.retry, topics.deadletter, reason, dry_run))
+    for line in plan_lines(plan, topics.retry, dry_run):
+        typer.echo(line)
+
+
+@app.command()
+def feedback() -> None:
+    """Manager feedback per reason code (not_useful, incorrectly_flagged) beside how many
+    transitions carried that code: which rules to tune (needs TIERWATCH_BROKER)."""
+    from stream.feedback import read_tally, render
+    from stream.topics import Topics
+
+    settings, bootstrap = _broker_settings()
+    result = _run_on_broker(read_tally(bootstrap, Topics.named(settings.topic_prefix)))
+    for line in render(result):
+        typer.echo(line)
 
 
 @app.command()

@@ -82,6 +82,11 @@ class Driver:
         self._pending.append(fut)
         self.stats.records += 1
 
+    async def erase(self, learner_id: str) -> None:
+        """Queue a tombstone for a learner on the profiles topic (an erasure)."""
+        fut = await self._producer.send(self.topics.profiles, value=None, key=learner_id.encode())
+        self._pending.append(fut)
+
     async def settle(self) -> None:
         """Wait for every queued record's acknowledgement and note the offsets reached."""
         for meta in await asyncio.gather(*self._pending):

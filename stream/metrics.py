@@ -78,6 +78,8 @@ class WorkerMetrics:
     learners_evaluated: Counter
     dead_letters: Counter
     consumer_lag: Gauge
+    erasures: Counter
+    erased_dropped: Counter
     dispatches: Counter
     dispatch_attempts: Counter
     dispatch_seconds: Histogram
@@ -118,6 +120,10 @@ class WorkerMetrics:
             ),
             consumer_lag=gauge(
                 "consumer_lag", "messages behind the end of the assigned partitions", ("topic",)
+            ),
+            erasures=counter("erasures", "learners erased (their state and dispatch log deleted)"),
+            erased_dropped=counter(
+                "erased_dropped", "records and transitions for erased learners, dropped"
             ),
             dispatches=counter(
                 "dispatches",

@@ -27,9 +27,9 @@ class FakeSink:
     """Records what was sent; `down` makes every send fail like an unreachable broker."""
 
     down: bool = False
-    sent: dict[str, list[tuple[str | None, bytes]]] = field(default_factory=dict)
+    sent: dict[str, list[tuple[str | None, bytes | None]]] = field(default_factory=dict)
 
-    async def send(self, topic: str, records: Sequence[tuple[str | None, bytes]]) -> None:
+    async def send(self, topic: str, records: Sequence[tuple[str | None, bytes | None]]) -> None:
         if self.down:
             raise BrokerUnavailable("the test broker is down")
         self.sent.setdefault(topic, []).extend(records)

@@ -136,3 +136,60 @@ def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique
     assert to["mia@example.com"] >= 2
     assert to["hr@example.com"] >= 1
     assert all(m.is_multipart() for m in mails)
+
+
+def test_an_erased_learner_gets_no_transition_or_message_afterwards(broker, unique, tmp_path):
+    """Erin is nudged in week 4, then erased: her silent weeks 5 and 6 bring no transition
+    and no message, while Finn, dipping the same way, still gets his."""
+    records = ordered(
+        [
+            profile("erin").model_copy(update={"email": "erin@example.com"}),
+            profile("finn").model_copy(update={"email": "finn@example.com"}),
+            *weeks("erin", [6, 6, 6, 6, 2]),
+            *weeks("finn", [6, 6, 6, 6, 2]),
+        ]
+    )
+    topics = make_topics(broker.bootstrap, unique)
+    secret = new_secret()
+
+    async def drive() -> tuple[list, list]:
+        async with HttpReceiver() as receiver:
+            receiver.handler = verifying(receiver, WebhookSigner([secret]))
+            config = {
+                "channels": {
+                    "hook": {"type": "webhook", "url": receiver.url(), "secrets": [secret]}
+                },
+                "routes": {
+                    r: ["hook"] for r in ("learner_nudge", "manager_outreach", "hr_escalation")
+                },
+            }
+            (tmp_path / "dispatch.yaml").write_text(yaml.safe_dump(config))
+            env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+            env["TIERWATCH_DISPATCH_FILE"] = str(tmp_path / "dispatch.yaml")
+            with worker(env, tmp_path / "worker.log") as proc:
+                group = GroupWatcher(broker.bootstrap, f"{unique}-app", lambda: proc.poll() is None)
+                async with Driver(broker.bootstrap, topics, 4) as driver, group:
+
+                    async def erase_after_the_nudge(stats) -> None:
+                        if stats.ticks == 37:  # Tuesday of week 5: week 4 evaluated
+                            await driver.erase("erin")
+
+                    await driver.play(
+                        iter(records), POLICY, group, until=at(7, 2), on_tick=erase_after_the_nudge
+                    )
+                alerts = await read_topic(broker.bootstrap, topics.alerts, 3, idle_s=2.0, max_s=30)
+                await asyncio.sleep(1.0)
+            return alerts, receiver.requests
+
+    try:
+        alerts, requests = asyncio.run(drive())
+    except DriverError:
+        pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
+    moves = [(t.learner_id, t.from_tier, t.to_tier) for t in map(codec.decode_transition, alerts)]
+    assert moves.count(("erin", 0, 1)) == 1
+    assert [m for m in moves if m[0] == "erin"] == [("erin", 0, 1)]
+    assert ("finn", 1, 2) in moves
+    assert ("finn", 2, 3) in moves
+    learners = [orjson.loads(r.body)["learner"]["id"] for r in requests if r.accepted]
+    assert learners.count("erin") <= 1  # at most the nudge that went before the erasure
+    assert learners.count("finn") == 4  # nudge, outreach, escalation to HR and the manager

@@ -203,3 +203,20 @@ async def test_metrics_count_requests_events_rejects_and_unmapped_identities():
     assert 'tierwatch_unmapped_identities_total{source="moodle"} 1.0' in text
     assert "tierwatch_build_info{" in text
     assert "ana" not in text
+
+
+async def test_delete_learner_sends_a_tombstone_and_forgets_identities():
+    """DELETE /learners/{id}: 202, a tombstone (no value) keyed by the learner on the
+    profiles topic, and the learner's identities no longer resolve to them."""
+    sink = FakeSink()
+    csv = "learner_id,canvas_user_id\nana,42\n"
+    who = Identity(source="canvas", kind="user", value="42")
+    async with client(sink) as http:
+        await http.post("/roster", data=csv, headers=api_headers(**{"Content-Type": "text/csv"}))
+        assert http.app[KEY].identities.resolve(who) == "ana"
+        refused = await http.delete("/learners/ana")
+        response = await http.delete("/learners/ana", headers=api_headers())
+        assert refused.status == 401
+        assert response.status == 202
+        assert http.app[KEY].identities.resolve(who) != "ana"
+    assert sink.sent[TOPICS.profiles][-1] == ("ana", None)

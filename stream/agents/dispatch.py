@@ -59,6 +59,9 @@ class Dispatcher:
         self.table[learner_id] = state.model_dump_json().encode()
 
     async def on_transition(self, t: TierTransition) -> None:
+        if self.pipeline.is_erased(t.learner_id):
+            self.metrics.erased_dropped.inc()
+            return
         state = self.load(t.learner_id)
         learner = self.pipeline.load(t.learner_id)
         profile = learner.profile if learner else None
@@ -201,7 +204,13 @@ def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
             except InvalidRecord as error:
                 log.warning("dispatch.unreadable", error=str(error))
                 continue
-            await dispatcher.on_transition(transition)
+            try:
+                await dispatcher.on_transition(transition)
+            except Exception as exc:
+                log.exception("dispatch.error", learner=pipeline.pseudonym(transition.learner_id))
+                await dispatcher.dead_letter(
+                    transition.learner_id, transition.id, "-", "-", f"error: {exc!r}"
+                )
 
     async def redeliver(stream: Any) -> None:
         async for value in stream:
@@ -210,12 +219,35 @@ def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
             while wait > 0:
                 await asyncio.sleep(min(wait, MAX_WAIT_S))
                 wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
+            if pipeline.is_erased(pending.learner_id):
+                dispatcher.metrics.erased_dropped.inc()
+                continue
             state = dispatcher.load(pending.learner_id)
             key = DispatchState.key(pending.id, pending.channel, pending.role)
             if not state.done(key):
-                await dispatcher.attempt(state, pending, key)
+                try:
+                    await dispatcher.attempt(state, pending, key)
+                except Exception as exc:
+                    log.exception("dispatch.error", learner=pipeline.pseudonym(pending.learner_id))
+                    reason = f"error: {exc!r}"
+                    await dispatcher.dead_letter(
+                        pending.learner_id,
+                        pending.id,
+                        pending.channel,
+                        pending.role,
+                        reason,
+                        pending,
+                    )
+                    state.record(key, "dead_lettered")
                 dispatcher.store(pending.learner_id, state)
 
+    async def close_channels(app: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
+        for channel in dispatcher.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                await close()
+
+    pipeline.app.on_before_shutdown.connect(close_channels)
     pipeline.app.agent(alerts, name="dispatch")(dispatch)
     pipeline.app.agent(dispatcher.retry_topic, name="redeliver")(redeliver)
     return dispatcher

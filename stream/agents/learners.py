@@ -1,14 +1,35 @@
-"""The learner agent: every per-learner input topic, one state table, the step function."""
+"""The learner agent: every per-learner input topic, one state table, the step function.
+
+A tombstone on the profiles topic (the learner's key, no value) erases the learner: the
+state and the dispatch log are deleted, and the learner is marked erased (by keyed
+pseudonym, not by id) so that later records for them are dropped and no transition or
+message is produced, until a new profile for them arrives.
+"""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import structlog
+
+from schemas.roster import LearnerProfile
 from stream import codec
 from stream.errors import InvalidRecord
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
+
+log = structlog.get_logger("tierwatch.learners")
+
+
+def erase(pipeline: Pipeline, learner_id: str) -> None:
+    """Delete everything kept about a learner and remember that they were erased."""
+    pipeline.table.pop(learner_id, None)
+    if pipeline.dispatch_table is not None:
+        pipeline.dispatch_table.pop(learner_id, None)
+    pipeline.erased[pipeline.pseudonym(learner_id)] = b"1"
+    pipeline.metrics.worker.erasures.inc()
+    log.info("learner_erased", learner=pipeline.pseudonym(learner_id))
 
 
 def register(pipeline: Pipeline) -> None:
@@ -18,19 +39,36 @@ def register(pipeline: Pipeline) -> None:
         zip(topics.inputs, ("event", "profile", "assignment", "intervention"), strict=True)
     )
     channel = pipeline.app.topic(*topics.inputs, key_serializer="raw", value_serializer="raw")
-
     processed = pipeline.metrics.worker.events_processed
+
+    async def handle(event: Any) -> None:
+        msg = event.message
+        if msg.topic == topics.profiles and msg.value is None and msg.key:
+            erase(pipeline, msg.key.decode("utf-8", "replace"))
+            return
+        try:
+            record = codec.decode_input(kinds[msg.topic], msg.key, msg.value)
+        except InvalidRecord as error:
+            await pipeline.refuse(event, error)
+            return
+        if pipeline.is_erased(record.learner_id):
+            if not isinstance(record, LearnerProfile):
+                pipeline.metrics.worker.erased_dropped.inc()
+                return
+            pipeline.erased.pop(pipeline.pseudonym(record.learner_id), None)
+        await pipeline.apply(pipeline.load(record.learner_id), record)
 
     async def learners(stream: Any) -> None:
         async for event in stream.events():
-            msg = event.message
             try:
-                record = codec.decode_input(kinds[msg.topic], msg.key, msg.value)
-            except InvalidRecord as error:
-                await pipeline.refuse(event, error)
-            else:
-                await pipeline.apply(pipeline.load(record.learner_id), record)
+                await handle(event)
+            except Exception as exc:
+                log.exception(
+                    "processing_error", topic=event.message.topic, offset=event.message.offset
+                )
+                await pipeline.refuse(event, InvalidRecord("processing_error", repr(exc)[:500]))
+            msg = event.message
             pipeline.progress.mark(msg.topic, msg.partition, msg.offset)
-            processed.labels(pipeline.topics.logical(msg.topic)).inc()
+            processed.labels(topics.logical(msg.topic)).inc()
 
     pipeline.app.agent(channel, name="learners")(learners)

@@ -93,7 +93,7 @@ def owner_url(pipeline: Pipeline, learner_id: str) -> URL | None:
     """The web URL of the worker that owns a learner's table partition (None while unknown)."""
     table = pipeline.table
     topic = table.changelog_topic.get_topic_name()
-    partition = partition_of(f"\"{learner_id}\"", pipeline.settings.partitions)
+    partition = partition_of(learner_id, pipeline.settings.partitions)
     for url, partitions_by_topic in pipeline.app.router.table_metadata(table.name).items():
         if partition in partitions_by_topic.get(topic, ()):
             return URL(url)
@@ -107,8 +107,8 @@ def same_node(a: URL, b: URL) -> bool:
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
-    # not in stream.metrics (owned elsewhere); kept on the worker's registry all the same
-    recovery_gauge = Gauge(
+    # declared here until stream.metrics declares it (then that one is used)
+    recovery_gauge: Gauge = getattr(metrics.worker, "table_recovery_remaining", None) or Gauge(
         "tierwatch_table_recovery_remaining",
         "changelog records still to read before the learner table is up to date, by replica",
         ["replica"],

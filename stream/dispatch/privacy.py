@@ -37,17 +37,15 @@ def outbound(
     transition: TierTransition, profile: LearnerProfile | None, links: dict[str, str]
 ) -> dict[str, Any]:
     """The only data about a transition that a message may carry."""
-    learner: dict[str, Any] = {"id": transition.learner_id}
-    manager: dict[str, Any] = {}
-    if profile is not None:
-        if profile.name:
-            learner["name"] = profile.name
-        if profile.team:
-            learner["team"] = profile.team
-        if profile.manager_id:
-            manager["id"] = profile.manager_id
-        if profile.manager_name:
-            manager["name"] = profile.manager_name
+    learner: dict[str, Any] = {
+        "id": transition.learner_id,
+        "name": profile.name if profile else None,
+        "team": profile.team if profile else None,
+    }
+    manager: dict[str, Any] = {
+        "id": profile.manager_id if profile else None,
+        "name": profile.manager_name if profile else None,
+    }
     return {
         "id": transition.id,
         "type": "tier_transition",

@@ -137,6 +137,7 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     app.router.add_post("/assignments", canonical.post_assignments)
     app.router.add_post("/interventions", canonical.post_interventions)
     app.router.add_get("/identities/unmapped", canonical.get_unmapped)
+    app.router.add_delete("/learners/{learner_id}", canonical.delete_learner)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_view)

@@ -112,3 +112,15 @@ async def get_unmapped(request: web.Request) -> web.Response:
         for identity, count in identities.unmapped.most_common()
     ]
     return web.json_response(rows)
+
+
+async def delete_learner(request: web.Request) -> web.Response:
+    """DELETE /learners/{id}: erase a learner. A tombstone on the profiles topic makes the
+    workers delete the learner's state and delivery log, cancel pending deliveries and
+    emit nothing more for them; ingest forgets their identities."""
+    _authorize(request)
+    ingest = ingest_of(request)
+    learner_id = request.match_info["learner_id"]
+    await ingest.sink.send(ingest.topics.profiles, [(learner_id, None)])
+    ingest.identities.forget(learner_id)
+    return web.json_response({"erased": learner_id}, status=202)

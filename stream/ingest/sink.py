@@ -26,7 +26,7 @@ class BrokerUnavailable(TierwatchError):
 
 
 class Sink(Protocol):
-    async def send(self, topic: str, records: Sequence[tuple[str | None, bytes]]) -> None:
+    async def send(self, topic: str, records: Sequence[tuple[str | None, bytes | None]]) -> None:
         """Write keyed records and wait for the broker's acknowledgement of all of them."""
 
     async def dead_letter(self, topic: str, key: str | None, value: bytes) -> None:
@@ -77,7 +77,7 @@ class KafkaSink:
         if self._producer is not None:
             await self._producer.stop()
 
-    async def send(self, topic: str, records: Sequence[tuple[str | None, bytes]]) -> None:
+    async def send(self, topic: str, records: Sequence[tuple[str | None, bytes | None]]) -> None:
         if self._producer is None:
             raise BrokerUnavailable("not connected to the broker yet")
         producer = self._producer
