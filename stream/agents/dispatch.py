@@ -247,7 +247,7 @@ def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
             if close is not None:
                 await close()
 
-    pipeline.app.on_before_shutdown.connect(close_channels)
+    pipeline.app.on_before_shutdown.connect(close_channels)  # type: ignore[arg-type]  # mode typing
     pipeline.app.agent(alerts, name="dispatch")(dispatch)
     pipeline.app.agent(dispatcher.retry_topic, name="redeliver")(redeliver)
     return dispatcher
