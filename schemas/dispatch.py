@@ -7,6 +7,8 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+REDRIVE_REASON = "redrive"  # the `reason` of a delivery brought back by `tierwatch dlq redrive`
+
 
 class PendingDelivery(BaseModel):
     """One message to one role over one channel, due at `due_at` (round 0: deferred by quiet

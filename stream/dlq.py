@@ -33,7 +33,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter
-from schemas.dispatch import PendingDelivery
+from schemas.dispatch import REDRIVE_REASON, PendingDelivery
 from stream.errors import BrokerError, ConfigError
 from stream.settings import Settings
 
@@ -41,7 +41,6 @@ NO_BROKER = (
     "the dead-letter topic lives in a running broker: set TIERWATCH_BROKER to its "
     "bootstrap servers (host:port), with the TIERWATCH_TOPIC_PREFIX its workers use"
 )
-REDRIVE_REASON = "redrive"  # PendingDelivery.reason of a redriven delivery
 DETAIL_WIDTH = 90
 FETCH_WAIT_MS = 50  # the embedded broker answers a fetch only after its full wait
 CANNOT = {  # why a dead letter cannot be redriven, by kind

@@ -79,6 +79,7 @@ class WorkerMetrics:
     dead_letters: Counter
     consumer_lag: Gauge
     erasures: Counter
+    feedback: Counter
     erased_dropped: Counter
     dispatches: Counter
     dispatch_attempts: Counter
@@ -122,6 +123,11 @@ class WorkerMetrics:
                 "consumer_lag", "messages behind the end of the assigned partitions", ("topic",)
             ),
             erasures=counter("erasures", "learners erased (their state and dispatch log deleted)"),
+            feedback=counter(
+                "feedback",
+                "managers' feedback on the current transition, by kind and reason code",
+                ("kind", "code"),
+            ),
             erased_dropped=counter(
                 "erased_dropped", "records and transitions for erased learners, dropped"
             ),

@@ -75,7 +75,9 @@ def wait_for_two_owners(webs: list[str], deadline_s: float = 40) -> dict[str, li
         if ready == [200, 200]:
             views = [orjson.loads(http_get(f"{web}/router/")[2]) for web in webs]
             owners = {
-                url: sorted(p for topic, ps in tps.items() if topic.endswith("changelog") for p in ps)
+                url: sorted(
+                    p for topic, ps in tps.items() if topic.endswith("changelog") for p in ps
+                )
                 for url, tps in views[0].items()
             }
             if views[0] == views[1] and sum(1 for p in owners.values() if p) == 2:
@@ -87,7 +89,8 @@ def wait_for_two_owners(webs: list[str], deadline_s: float = 40) -> dict[str, li
 def test_without_a_configured_token_every_request_is_refused_naming_the_setting():
     """No API token configured: 401 whatever is sent, and the detail names the setting."""
     refusal = token_refusal(None, f"Bearer {TOKEN}")
-    assert refusal is not None and refusal.status == 401
+    assert refusal is not None
+    assert refusal.status == 401
     assert TOKEN_SETTING in refusal.detail
     assert token_refusal(SecretStr(""), "Bearer ") is not None
 
@@ -99,7 +102,8 @@ def test_only_the_configured_bearer_token_is_accepted():
     assert token_refusal(configured, f"bearer {TOKEN}") is None
     for header in (None, "", TOKEN, f"Basic {TOKEN}", f"Bearer {TOKEN}x", "Bearer "):
         refusal = token_refusal(configured, header)
-        assert refusal is not None and refusal.status == 401, header
+        assert refusal is not None, header
+        assert refusal.status == 401
         assert refusal.headers["WWW-Authenticate"].startswith("Bearer")
 
 

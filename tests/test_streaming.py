@@ -131,7 +131,7 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
     two days overdue for a compliance officer raises Tier 3 with no event arriving."""
     import datetime as dt
 
-    from schemas import Assignment, LearnerProfile
+    from schemas import Assignment, Intervention, LearnerProfile
 
     topics = make_topics(broker.bootstrap, unique)
     env = worker_env(broker.bootstrap, unique, tmp_path / "data")
@@ -161,7 +161,17 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
             for record in records:
                 await driver.send(record)
             await driver.settle()
-        return await read_topic(broker.bootstrap, topics.alerts, 1, idle_s=1.0, max_s=60)
+            values = await read_topic(broker.bootstrap, topics.alerts, 1, idle_s=1.0, max_s=60)
+            feedback = Intervention(
+                learner_id="officer",
+                kind="not_useful",
+                at=now,
+                transition_id=codec.decode_transition(values[0]).id,
+            )
+            await driver.send(feedback)
+            await driver.settle()
+            await asyncio.sleep(1.0)
+        return values
 
     with worker(env, tmp_path / "worker.log"):
         values = asyncio.run(drive())
@@ -175,6 +185,8 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
     )
     assert 'tierwatch_events_processed_total{topic="assignments"} 1.0' in exposition
     assert 'tierwatch_learners_by_tier{tier="3"} 1.0' in exposition
+    feedback = 'tierwatch_feedback_total{code="compliance_sensitive_overdue",kind="not_useful"} 1.0'
+    assert feedback in exposition
     assert "officer" not in exposition
     transitions = [codec.decode_transition(v) for v in values]
     assert [(t.learner_id, t.from_tier, t.to_tier) for t in transitions] == [("officer", 0, 3)]

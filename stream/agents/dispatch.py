@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from schemas.dispatch import PendingDelivery
+from schemas.dispatch import REDRIVE_REASON, PendingDelivery
 from schemas.transitions import TierTransition
 from stream import codec
 from stream.dispatch.base import Channel, Message, Outcome
@@ -224,7 +224,10 @@ def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
                 continue
             state = dispatcher.load(pending.learner_id)
             key = DispatchState.key(pending.id, pending.channel, pending.role)
-            if not state.done(key):
+            # a redriven delivery (tierwatch dlq redrive) is tried again unless delivered
+            redriven = pending.reason == REDRIVE_REASON
+            due = state.log.get(key) != "delivered" if redriven else not state.done(key)
+            if due:
                 try:
                     await dispatcher.attempt(state, pending, key)
                 except Exception as exc:

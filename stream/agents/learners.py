@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from schemas.roster import LearnerProfile
+from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
 from stream import codec
 from stream.errors import InvalidRecord
 
@@ -56,7 +56,11 @@ def register(pipeline: Pipeline) -> None:
                 pipeline.metrics.worker.erased_dropped.inc()
                 return
             pipeline.erased.pop(pipeline.pseudonym(record.learner_id), None)
-        await pipeline.apply(pipeline.load(record.learner_id), record)
+        state = pipeline.load(record.learner_id)
+        if isinstance(record, Intervention) and record.kind in FEEDBACK_KINDS and state:
+            for reason in state.reasons:
+                pipeline.metrics.worker.feedback.labels(record.kind, reason.code).inc()
+        await pipeline.apply(state, record)
 
     async def learners(stream: Any) -> None:
         async for event in stream.events():
