@@ -130,7 +130,7 @@ def test_either_of_two_workers_answers_for_every_learner(broker, unique, tmp_pat
         env["TIERWATCH_API_TOKEN"] = TOKEN
         # no standby copies: a worker holds only the learners it owns, so an answer for
         # another worker's learner can only have come through routing
-        env["TABLE_STANDBY_REPLICAS"] = "0"
+        env["TIERWATCH_STANDBY_REPLICAS"] = "0"
     webs = [f"http://127.0.0.1:{env['TIERWATCH_WEB_PORT']}" for env in envs]
 
     async def drive(alive) -> None:
