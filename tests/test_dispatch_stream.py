@@ -193,3 +193,74 @@ def test_an_erased_learner_gets_no_transition_or_message_afterwards(broker, uniq
     learners = [orjson.loads(r.body)["learner"]["id"] for r in requests if r.accepted]
     assert learners.count("erin") <= 1  # at most the nudge that went before the erasure
     assert learners.count("finn") == 4  # nudge, outreach, escalation to HR and the manager
+
+
+def test_a_worker_killed_right_after_sending_sends_at_most_once_more(broker, unique, tmp_path):
+    """The worker is killed (SIGKILL) the moment the receiver gets a nudge, and restarted:
+    the receiver sees that webhook-id at most twice, and the delivery log records one
+    delivery."""
+    from stream import demo
+    from stream.broker import stop_process
+    from stream.dispatch.state import DispatchState
+
+    records = ordered([profile("kim"), *weeks("kim", [6, 6, 6, 6, 2])])
+    topics = make_topics(broker.bootstrap, unique)
+    secret = new_secret()
+    log = (tmp_path / "worker.log").open("wb")
+    current: dict = {}
+
+    async def drive() -> tuple[list, list]:
+        first = asyncio.Event()
+        async with HttpReceiver() as receiver:
+            verify = verifying(receiver, WebhookSigner([secret]))
+
+            async def kill_on_first(request: web.Request, body: bytes) -> web.StreamResponse:
+                if not first.is_set():
+                    current["proc"].kill()  # no chance to record the delivery
+                    first.set()
+                return await verify(request, body)
+
+            receiver.handler = kill_on_first
+            config = {
+                "channels": {
+                    "hook": {"type": "webhook", "url": receiver.url(), "secrets": [secret]}
+                },
+                "routes": {"learner_nudge": ["hook"]},
+            }
+            (tmp_path / "dispatch.yaml").write_text(yaml.safe_dump(config))
+            env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+            env["TIERWATCH_DISPATCH_FILE"] = str(tmp_path / "dispatch.yaml")
+            current["proc"] = demo.start_worker(env, log)
+            group = GroupWatcher(broker.bootstrap, f"{unique}-app")
+            async with Driver(broker.bootstrap, topics, 4) as driver, group:
+                play = asyncio.create_task(driver.play(iter(records), POLICY, group))
+                await asyncio.wait_for(first.wait(), 60)
+                current["proc"].wait()
+                current["proc"] = demo.start_worker(env, log)
+                await play
+            for _ in range(100):
+                if (
+                    len([r for r in receiver.requests if r.accepted]) >= 1
+                    and len(receiver.requests) >= 2
+                ):
+                    break
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(2.0)
+            changelog = await read_topic(
+                broker.bootstrap, f"{unique}-app-dispatch-changelog", 1, idle_s=1.0, max_s=20
+            )
+        return receiver.requests, changelog
+
+    try:
+        requests, changelog = asyncio.run(drive())
+    except DriverError:
+        pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
+    finally:
+        if "proc" in current:
+            stop_process(current["proc"], timeout=20)
+        log.close()
+    ids = Counter(r.headers.get("webhook-id") for r in requests)
+    assert len(ids) == 1
+    assert 1 <= next(iter(ids.values())) <= 2
+    state = DispatchState.model_validate_json(changelog[-1])
+    assert list(state.log.values()) == ["delivered"]
