@@ -264,3 +264,75 @@ def test_a_worker_killed_right_after_sending_sends_at_most_once_more(broker, uni
     assert 1 <= next(iter(ids.values())) <= 2
     state = DispatchState.model_validate_json(changelog[-1])
     assert list(state.log.values()) == ["delivered"]
+
+
+def test_exhausted_deliveries_land_on_the_dead_letter_topic_and_redrive_delivers_them(
+    broker, unique, tmp_path
+):
+    """A receiver down for every attempt and retry round: the message is dead-lettered,
+    nothing is lost; once the receiver is back, `tierwatch dlq redrive` delivers it."""
+    from typer.testing import CliRunner
+
+    from schemas.deadletter import DeadLetter
+    from stream.cli import app
+
+    records = ordered([profile("lou"), *weeks("lou", [6, 6, 6, 6, 2])])
+    topics = make_topics(broker.bootstrap, unique)
+    secret = new_secret()
+
+    async def drive() -> tuple[list, list, str]:
+        async with HttpReceiver() as receiver:
+            down = {"on": True}
+            verify = verifying(receiver, WebhookSigner([secret]))
+
+            async def handler(request: web.Request, body: bytes) -> web.StreamResponse:
+                if down["on"]:
+                    return web.Response(status=503)
+                return await verify(request, body)
+
+            receiver.handler = handler
+            config = {
+                "channels": {
+                    "hook": {"type": "webhook", "url": receiver.url(), "secrets": [secret]}
+                },
+                "routes": {"learner_nudge": ["hook"]},
+                "retry": {"attempts": 2, "base_s": 0.05, "max_s": 1, "later_s": [0.2]},
+            }
+            (tmp_path / "dispatch.yaml").write_text(yaml.safe_dump(config))
+            env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+            env["TIERWATCH_DISPATCH_FILE"] = str(tmp_path / "dispatch.yaml")
+            with worker(env, tmp_path / "worker.log") as proc:
+                group = GroupWatcher(broker.bootstrap, f"{unique}-app", lambda: proc.poll() is None)
+                async with Driver(broker.bootstrap, topics, 4) as driver, group:
+                    await driver.play(iter(records), POLICY, group)
+                letters = await read_topic(
+                    broker.bootstrap, topics.deadletter, 1, idle_s=1.0, max_s=30
+                )
+                tries_while_down = len(receiver.requests)
+                down["on"] = False
+                cli_env = {
+                    "TIERWATCH_BROKER": broker.bootstrap,
+                    "TIERWATCH_TOPIC_PREFIX": f"{unique}.",
+                    "TIERWATCH_APP_ID": f"{unique}-app",
+                }
+                result = await asyncio.to_thread(
+                    CliRunner().invoke, app, ["dlq", "redrive"], env=cli_env
+                )
+                for _ in range(100):
+                    if any(r.accepted for r in receiver.requests):
+                        break
+                    await asyncio.sleep(0.1)
+            return (
+                letters,
+                receiver.requests[tries_while_down:],
+                result.output + str(tries_while_down),
+            )
+
+    try:
+        letters, after, output = asyncio.run(drive())
+    except DriverError:
+        pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
+    (letter,) = [DeadLetter.model_validate_json(v) for v in letters]
+    assert letter.reason == "dispatch_delivery_exhausted"
+    assert output.endswith("4")  # 2 attempts, then 2 more in the single retry round
+    assert [r.accepted for r in after] == [True]
