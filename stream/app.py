@@ -138,6 +138,7 @@ def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_bind,
         web_host=settings.web_host,
+        web_tables_enabled=False,  # Faust's /table/{name}/{key}/ serves raw state, unauthenticated
         table_standby_replicas=settings.standby_replicas,
         datadir=str(settings.data_dir),
         **options,

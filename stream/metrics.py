@@ -78,6 +78,7 @@ class WorkerMetrics:
     learners_evaluated: Counter
     dead_letters: Counter
     consumer_lag: Gauge
+    table_recovery_remaining: Gauge
     erasures: Counter
     feedback: Counter
     erased_dropped: Counter
@@ -121,6 +122,11 @@ class WorkerMetrics:
             ),
             consumer_lag=gauge(
                 "consumer_lag", "messages behind the end of the assigned partitions", ("topic",)
+            ),
+            table_recovery_remaining=gauge(
+                "table_recovery_remaining",
+                "changelog records still to read before the tables are up to date, by replica",
+                ("replica",),
             ),
             erasures=counter("erasures", "learners erased (their state and dispatch log deleted)"),
             feedback=counter(

@@ -17,7 +17,7 @@ import hmac
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from prometheus_client import CONTENT_TYPE_LATEST, Gauge, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from yarl import URL
 
 from stream.app import partition_of
@@ -107,13 +107,7 @@ def same_node(a: URL, b: URL) -> bool:
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
-    # declared here until stream.metrics declares it (then that one is used)
-    recovery_gauge: Gauge = getattr(metrics.worker, "table_recovery_remaining", None) or Gauge(
-        "tierwatch_table_recovery_remaining",
-        "changelog records still to read before the learner table is up to date, by replica",
-        ["replica"],
-        registry=metrics.registry,
-    )
+    recovery_gauge = metrics.worker.table_recovery_remaining
 
     def update_recovery() -> None:
         for replica, remaining in recovery_remaining(pipeline).items():
