@@ -204,3 +204,19 @@ def test_every_persona_through_every_channel_passes_the_privacy_scan():
 def test_the_scan_catches_what_must_not_leave(payload, problem):
     """Each kind of leak is found by the scan (the scan itself can fail)."""
     assert any(problem in p for p in scan(payload, "00000000-0000-0000-0000-000000000000"))
+
+
+def test_a_template_for_one_channel_type_wins_over_the_routes_own(tmp_path):
+    """An override `learner_nudge.learner.slack.j2` changes the Slack words only."""
+    (tmp_path / "en").mkdir()
+    (tmp_path / "en" / "learner_nudge.learner.slack.j2").write_text(
+        "{% block subject %}Psst{% endblock %}{% block text %}:wave: quick reminder{% endblock %}"
+    )
+    nudge = transitions_for([6, 6, 6, 6, 4])[0]
+    templates = Templates(tmp_path)
+    result = plan(
+        nudge, ANA, CONFIG, templates, told=set(), last_nudge=None, now=MONDAY_NOON, tz=UTC
+    )
+    subjects = {p.message.channel: p.message.subject for p in result.messages}
+    assert subjects["chat"] == "Psst"
+    assert subjects["mail"] == "A quick check-in on your learning"

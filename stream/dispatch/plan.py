@@ -127,10 +127,11 @@ def plan(
         if route == "learner_nudge"
         else None
     )
+    language = profile.language if profile else None
     for role in roles_for(transition, told):
-        rendered = templates.render(route, role, profile.language if profile else None, context)
         for name in config.routes.get(route, []):
             channel = config.channels[name]
+            rendered = templates.render(route, role, language, context, channel.type)
             to = address(role, channel, profile, config)
             if not to:
                 result.missing.append(Missing(role, name, f"no address for the {role}"))

@@ -1,6 +1,7 @@
 """Messages from templates: one Jinja2 file per route and recipient role, per language.
 
-`templates/<language>/<route>.<role>.j2` defines a `subject` and a `text` block; the HTML
+`templates/<language>/<route>.<role>.j2` (or, for one channel type only,
+`<route>.<role>.<channel>.j2`) defines a `subject` and a `text` block; the HTML
 part wraps the text's paragraphs in `templates/layout.html.j2`. A templates folder from the
 configuration overrides any file, and adding a language is adding a folder: a missing
 language falls back to the default one.
@@ -41,22 +42,32 @@ class Templates:
             keep_trailing_newline=False,
         )
 
-    def _template(self, language: str, route: str, role: str) -> tuple[jinja2.Template, str]:
+    def _template(
+        self, language: str, route: str, role: str, channel: str | None
+    ) -> tuple[jinja2.Template, str]:
         tried = []
         for lang in dict.fromkeys((language, language.split("-")[0], self.default_language)):
-            name = f"{lang}/{route}.{role}.j2"
-            tried.append(name)
-            try:
-                return self._env.get_template(name), lang
-            except jinja2.TemplateNotFound:
-                continue
+            names = [f"{lang}/{route}.{role}.{channel}.j2"] if channel else []
+            for name in [*names, f"{lang}/{route}.{role}.j2"]:
+                tried.append(name)
+                try:
+                    return self._env.get_template(name), lang
+                except jinja2.TemplateNotFound:
+                    continue
         raise jinja2.TemplateNotFound(", ".join(tried))
 
     def render(
-        self, route: str, role: str, language: str | None, context: dict[str, Any]
+        self,
+        route: str,
+        role: str,
+        language: str | None,
+        context: dict[str, Any],
+        channel: str | None = None,
     ) -> Rendered:
-        """Subject, plain text and HTML of the message for `role` on `route`."""
-        template, lang = self._template(language or self.default_language, route, role)
+        """Subject, plain text and HTML of the message for `role` on `route`; a template for
+        the channel type (`<route>.<role>.<channel>.j2`: email, webhook, slack, teams) wins
+        over the route's own."""
+        template, lang = self._template(language or self.default_language, route, role, channel)
         ctx = template.new_context({"links": {}, **context})
         subject = "".join(template.blocks["subject"](ctx)).strip()
         text = _tidy("".join(template.blocks["text"](ctx)))
