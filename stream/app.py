@@ -111,6 +111,13 @@ def committed_offset(app: faust.App, topic: str, partition: int) -> int:
     return int(offsets.get(TP(topic, partition)) or 0)
 
 
+def changelog_configs(settings: Settings) -> dict[str, str]:
+    """Changelog topics keep each key's latest state (compaction) and drop records older
+    than the retention (deletion): longer than the daily rewrite of every learner's state."""
+    retention_ms = int(settings.changelog_retention_days * 86_400_000)
+    return {"cleanup.policy": "compact,delete", "retention.ms": str(retention_ms)}
+
+
 def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
     """A Faust app configured for the broker: short group timeouts, at-least-once."""
     options: dict[str, Any] = {}
@@ -153,7 +160,13 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     app = make_app(settings, bootstrap, settings.tansu)
     # value_type=bytes gives the raw codec to the table *and* its changelog (recovery
     # decodes with it too); str keys go through the json codec both ways.
-    table = app.Table("learners", partitions=settings.partitions, key_type=str, value_type=bytes)
+    table = app.Table(
+        "learners",
+        partitions=settings.partitions,
+        key_type=str,
+        value_type=bytes,
+        extra_topic_configs=changelog_configs(settings),
+    )
     pipeline = Pipeline(
         settings=settings,
         policy=policy,

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
         default="127.0.0.1", description="worker's advertised host (other workers call it)"
     )
     web_bind: str = Field(default="127.0.0.1", description="worker HTTP listen address")
+    changelog_retention_days: float = Field(
+        default=35.0,
+        gt=1.0,
+        description="changelog records older than this are deleted (compact,delete); a "
+        "learner's state is rewritten at every daily tick, so only erased or gone learners age out",
+    )
     standby_replicas: int = Field(
         default=0, ge=0, description="standby copies of each table partition on other workers"
     )

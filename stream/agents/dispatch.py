@@ -43,8 +43,14 @@ class Dispatcher:
         self.config = config
         self.channels: dict[str, Channel] = build_channels(config)
         self.templates = Templates(config.templates_dir, config.default_language)
+        from stream.app import changelog_configs
+
         self.table = pipeline.app.Table(
-            "dispatch", partitions=pipeline.settings.partitions, key_type=str, value_type=bytes
+            "dispatch",
+            partitions=pipeline.settings.partitions,
+            key_type=str,
+            value_type=bytes,
+            extra_topic_configs=changelog_configs(pipeline.settings),
         )
         self.retry_topic = pipeline.app.topic(
             pipeline.topics.retry, key_serializer="raw", value_serializer="raw"
