@@ -69,10 +69,14 @@ class Pipeline:
         self.table[state.learner_id] = state.model_dump_json(exclude_defaults=True).encode()
 
     async def apply(self, state: LearnerState | None, item: Input) -> LearnerState:
-        """Step one learner, store the state, send transitions and log notices."""
+        """Step one learner, send its transitions (and log notices), then store the state.
+
+        Sending first keeps at-least-once: if a send fails or the worker stops before the
+        state is stored, the input is processed again and gives the same transition (same
+        id); receivers and the delivery log de-duplicate it."""
         state, outputs = step(state, item, self.policy)
-        self.store(state)
         await self.emit(outputs)
+        self.store(state)
         return state
 
     async def emit(self, outputs: list[Output]) -> None:

@@ -55,7 +55,10 @@ def decode_input(kind: str, key: bytes | None, value: bytes | None) -> Record:
 
 
 def encode_record(record: Record) -> bytes:
-    return record.model_dump_json(exclude_none=True).encode()
+    """A record as JSON for a topic. An intervention's free-text note is never forwarded:
+    it stops at the edge that received it."""
+    exclude = {"note"} if isinstance(record, Intervention) else None
+    return record.model_dump_json(exclude_none=True, exclude=exclude).encode()
 
 
 def decode_tick(value: bytes | None) -> Tick:

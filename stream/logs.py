@@ -9,6 +9,7 @@ import sys
 from typing import TextIO, cast
 
 import structlog
+import structlog.tracebacks
 
 
 class _Stderr:
@@ -26,16 +27,29 @@ class _Stderr:
 
 def configure(level: str = "info", fmt: str = "console") -> None:
     """Send structlog events to stderr, as key-value text or one JSON object a line."""
+    # tracebacks never show local variables: they would print learner ids and addresses
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+    )
+    tracebacks: list[structlog.typing.Processor] = (
+        [
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        ]
+        if fmt == "json"
+        else []
     )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *tracebacks,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

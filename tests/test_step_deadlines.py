@@ -173,3 +173,32 @@ def test_follow_up_on_activity_uses_the_first_week_closed_after_the_outreach():
     assert moves(out) == [(0, 1), (1, 2), (2, 3)]
     assert out[2].at == evaluated(6)
     assert out[1].follow_up_due == evaluated(6).date()
+
+
+def test_a_completion_that_arrives_before_its_assignment_still_counts():
+    """
+    Tue W0: the learner completes compliance module k1.  Wed W0: k1 is assigned, due Mon W1.
+    -> never missed (events and assignments travel on different topics).
+    """
+    records = [
+        *weeks("a", [5, 5, 5, 5]),
+        event("a", at(0, 1, 15), "completion", object_id="k1"),
+        assignment("a", "k1", "compliance", day(1, 0), at(0, 2)),
+    ]
+    assert run(records, until_week=3) == []
+
+
+def test_an_exposed_follow_up_waits_for_the_week_after_the_outreach():
+    """
+    A sales rep (3-day follow-up) reaches Tier 2 on Tue W5 (week 4: an at-once major dip).
+    The follow-up on Fri W5 cannot judge activity yet (week 5 closes on Monday), so it stays
+    pending and judges week 5 when it is evaluated on Tue W6: still down -> Tier 3, as the
+    follow-up of Fri W5 (not a later one).
+    """
+    records = [profile("s", "sales_rep"), *weeks("s", [6, 6, 6, 6, 1, 1])]
+    out = run(records, until_week=5)
+    assert moves(out) == [(0, 2), (2, 3)]
+    assert out[0].follow_up_due == day(5, 4)
+    assert out[1].at == evaluated(5)
+    assert codes(out[1])[0] == "follow_up_unresolved"
+    assert out[1].reasons[0].numbers["follow_up_due"] == day(5, 4).isoformat()

@@ -41,3 +41,24 @@ def test_the_note_never_reaches_a_transition():
     )
     out = run([concern], until_week=0)
     assert "divorce" not in out[0].model_dump_json()
+
+
+def test_a_concern_at_tier_three_still_reaches_wellbeing():
+    """
+    week    0 1 2 3 4 5 6      Tier 3 by disengagement (HR) in week 6; a concern raised on
+    events  5 5 5 5 0 0 0      Wed W7 gives a 3 -> 3 transition routed to wellbeing.
+    """
+    records = [*weeks("a", [5, 5, 5, 5]), intervention("a", "concern_raised", at(7, 2))]
+    out = run(records, until_week=7)
+    assert moves(out) == [(0, 1), (1, 2), (2, 3), (3, 3)]
+    assert out[-1].route == "wellbeing"
+    assert out[-1].reasons[0].code == "concern_raised"
+
+
+def test_a_conversation_at_tier_two_changes_neither_tier_nor_follow_up():
+    """A conversation recorded while at Tier 2 leaves the tier and the follow-up as they were."""
+    base = weeks("a", [6, 6, 6, 6, 4, 4])
+    without = run(base, until_week=5)
+    with_talk = run([*base, intervention("a", "conversation_held", at(6, 0, 9))], until_week=5)
+    assert with_talk == without
+    assert moves(with_talk) == [(0, 1), (1, 2)]

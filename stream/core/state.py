@@ -68,6 +68,7 @@ class LearnerState(_Model):
     scores: list[float] = Field(default_factory=list)  # recent assessment scores, oldest first
     last_fall_at: AwareDatetime | None = None
     assignments: dict[str, AssignmentState] = Field(default_factory=dict)
+    completed_objects: list[int] = Field(default_factory=list)  # hashes, newest last (bounded)
     tier: Tier = 0
     tier_since: AwareDatetime | None = None
     reasons: list[Reason] = Field(default_factory=list)

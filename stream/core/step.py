@@ -26,6 +26,7 @@ from stream.core.weeks import last_closed_week, local_date, week_close, week_lab
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
 MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
+MAX_COMPLETED = 256  # completed object ids remembered for assignments that arrive later
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,8 +86,8 @@ def _seen_at(state: LearnerState, week: int) -> None:
 
 def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[Output]:
     tz = policy.tz
-    if event.kind == "completion" and event.object_id in state.assignments:
-        state.assignments[event.object_id].completed = True
+    if event.kind == "completion":
+        _completed(state, event.object_id)
     week = week_of(event.occurred_at, tz)
     if state.evaluated_week is not None and week <= state.evaluated_week:
         state.late_events += 1
@@ -134,10 +135,21 @@ def on_profile(state: LearnerState, profile: LearnerProfile, policy: Policy) -> 
     return []
 
 
+def _completed(state: LearnerState, object_id: str) -> None:
+    """Mark an assignment complete, and remember the completion for one not yet known
+    (events and assignments come on different topics: either may arrive first)."""
+    if object_id in state.assignments:
+        state.assignments[object_id].completed = True
+    key = event_key(object_id)
+    if key not in state.completed_objects:
+        state.completed_objects = [*state.completed_objects, key][-MAX_COMPLETED:]
+
+
 def on_assignment(state: LearnerState, assignment: Assignment, policy: Policy) -> list[Output]:
     known = state.assignments.get(assignment.module_id)
+    done = known.completed if known else event_key(assignment.module_id) in state.completed_objects
     state.assignments[assignment.module_id] = AssignmentState(
-        kind=assignment.kind, due=assignment.due, completed=known.completed if known else False
+        kind=assignment.kind, due=assignment.due, completed=done
     )
     _seen_at(state, week_of(assignment.assigned_at, policy.tz))
     return []
@@ -148,6 +160,8 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
     state.last_intervention = item.kind
     _, exposure = role_of(state, policy)
     if item.kind == "concern_raised":
+        if state.tier == 3:  # already escalated, but the wellbeing service must still hear
+            return [move(state, 3, item.at, [rules.CONCERN], exposure, policy)]
         moved = rise(state, [rules.CONCERN], item.at, exposure, policy)
         return [moved] if moved else []
     if item.kind != "resolved":
@@ -303,12 +317,18 @@ def _follow_up(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Ou
         return []
     if local_date(now, policy.tz) < due:
         return []
+    if state.tier != 2:
+        state.follow_up_due = state.outreach_at = None
+        return []
+    # activity: the first week that closed after the outreach (the one holding it); until
+    # it has been evaluated, only deadlines can decide, and the follow-up stays pending
+    first_after = week_of(since, policy.tz)
+    holding = _tier2_holding(state, now, first_after, exposure, policy)
+    evaluated = state.evaluated_week is not None and state.evaluated_week >= first_after
+    if not holding and not evaluated:
+        return []
     state.follow_up_due = None
     state.outreach_at = None
-    if state.tier != 2:
-        return []
-    # activity: the first week that closed after the outreach (the one holding it)
-    holding = _tier2_holding(state, now, week_of(since, policy.tz), exposure, policy)
     if not holding:
         return []
     reason = Reason(
