@@ -96,6 +96,14 @@ class Pipeline:
             latency = (dt.datetime.now(dt.UTC) - out.at).total_seconds()
             metrics.transition_latency.observe(max(0.0, latency))
 
+    async def dead_letter_tick(self, partition: int, learner_id: str, error: InvalidRecord) -> None:
+        """Record a learner a tick could not evaluate (keyed by learner, for a retry)."""
+        now = dt.datetime.now(dt.UTC)
+        key = learner_id.encode()
+        letter = codec.dead_letter(self.topics.clock, partition, -1, key, None, error, now)
+        self.metrics.worker.dead_letters.labels("clock").inc()
+        await self.deadletter.send(key=key, value=letter)
+
     async def refuse(self, event: Any, error: InvalidRecord) -> None:
         """Send a message that cannot be processed to the dead-letter topic, with the reason."""
         msg = event.message
@@ -186,6 +194,15 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         "erased", partitions=settings.partitions, key_type=str, value_type=bytes
     )
     pipeline.deadletter = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
+
+    async def on_revoked(app: Any, revoked: Any, **kwargs: Any) -> None:
+        """Forget what this worker knew of partitions it no longer owns."""
+        gone = {tp.partition for tp in revoked if tp.topic == topics.clock}
+        for partition in gone:
+            pipeline.tiers_by_partition.pop(partition, None)
+        pipeline.progress.forget(gone)
+
+    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]  # mode typing
     learners.register(pipeline)
     clock.register(pipeline)
     sink.register(pipeline)

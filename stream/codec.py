@@ -49,7 +49,9 @@ def decode_input(kind: str, key: bytes | None, value: bytes | None) -> Record:
         if any(err["type"] == "json_invalid" for err in exc.errors()):
             raise InvalidRecord("not_json", _summary(exc)) from None
         raise InvalidRecord("invalid_fields", _summary(exc)) from None
-    if key is not None and key.decode("utf-8", "replace") != record.learner_id:
+    if key is None:
+        raise InvalidRecord("missing_key", "per-learner records are keyed by their learner_id")
+    if key.decode("utf-8", "replace") != record.learner_id:
         raise InvalidRecord("key_mismatch", "the message key is not the record's learner_id")
     return record
 

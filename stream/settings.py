@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DEFAULT_PSEUDONYM_KEY = "tierwatch-dev-only-key"
+
 
 class Settings(BaseSettings):
     """tierwatch's settings. Every field can be set as TIERWATCH_<NAME>."""
@@ -94,9 +96,13 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     pseudonym_key: SecretStr = Field(
-        default=SecretStr("tierwatch-dev-only-key"),
+        default=SecretStr(DEFAULT_PSEUDONYM_KEY),
         description="HMAC key for learner pseudonyms in logs (set it in production)",
     )
+
+    @property
+    def uses_default_pseudonym_key(self) -> bool:
+        return self.pseudonym_key.get_secret_value() == DEFAULT_PSEUDONYM_KEY
 
     @property
     def embedded(self) -> bool:

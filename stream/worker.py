@@ -42,6 +42,12 @@ def run_worker(settings: Settings, policy: Policy) -> None:
         log.info(
             "worker_starting", bootstrap=bootstrap, app_id=effective.app_id, clock=effective.clock
         )
+        if effective.uses_default_pseudonym_key and not effective.tansu:
+            log.warning(
+                "default_pseudonym_key",
+                detail="set TIERWATCH_PSEUDONYM_KEY: with the public default, pseudonyms of "
+                "guessable learner ids can be reversed",
+            )
         worker = faust.Worker(
             pipeline.app,
             loglevel=effective.log_level.upper(),

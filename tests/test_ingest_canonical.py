@@ -220,3 +220,15 @@ async def test_delete_learner_sends_a_tombstone_and_forgets_identities():
         assert response.status == 202
         assert http.app[KEY].identities.resolve(who) != "ana"
     assert sink.sent[TOPICS.profiles][-1] == ("ana", None)
+
+
+async def test_events_dated_in_the_future_are_refused_whole():
+    """An event more than 5 minutes ahead of the server's clock refuses the batch (400)."""
+    sink = FakeSink()
+    async with client(sink) as http:
+        batch = [EVENT, {**EVENT, "id": "evt-9", "occurred_at": "2099-01-01T00:00:00Z"}]
+        response = await http.post("/events", json=batch, headers=api_headers())
+        body = await response.json()
+    assert response.status == 400
+    assert body["type"].endswith("event_in_the_future")
+    assert TOPICS.events not in sink.sent

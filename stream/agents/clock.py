@@ -64,10 +64,16 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
     keys = [k for k in list(pipeline.table.keys()) if partition_of(k, n) == partition]
     tiers: Counter[int] = Counter()
     for learner_id in keys:
-        state = pipeline.load(learner_id)
-        if state is not None:
-            state = await pipeline.apply(state, tick)
-            tiers[state.tier] += 1
+        try:
+            state = pipeline.load(learner_id)
+            if state is not None:
+                state = await pipeline.apply(state, tick)
+                tiers[state.tier] += 1
+        except Exception as exc:  # one learner's failure must not stop the partition's tick
+            who = pipeline.pseudonym(learner_id)
+            log.exception("evaluation_error", learner=who, partition=partition)
+            error = InvalidRecord("evaluation_error", f"learner {who}: {exc!r}"[:500])
+            await pipeline.dead_letter_tick(partition, learner_id, error)
     pipeline.tiers_by_partition[partition] = tiers
     total: Counter[int] = sum(pipeline.tiers_by_partition.values(), Counter())
     for tier in range(4):

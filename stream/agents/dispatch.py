@@ -16,6 +16,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import structlog
+from pydantic import ValidationError
 
 from schemas.dispatch import REDRIVE_REASON, PendingDelivery
 from schemas.transitions import TierTransition
@@ -56,13 +57,29 @@ class Dispatcher:
             pipeline.topics.retry, key_serializer="raw", value_serializer="raw"
         )
         self.metrics = pipeline.metrics.worker
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def lock(self, learner_id: str) -> asyncio.Lock:
+        """One learner's dispatch state is changed by one agent at a time (both agents load
+        it, wait on the network, then store it: unserialised, one would undo the other)."""
+        lock = self._locks.get(learner_id)
+        if lock is None:
+            lock = self._locks[learner_id] = asyncio.Lock()
+        return lock
+
+    def release(self, learner_id: str) -> None:
+        lock = self._locks.get(learner_id)
+        if lock is not None and not lock.locked():
+            del self._locks[learner_id]
 
     def load(self, learner_id: str) -> DispatchState:
         raw = self.table.get(learner_id)
         return DispatchState.model_validate_json(raw) if raw else DispatchState()
 
     def store(self, learner_id: str, state: DispatchState) -> None:
-        self.table[learner_id] = state.model_dump_json().encode()
+        """Store a learner's dispatch state, unless they were erased meanwhile."""
+        if not self.pipeline.is_erased(learner_id):
+            self.table[learner_id] = state.model_dump_json().encode()
 
     async def on_transition(self, t: TierTransition) -> None:
         if self.pipeline.is_erased(t.learner_id):
@@ -211,7 +228,9 @@ def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
                 log.warning("dispatch.unreadable", error=str(error))
                 continue
             try:
-                await dispatcher.on_transition(transition)
+                async with dispatcher.lock(transition.learner_id):
+                    await dispatcher.on_transition(transition)
+                dispatcher.release(transition.learner_id)
             except Exception as exc:
                 log.exception("dispatch.error", learner=pipeline.pseudonym(transition.learner_id))
                 await dispatcher.dead_letter(
@@ -220,7 +239,16 @@ def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
 
     async def redeliver(stream: Any) -> None:
         async for value in stream:
-            pending = PendingDelivery.model_validate_json(value)
+            try:
+                pending = PendingDelivery.model_validate_json(value)
+            except ValidationError as exc:
+                log.warning("dispatch.unreadable_retry", error=str(exc)[:300])
+                error = InvalidRecord("invalid_fields", str(exc)[:500])
+                now = dt.datetime.now(dt.UTC)
+                letter = codec.dead_letter(pipeline.topics.retry, -1, -1, None, value, error, now)
+                dispatcher.metrics.dead_letters.labels("retry").inc()
+                await pipeline.deadletter.send(key=None, value=letter)
+                continue
             wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
             while wait > 0:
                 await asyncio.sleep(min(wait, MAX_WAIT_S))
@@ -228,27 +256,32 @@ def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
             if pipeline.is_erased(pending.learner_id):
                 dispatcher.metrics.erased_dropped.inc()
                 continue
-            state = dispatcher.load(pending.learner_id)
-            key = DispatchState.key(pending.id, pending.channel, pending.role)
-            # a redriven delivery (tierwatch dlq redrive) is tried again unless delivered
-            redriven = pending.reason == REDRIVE_REASON
-            due = state.log.get(key) != "delivered" if redriven else not state.done(key)
-            if due:
-                try:
-                    await dispatcher.attempt(state, pending, key)
-                except Exception as exc:
-                    log.exception("dispatch.error", learner=pipeline.pseudonym(pending.learner_id))
-                    reason = f"error: {exc!r}"
-                    await dispatcher.dead_letter(
-                        pending.learner_id,
-                        pending.id,
-                        pending.channel,
-                        pending.role,
-                        reason,
-                        pending,
-                    )
-                    state.record(key, "dead_lettered")
-                dispatcher.store(pending.learner_id, state)
+            async with dispatcher.lock(pending.learner_id):
+                await retry_one(pending)
+            dispatcher.release(pending.learner_id)
+
+    async def retry_one(pending: PendingDelivery) -> None:
+        state = dispatcher.load(pending.learner_id)
+        key = DispatchState.key(pending.id, pending.channel, pending.role)
+        # a redriven delivery (tierwatch dlq redrive) is tried again unless delivered
+        redriven = pending.reason == REDRIVE_REASON
+        due = state.log.get(key) != "delivered" if redriven else not state.done(key)
+        if due:
+            try:
+                await dispatcher.attempt(state, pending, key)
+            except Exception as exc:
+                log.exception("dispatch.error", learner=pipeline.pseudonym(pending.learner_id))
+                reason = f"error: {exc!r}"
+                await dispatcher.dead_letter(
+                    pending.learner_id,
+                    pending.id,
+                    pending.channel,
+                    pending.role,
+                    reason,
+                    pending,
+                )
+                state.record(key, "dead_lettered")
+            dispatcher.store(pending.learner_id, state)
 
     async def close_channels(app: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
         for channel in dispatcher.channels.values():

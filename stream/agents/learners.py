@@ -14,6 +14,7 @@ import structlog
 
 from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
 from stream import codec
+from stream.core.state import LearnerState
 from stream.errors import InvalidRecord
 
 if TYPE_CHECKING:
@@ -30,6 +31,17 @@ def erase(pipeline: Pipeline, learner_id: str) -> None:
     pipeline.erased[pipeline.pseudonym(learner_id)] = b"1"
     pipeline.metrics.worker.erasures.inc()
     log.info("learner_erased", learner=pipeline.pseudonym(learner_id))
+
+
+def count_feedback(pipeline: Pipeline, record: Intervention, state: LearnerState | None) -> None:
+    """Count feedback per reason code of the transition it names (the learner's latest;
+    older ones are counted under `earlier_transition`: `tierwatch feedback` has them all)."""
+    metric = pipeline.metrics.worker.feedback
+    if state is None or record.transition_id != state.last_transition_id:
+        metric.labels(record.kind, "earlier_transition").inc()
+        return
+    for code in dict.fromkeys(reason.code for reason in state.reasons):
+        metric.labels(record.kind, code).inc()
 
 
 def register(pipeline: Pipeline) -> None:
@@ -57,9 +69,8 @@ def register(pipeline: Pipeline) -> None:
                 return
             pipeline.erased.pop(pipeline.pseudonym(record.learner_id), None)
         state = pipeline.load(record.learner_id)
-        if isinstance(record, Intervention) and record.kind in FEEDBACK_KINDS and state:
-            for reason in state.reasons:
-                pipeline.metrics.worker.feedback.labels(record.kind, reason.code).inc()
+        if isinstance(record, Intervention) and record.kind in FEEDBACK_KINDS:
+            count_feedback(pipeline, record, state)
         await pipeline.apply(state, record)
 
     async def learners(stream: Any) -> None:

@@ -20,7 +20,9 @@ DipLevel = Literal["none", "minor", "major"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=False)
+    # stored state written by an older or newer release still loads: unknown fields are
+    # ignored, missing ones take their defaults
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
 
 class OpenWeek(_Model):
@@ -79,5 +81,6 @@ class LearnerState(_Model):
     evidence_from: AwareDatetime | None = None  # evidence before a `resolved` intervention is spent
     last_intervention: str | None = None
     transitions: int = 0
+    last_transition_id: str | None = None
     late_events: int = 0
     last_tick: AwareDatetime | None = None

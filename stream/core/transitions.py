@@ -73,6 +73,7 @@ def move(
     state.reasons = transition.reasons
     state.factors = transition.factors
     state.transitions += 1
+    state.last_transition_id = transition.id
     state.quiet_weeks = 0
     state.follow_up_due = follow_up
     state.outreach_at = at if follow_up is not None else None

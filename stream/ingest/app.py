@@ -90,7 +90,9 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         response = problem_response(too_large, request.path)
     except BrokerUnavailable as exc:
         retry = {"Retry-After": "5"}
-        log.warning("broker_unavailable", path=request.path, error=str(exc))
+        route = request.match_info.route.resource
+        endpoint = route.canonical if route is not None else "unmatched"
+        log.warning("broker_unavailable", endpoint=endpoint, error=str(exc))
         response = problem_response(
             Refusal(503, "broker_unavailable", str(exc), headers=retry), request.path
         )

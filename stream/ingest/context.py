@@ -22,7 +22,7 @@ from stream.ingest.problems import Refusal
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import Sink
 from stream.metrics import Metrics
-from stream.normalize.base import NormalizeError
+from stream.normalize.base import NormalizeError, Problem
 from stream.settings import Settings
 from stream.topics import Topics
 
@@ -58,6 +58,17 @@ class Ingest:
 
     async def send_events(self, events: Sequence[LearningEvent]) -> None:
         """Produce events keyed by learner and wait for the broker's acknowledgement."""
+        limit = now() + MAX_AHEAD
+        ahead = [
+            Problem("", f"event {e.id} is dated {e.occurred_at.isoformat()}")
+            for e in events
+            if e.occurred_at > limit
+        ]
+        if ahead:
+            detail = (
+                f"{len(ahead)} event(s) dated more than {MAX_AHEAD} ahead: check the sender's clock"
+            )
+            raise Refusal(400, "event_in_the_future", detail, ahead[:20])
         if events:
             records = [(e.learner_id, codec.encode_record(e)) for e in events]
             started = time.perf_counter()
@@ -67,6 +78,7 @@ class Ingest:
                 self.metrics.ingest.events_in.labels(event.source, event.kind).inc()
 
 
+MAX_AHEAD = dt.timedelta(minutes=5)  # the furthest ahead an event's time may be (clock skew)
 KEY: web.AppKey[Ingest] = web.AppKey("ingest", Ingest)
 RAW: web.RequestKey[bytes] = web.RequestKey("raw", bytes)
 

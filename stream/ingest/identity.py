@@ -8,6 +8,8 @@ from collections.abc import Callable
 from schemas.roster import Identity, LearnerProfile
 from stream.normalize.base import stable_learner_id
 
+MAX_UNMAPPED = 10_000  # unmapped identities listed; beyond, the least seen are dropped
+
 
 class IdentityMap:
     """Identities claimed by profiles, and the ones nobody claims (counted, listable)."""
@@ -24,8 +26,10 @@ class IdentityMap:
             self.unmapped.pop(identity, None)
 
     def forget(self, learner_id: str) -> None:
-        """Drop every identity of a learner (an erased profile)."""
+        """Drop every identity of a learner (an erased profile), claimed or derived."""
         self._owners = {i: owner for i, owner in self._owners.items() if owner != learner_id}
+        for identity in [i for i in self.unmapped if stable_learner_id(i) == learner_id]:
+            del self.unmapped[identity]
 
     def resolve(self, identity: Identity) -> str:
         """The learner id of an identity; unclaimed ones get a stable derived id."""
@@ -40,6 +44,9 @@ class IdentityMap:
             if owner is not None:
                 return owner
         self.unmapped[identity] += 1
+        if len(self.unmapped) > MAX_UNMAPPED:  # keep the most seen
+            for rare, _ in self.unmapped.most_common()[MAX_UNMAPPED // 2 :]:
+                del self.unmapped[rare]
         self.on_unmapped(identity)
         return stable_learner_id(identity)
 

@@ -81,12 +81,16 @@ class KafkaSink:
         if self._producer is None:
             raise BrokerUnavailable("not connected to the broker yet")
         producer = self._producer
-        try:
+
+        async def produce_all() -> None:
             futures = [
                 await producer.send(topic, value=value, key=key.encode() if key else None)
                 for key, value in records
             ]
-            await asyncio.wait_for(asyncio.gather(*futures), self.ack_timeout_s)
+            await asyncio.gather(*futures)
+
+        try:  # the whole write (metadata, a full buffer, the acknowledgements) is bounded
+            await asyncio.wait_for(produce_all(), self.ack_timeout_s)
         except (KafkaError, TimeoutError) as exc:
             raise BrokerUnavailable(f"the broker did not acknowledge: {exc!r}") from exc
 
