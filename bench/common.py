@@ -95,7 +95,8 @@ def table(rows: Iterable[Row]) -> str:
 def ratio(value: float | None, base: float | None, label: str) -> str:
     if not value or not base:
         return ""
-    return f"{value / base:.2f}x {label}"
+    share = value / base
+    return f"{share:.3f}x {label}" if share < 0.1 else f"{share:.2f}x {label}"
 
 
 async def prefill(bootstrap: str, topics: Topics, partitions: int, records: list[Record]) -> Ends:
