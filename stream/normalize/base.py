@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -85,3 +88,30 @@ class Normalized:
 def pointer(*parts: str | int) -> str:
     """A JSON pointer from path parts, escaped as RFC 6901 says."""
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d([.,]\d+)?)?([Zz]|[+-]\d\d(:?\d\d)?)?")
+
+
+def parse_time(value: Any) -> tuple[datetime, bool] | None:
+    """An ISO 8601 date-time in UTC, and whether UTC was assumed for want of an offset."""
+    if not isinstance(value, str) or not _TIME.fullmatch(value):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.upper().replace(",", "."))
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC), True
+        return parsed.astimezone(UTC), False
+    except (ValueError, OverflowError):
+        return None
+
+
+def number(value: Any) -> float | None:
+    """A finite JSON number as a float (booleans, huge integers and NaN are not numbers)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        result = float(value)
+    except OverflowError:
+        return None
+    return result if math.isfinite(result) else None

@@ -36,17 +36,25 @@ read as UTC).
 
 from __future__ import annotations
 
-import math
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from schemas.events import EventKind, LearningEvent
 from schemas.roster import Identity
-from stream.normalize.base import Ignored, Normalized, NormalizeError, Problem, Resolve, pointer
+from stream.normalize.base import (
+    Ignored,
+    Normalized,
+    NormalizeError,
+    Problem,
+    Resolve,
+    number,
+    parse_time,
+    pointer,
+)
 
 Path = tuple[str | int, ...]
 
@@ -77,35 +85,11 @@ _UUID = re.compile(
     r"(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
 )
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
-_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d([.,]\d+)?)?([Zz]|[+-]\d\d(:?\d\d)?)?")
 MAX_ID = 512
 
 
 class UnsupportedDataVersion(NormalizeError):
     """An envelope whose `dataVersion` this endpoint does not speak (HTTP 422)."""
-
-
-def parse_time(value: Any) -> tuple[datetime, bool] | None:
-    """An ISO 8601 date-time in UTC, and whether UTC was assumed for want of an offset."""
-    if not isinstance(value, str) or not _TIME.fullmatch(value):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.upper().replace(",", "."))
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC), True
-        return parsed.astimezone(UTC), False
-    except (ValueError, OverflowError):
-        return None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        result = float(value)
-    except OverflowError:
-        return None
-    return result if math.isfinite(result) else None
 
 
 def _iri(value: Any) -> str | None:
@@ -277,7 +261,7 @@ def _grade(generated: Any, assignable: Any, at: Path, problems: list[Problem]) -
     if not isinstance(generated, dict):
         problems.append(Problem(pointer(*gen_at), "must be the Score the grade generated"))
         return None
-    given = _number(generated.get("scoreGiven"))
+    given = number(generated.get("scoreGiven"))
     if given is None:
         problems.append(Problem(pointer(*gen_at, "scoreGiven"), "must be a finite number"))
     if "maxScore" in generated:
@@ -287,7 +271,7 @@ def _grade(generated: Any, assignable: Any, at: Path, problems: list[Problem]) -
     else:
         problems.append(Problem(pointer(*gen_at, "maxScore"), "needed to scale the score"))
         return None
-    maximum = _number(top)
+    maximum = number(top)
     if maximum is None or maximum <= 0:
         problems.append(Problem(pointer(*top_at), "must be a number above 0"))
         return None

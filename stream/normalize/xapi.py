@@ -34,7 +34,7 @@ import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -48,6 +48,8 @@ from stream.normalize.base import (
     Problem,
     Resolve,
     content_hash,
+    number,
+    parse_time,
     pointer,
 )
 
@@ -93,7 +95,6 @@ _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _MAILTO = re.compile(r"mailto:[^@\s]+@[^@\s]+", re.IGNORECASE)
 _SHA1 = re.compile(r"[0-9a-fA-F]{40}")
 _VERSION = re.compile(r"(1\.0|2\.0)(\.\d+)?")
-_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d([.,]\d+)?)?([Zz]|[+-]\d\d(:?\d\d)?)?")
 _NUM = r"(\d+(?:[.,]\d+)?)"
 _DURATION = re.compile(
     rf"P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
@@ -122,19 +123,6 @@ def canonical_uuid(value: Any) -> str | None:
     return str(parsed) if parsed.variant == uuid.RFC_4122 else None
 
 
-def parse_time(value: Any) -> tuple[datetime, bool] | None:
-    """An ISO 8601 date-time in UTC, and whether UTC was assumed for want of an offset."""
-    if not isinstance(value, str) or not _TIME.fullmatch(value):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value.upper().replace(",", "."))
-        if parsed.tzinfo is None:
-            return parsed.replace(tzinfo=UTC), True
-        return parsed.astimezone(UTC), False
-    except (ValueError, OverflowError):
-        return None
-
-
 def parse_duration(value: Any) -> float | None:
     """Seconds in an ISO 8601 duration such as PT1H2M3.5S; None if it is not one."""
     if not isinstance(value, str) or value.endswith("T") or value == "P":
@@ -148,16 +136,6 @@ def parse_duration(value: Any) -> float | None:
         if part is not None
     )
     return total if math.isfinite(total) else None
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        result = float(value)
-    except OverflowError:
-        return None
-    return result if math.isfinite(result) else None
 
 
 def _statements(payload: Any) -> list[tuple[Path, Any]]:
@@ -382,7 +360,7 @@ def _score(score: Any, at: Path, problems: list[Problem]) -> float | None:
     n: dict[str, float] = {}
     for key in ("scaled", "raw", "min", "max"):
         if key in score:
-            value = _number(score[key])
+            value = number(score[key])
             if value is None:
                 problems.append(Problem(pointer(*at, key), "must be a finite number"))
             else:
