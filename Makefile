@@ -32,8 +32,9 @@ lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff format --check stream schemas tests
 	$(BIN)/mypy
 
-bench: $(STAMP) ## benchmarks (printed figures, never asserted): ingest throughput
+bench: $(STAMP) ## benchmarks (printed figures, never asserted): ingest, then the pipeline against Faust's ceiling
 	$(BIN)/python -m bench.ingest
+	$(BIN)/python -m bench.pipeline
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
