@@ -59,7 +59,10 @@ class Pipeline:
     dispatch_table: Any = None  # the dispatch state table, when dispatch is configured
 
     def is_erased(self, learner_id: str) -> bool:
-        return self.erased is not None and self.pseudonym(learner_id) in self.erased
+        """Whether a learner was erased (no keyed hash is computed while nobody was)."""
+        if self.erased is None or not len(self.erased):
+            return False
+        return self.pseudonym(learner_id) in self.erased
 
     def load(self, learner_id: str) -> LearnerState | None:
         raw = self.table.get(learner_id)

@@ -54,4 +54,7 @@ def run_worker(settings: Settings, policy: Policy) -> None:
             quiet=True,
             redirect_stdouts=False,
         )
+        # no terminal spinner: Faust would lower the root logger to DEBUG to feed it, and
+        # every client library's debug message would then be built (about 4% of a worker)
+        worker.spinner = None
         worker.execute_from_commandline()
