@@ -68,10 +68,16 @@ class Pipeline:
         raw = self.table.get(learner_id)
         return LearnerState.model_validate_json(raw) if raw is not None else None
 
-    def store(self, state: LearnerState) -> None:
-        self.table[state.learner_id] = state.model_dump_json(exclude_defaults=True).encode()
+    def store(self, state: LearnerState, unchanged: bytes | None = None) -> None:
+        """Write a learner's state, unless it is byte for byte the `unchanged` one (a tick
+        on a quiet day): no changelog record for nothing."""
+        value = state.model_dump_json(exclude_defaults=True).encode()
+        if value != unchanged:
+            self.table[state.learner_id] = value
 
-    async def apply(self, state: LearnerState | None, item: Input) -> LearnerState:
+    async def apply(
+        self, state: LearnerState | None, item: Input, unchanged: bytes | None = None
+    ) -> LearnerState:
         """Step one learner, send its transitions (and log notices), then store the state.
 
         Sending first keeps at-least-once: if a send fails or the worker stops before the
@@ -79,7 +85,7 @@ class Pipeline:
         id); receivers and the delivery log de-duplicate it."""
         state, outputs = step(state, item, self.policy)
         await self.emit(outputs)
-        self.store(state)
+        self.store(state, unchanged)
         return state
 
     async def emit(self, outputs: list[Output]) -> None:

@@ -79,11 +79,26 @@ def test_transition_ids_are_deterministic_and_distinct():
 
 
 def test_a_repeated_tick_changes_nothing():
-    """A clock tick delivered twice (at-least-once) is a stale tick, not a second evaluation."""
+    """A clock tick delivered twice (at-least-once) evaluates nothing twice: no output and
+    the very same state, so the worker has nothing to store."""
     timeline = Timeline(POLICY)
     for record in ordered(weeks("a", [6, 6, 6, 6, 2])):
         timeline.feed(record)
     first = timeline.tick(evaluated(4))
+    before = timeline.states["a"].model_dump_json()
     again = timeline.tick(evaluated(4))
     assert moves([o for o in first if hasattr(o, "to_tier")]) == [(0, 1)]
-    assert notices(again) == ["stale_tick"]
+    assert again == []
+    assert timeline.states["a"].model_dump_json() == before
+
+
+def test_an_ordinary_day_leaves_the_state_as_it_was():
+    """A tick on a day when no week closes, nothing is due and nothing is followed up
+    changes no byte of the stored state."""
+    timeline = Timeline(POLICY)
+    for item in schedule(ordered(weeks("a", [6, 6, 6, 6, 6])), POLICY, evaluated(4)):
+        timeline.feed(item)
+    before = timeline.states["a"].model_dump_json()
+    wednesday = evaluated(4) + dt.timedelta(days=1)
+    assert timeline.tick(wednesday) == []
+    assert timeline.states["a"].model_dump_json() == before

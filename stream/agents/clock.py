@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from stream import codec
+from stream.core.state import LearnerState
 from stream.errors import InvalidRecord
 
 if TYPE_CHECKING:
@@ -65,9 +66,10 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
     tiers: Counter[int] = Counter()
     for learner_id in keys:
         try:
-            state = pipeline.load(learner_id)
-            if state is not None:
-                state = await pipeline.apply(state, tick)
+            raw = pipeline.table.get(learner_id)
+            if raw is not None:
+                state = LearnerState.model_validate_json(raw)
+                state = await pipeline.apply(state, tick, unchanged=raw)
                 tiers[state.tier] += 1
         except Exception as exc:  # one learner's failure must not stop the partition's tick
             who = pipeline.pseudonym(learner_id)

@@ -83,4 +83,3 @@ class LearnerState(_Model):
     transitions: int = 0
     last_transition_id: str | None = None
     late_events: int = 0
-    last_tick: AwareDatetime | None = None

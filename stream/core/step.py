@@ -33,7 +33,7 @@ MAX_COMPLETED = 256  # completed object ids remembered for assignments that arri
 class Notice:
     """Something the edges should count or log; never a change of tier."""
 
-    code: Literal["duplicate", "late_event", "unknown_role", "stale_tick"]
+    code: Literal["duplicate", "late_event", "unknown_role"]
     learner_id: str
     detail: str = ""
 
@@ -191,10 +191,11 @@ def _deadlines(state: LearnerState, now: dt.datetime, policy: Policy) -> list[ru
 
 
 def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Output]:
-    """Evaluate closed weeks, passed deadlines and a due follow-up, as of `now`."""
-    if state.last_tick is not None and now <= state.last_tick:
-        return [Notice("stale_tick", state.learner_id, now.isoformat())]
-    state.last_tick = now
+    """Evaluate closed weeks, passed deadlines and a due follow-up, as of `now`.
+
+    Idempotent: a repeated (or older) tick finds every closed week evaluated and every
+    deadline condition already raised, and leaves the state as it was, so a worker stores
+    nothing for a learner on a day when nothing happened."""
     out: list[Output] = []
     grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
     closed = last_closed_week(now, policy.tz, grace)
