@@ -18,7 +18,7 @@ class PendingDelivery(BaseModel):
 
     learner_id: str
     role: Literal["learner", "manager", "hr", "wellbeing"]
-    id: str  # the transition id: the idempotency key
+    id: str  # the message id, the idempotency key: the transition id (plus the role after the first)
     route: str
     channel: str
     recipient: str

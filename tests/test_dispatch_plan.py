@@ -73,6 +73,14 @@ def test_each_route_reaches_its_roles_over_every_channel():
     assert all(p.message.id == outreach.id for p in planned(outreach).messages)
 
 
+def test_each_message_of_a_transition_has_its_own_idempotency_key():
+    """An escalation to HR and the manager over one webhook: two messages, two ids, the
+    first the transition id itself."""
+    escalation = transitions_for([5, 5, 5, 5, 0, 0, 0])[-1]
+    hooks = [p.message for p in planned(escalation).messages if p.message.channel == "hooks"]
+    assert [m.id for m in hooks] == [escalation.id, f"{escalation.id}.manager"]
+
+
 def test_escalation_goes_to_hr_of_the_team_and_informs_the_manager():
     """Tier 3: HR (the team's address) and the manager, each with their own words."""
     escalation = transitions_for([5, 5, 5, 5, 0, 0, 0])[-1]

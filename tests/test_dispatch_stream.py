@@ -103,7 +103,7 @@ def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique
                 alerts = await read_topic(broker.bootstrap, topics.alerts, 1, idle_s=2.0, max_s=30)
                 expected = sum(1 for _ in alerts)
                 for _ in range(100):  # until every transition's webhook arrived, or 10 s
-                    ids = {r.headers.get("webhook-id") for r in receiver.requests if r.accepted}
+                    ids = {orjson.loads(r.body)["id"] for r in receiver.requests if r.accepted}
                     if len(ids) >= expected:
                         break
                     await asyncio.sleep(0.1)
@@ -122,10 +122,12 @@ def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique
     }
     accepted = [r for r in requests if r.accepted]
     assert [r.accepted for r in requests if r.accepted is not None] == [True] * len(accepted)
-    by_id = Counter(r.headers["webhook-id"] for r in accepted)
-    assert set(by_id) == set(transitions)
-    deliveries = Counter((r.headers["webhook-id"], orjson.loads(r.body)["role"]) for r in accepted)
-    assert set(deliveries.values()) == {1}  # each message delivered once per role
+    bodies = [(r.headers["webhook-id"], orjson.loads(r.body)) for r in accepted]
+    assert {body["id"] for _, body in bodies} == set(transitions)
+    assert all(wid.startswith(body["id"]) for wid, body in bodies)
+    by_webhook_id = Counter(wid for wid, _ in bodies)
+    assert set(by_webhook_id.values()) == {1}  # one webhook-id per message, delivered once
+    deliveries = Counter((body["id"], body["role"]) for _, body in bodies)
     roles = Counter((transitions[tid].route, role) for tid, role in deliveries)
     assert roles[("learner_nudge", "learner")] >= 1
     assert roles[("hr_escalation", "hr")] >= 1

@@ -57,6 +57,13 @@ def roles_for(transition: TierTransition, told: set[Role]) -> tuple[Role, ...]:
     return ROUTE_ROLES[transition.route]
 
 
+def message_id(transition_id: str, role: Role, roles: tuple[Role, ...]) -> str:
+    """The idempotency key of a message: the transition id for the first role a route
+    reaches, with the role appended for the others (an escalation to HR and the manager
+    over one webhook is two messages, and each needs its own `webhook-id`)."""
+    return transition_id if role == roles[0] else f"{transition_id}.{role}"
+
+
 def address(
     role: Role, channel: ChannelConfig, profile: LearnerProfile | None, config: DispatchConfig
 ) -> str | None:
@@ -128,7 +135,8 @@ def plan(
         else None
     )
     language = profile.language if profile else None
-    for role in roles_for(transition, told):
+    roles = roles_for(transition, told)
+    for role in roles:
         for name in config.routes.get(route, []):
             channel = config.channels[name]
             rendered = templates.render(route, role, language, context, channel.type)
@@ -150,7 +158,7 @@ def plan(
                 result.missing.append(Missing(role, name, "privacy: " + "; ".join(problems)))
                 continue
             message = Message(
-                id=transition.id, route=route, channel=name, recipient=to,
+                id=message_id(transition.id, role, roles), route=route, channel=name, recipient=to,
                 subject=rendered.subject, text=rendered.text, html=rendered.html, payload=payload,
             )  # fmt: skip
             result.messages.append(Planned(message, role, not_before))
