@@ -18,7 +18,7 @@ class PendingDelivery(BaseModel):
 
     learner_id: str
     role: Literal["learner", "manager", "hr", "wellbeing"]
-    id: str  # the message id, the idempotency key: the transition id (plus the role after the first)
+    id: str  # the message's idempotency key: the transition id (+ "." + role after the first)
     route: str
     channel: str
     recipient: str
