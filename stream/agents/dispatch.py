@@ -196,6 +196,68 @@ class Dispatcher:
         )
         await self.pipeline.deadletter.send(key=learner_id.encode(), value=letter)
 
+    async def on_alert(self, value: bytes) -> None:
+        """One message of the alerts topic: plan and deliver, or dead-letter on a bug."""
+        try:
+            transition = codec.decode_transition(value)
+        except InvalidRecord as error:
+            log.warning("dispatch.unreadable", error=str(error))
+            return
+        learner = transition.learner_id
+        try:
+            async with self.lock(learner):
+                await self.on_transition(transition)
+            self.release(learner)
+        except Exception as exc:  # one bad transition must not stop dispatch
+            log.exception("dispatch.error", learner=self.pipeline.pseudonym(learner))
+            await self.dead_letter(learner, transition.id, "-", "-", f"error: {exc!r}")
+
+    async def on_retry(self, value: bytes) -> None:
+        """One delivery of the retry topic: wait until it is due, then try again."""
+        try:
+            pending = PendingDelivery.model_validate_json(value)
+        except ValidationError as exc:
+            log.warning("dispatch.unreadable_retry", error=str(exc)[:300])
+            error = InvalidRecord("invalid_fields", str(exc)[:500])
+            now = dt.datetime.now(dt.UTC)
+            letter = codec.dead_letter(self.pipeline.topics.retry, -1, -1, None, value, error, now)
+            self.metrics.dead_letters.labels("retry").inc()
+            await self.pipeline.deadletter.send(key=None, value=letter)
+            return
+        wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
+        while wait > 0:
+            await asyncio.sleep(min(wait, MAX_WAIT_S))
+            wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
+        if self.pipeline.is_erased(pending.learner_id):
+            self.metrics.erased_dropped.inc()
+            return
+        async with self.lock(pending.learner_id):
+            await self.retry(pending)
+        self.release(pending.learner_id)
+
+    async def retry(self, pending: PendingDelivery) -> None:
+        state = self.load(pending.learner_id)
+        key = DispatchState.key(pending.id, pending.channel, pending.role)
+        # a redriven delivery (tierwatch dlq redrive) is tried again unless delivered
+        redriven = pending.reason == REDRIVE_REASON
+        if (state.log.get(key) == "delivered") if redriven else state.done(key):
+            return
+        try:
+            await self.attempt(state, pending, key)
+        except Exception as exc:  # one bad delivery must not stop the retries
+            log.exception("dispatch.error", learner=self.pipeline.pseudonym(pending.learner_id))
+            args = (pending.learner_id, pending.id, pending.channel, pending.role)
+            await self.dead_letter(*args, f"error: {exc!r}", pending)
+            state.record(key, "dead_lettered")
+        self.store(pending.learner_id, state)
+
+    async def close(self, *args: Any, **kwargs: Any) -> None:
+        """Close the channels' connections (on shutdown)."""
+        for channel in self.channels.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                await close()
+
 
 def _pending(
     learner_id: str, role: str, message: Message, round_: int, due: dt.datetime
@@ -215,6 +277,7 @@ def _message(p: PendingDelivery) -> Message:
 
 
 def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
+    """Attach the dispatch and redeliver agents (and close the channels on shutdown)."""
     dispatcher = Dispatcher(pipeline, config)
     alerts = pipeline.app.topic(
         pipeline.topics.alerts, key_serializer="raw", value_serializer="raw"
@@ -222,74 +285,13 @@ def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
 
     async def dispatch(stream: Any) -> None:
         async for value in stream:
-            try:
-                transition = codec.decode_transition(value)
-            except InvalidRecord as error:
-                log.warning("dispatch.unreadable", error=str(error))
-                continue
-            try:
-                async with dispatcher.lock(transition.learner_id):
-                    await dispatcher.on_transition(transition)
-                dispatcher.release(transition.learner_id)
-            except Exception as exc:
-                log.exception("dispatch.error", learner=pipeline.pseudonym(transition.learner_id))
-                await dispatcher.dead_letter(
-                    transition.learner_id, transition.id, "-", "-", f"error: {exc!r}"
-                )
+            await dispatcher.on_alert(value)
 
     async def redeliver(stream: Any) -> None:
         async for value in stream:
-            try:
-                pending = PendingDelivery.model_validate_json(value)
-            except ValidationError as exc:
-                log.warning("dispatch.unreadable_retry", error=str(exc)[:300])
-                error = InvalidRecord("invalid_fields", str(exc)[:500])
-                now = dt.datetime.now(dt.UTC)
-                letter = codec.dead_letter(pipeline.topics.retry, -1, -1, None, value, error, now)
-                dispatcher.metrics.dead_letters.labels("retry").inc()
-                await pipeline.deadletter.send(key=None, value=letter)
-                continue
-            wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
-            while wait > 0:
-                await asyncio.sleep(min(wait, MAX_WAIT_S))
-                wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
-            if pipeline.is_erased(pending.learner_id):
-                dispatcher.metrics.erased_dropped.inc()
-                continue
-            async with dispatcher.lock(pending.learner_id):
-                await retry_one(pending)
-            dispatcher.release(pending.learner_id)
+            await dispatcher.on_retry(value)
 
-    async def retry_one(pending: PendingDelivery) -> None:
-        state = dispatcher.load(pending.learner_id)
-        key = DispatchState.key(pending.id, pending.channel, pending.role)
-        # a redriven delivery (tierwatch dlq redrive) is tried again unless delivered
-        redriven = pending.reason == REDRIVE_REASON
-        due = state.log.get(key) != "delivered" if redriven else not state.done(key)
-        if due:
-            try:
-                await dispatcher.attempt(state, pending, key)
-            except Exception as exc:
-                log.exception("dispatch.error", learner=pipeline.pseudonym(pending.learner_id))
-                reason = f"error: {exc!r}"
-                await dispatcher.dead_letter(
-                    pending.learner_id,
-                    pending.id,
-                    pending.channel,
-                    pending.role,
-                    reason,
-                    pending,
-                )
-                state.record(key, "dead_lettered")
-            dispatcher.store(pending.learner_id, state)
-
-    async def close_channels(app: Any, *args: Any, signal: Any = None, **kwargs: Any) -> None:
-        for channel in dispatcher.channels.values():
-            close = getattr(channel, "close", None)
-            if close is not None:
-                await close()
-
-    pipeline.app.on_before_shutdown.connect(close_channels)  # type: ignore[arg-type]  # mode typing
+    pipeline.app.on_before_shutdown.connect(dispatcher.close)
     pipeline.app.agent(alerts, name="dispatch")(dispatch)
     pipeline.app.agent(dispatcher.retry_topic, name="redeliver")(redeliver)
     return dispatcher
