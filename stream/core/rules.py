@@ -103,72 +103,50 @@ def performance_condition(dip: Dip) -> list[Condition]:
 def deadline_conditions(
     missed: Missed, role: Role, exposure: list[Exposure], policy: Policy
 ) -> list[Condition]:
-    """Conditions from missed assignments still counting."""
+    """Conditions from missed assignments still counting: how many (against the role's
+    thresholds), and how long a compliance module has been overdue."""
     if missed.total == 0:
         return []
+    found = [_missed_condition(missed, role, policy)]
+    overdue = _overdue_condition(missed.compliance_overdue_days, exposure, policy)
+    if overdue is not None:
+        found.append(overdue)
+    return found
+
+
+def _missed_condition(missed: Missed, role: Role, policy: Policy) -> Condition:
     window = policy.assignments.counting_days
-    found: list[Condition] = []
-    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(missed.by_kind.items()))
-    numbers: dict[str, float | int | str] = dict(sorted(missed.by_kind.items()))
-    reached = [
-        kind
-        for kind, n in sorted(missed.by_kind.items())
-        if kind in role.missed_thresholds and n >= role.missed_thresholds[kind]
-    ]
-    if reached:
-        limits = ", ".join(f"{role.missed_thresholds[k]} {k}" for k in reached)
-        found.append(
-            Condition(
-                2,
-                "major",
-                Reason(
-                    code="missed_assignments",
-                    text=f"Missed assignments in the last {window} days ({counts}) reached the "
-                    f"role's threshold ({limits}).",
-                    numbers=numbers,
-                ),
-            )
-        )
-    else:
-        found.append(
-            Condition(
-                1,
-                "minor",
-                Reason(
-                    code="missed_assignment",
-                    text=f"Missed assignments in the last {window} days: {counts}.",
-                    numbers=numbers,
-                ),
-            )
-        )
-    overdue = missed.compliance_overdue_days
+    kinds = sorted(missed.by_kind.items())
+    counts = ", ".join(f"{n} {kind}" for kind, n in kinds)
+    numbers: dict[str, float | int | str] = dict(kinds)
+    thresholds = role.missed_thresholds
+    reached = [kind for kind, n in kinds if kind in thresholds and n >= thresholds[kind]]
+    if not reached:
+        text = f"Missed assignments in the last {window} days: {counts}."
+        return Condition(1, "minor", Reason(code="missed_assignment", text=text, numbers=numbers))
+    limits = ", ".join(f"{thresholds[k]} {k}" for k in reached)
+    text = (
+        f"Missed assignments in the last {window} days ({counts}) reached the "
+        f"role's threshold ({limits})."
+    )
+    return Condition(2, "major", Reason(code="missed_assignments", text=text, numbers=numbers))
+
+
+def _overdue_condition(overdue: int, exposure: list[Exposure], policy: Policy) -> Condition | None:
     limit = policy.tiers.compliance_overdue_days
     if overdue > limit:
-        found.append(
-            Condition(
-                3,
-                "critical",
-                Reason(
-                    code="compliance_overdue",
-                    text=f"A compliance module is {overdue} days overdue (more than {limit}).",
-                    numbers={"overdue_days": overdue, "limit_days": limit},
-                ),
-            )
+        text = f"A compliance module is {overdue} days overdue (more than {limit})."
+        numbers: dict[str, float | int | str] = {"overdue_days": overdue, "limit_days": limit}
+        return Condition(
+            3, "critical", Reason(code="compliance_overdue", text=text, numbers=numbers)
         )
-    elif overdue > 0 and "compliance_sensitive" in exposure:
-        found.append(
-            Condition(
-                3,
-                "critical",
-                Reason(
-                    code="compliance_sensitive_overdue",
-                    text=f"A compliance module is {overdue} days overdue "
-                    "in a compliance-sensitive role.",
-                    numbers={"overdue_days": overdue},
-                ),
-            )
+    if overdue > 0 and "compliance_sensitive" in exposure:
+        text = f"A compliance module is {overdue} days overdue in a compliance-sensitive role."
+        reason = Reason(
+            code="compliance_sensitive_overdue", text=text, numbers={"overdue_days": overdue}
         )
-    return found
+        return Condition(3, "critical", reason)
+    return None
 
 
 CONCERN = Condition(
