@@ -197,10 +197,11 @@ def test_an_erased_learner_gets_no_transition_or_message_afterwards(broker, uniq
     assert learners.count("finn") == 4  # nudge, outreach, escalation to HR and the manager
 
 
-def test_a_worker_killed_right_after_sending_sends_at_most_once_more(broker, unique, tmp_path):
+def test_a_worker_killed_right_after_sending_sends_at_most_once_more(own_broker, unique, tmp_path):
     """The worker is killed (SIGKILL) the moment the receiver gets a nudge, and restarted:
     the receiver sees that webhook-id at most twice, and the delivery log records one
     delivery."""
+    broker = own_broker
     from stream import demo
     from stream.broker import stop_process
     from stream.dispatch.state import DispatchState

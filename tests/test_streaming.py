@@ -202,10 +202,11 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
 
 
 def test_a_restarted_worker_recovers_its_state_and_streaming_still_equals_replay(
-    broker, unique, tmp_path
+    own_broker, unique, tmp_path
 ):
     """A simulated team; the worker is stopped after four weeks and a new one takes over
     from the changelog and the committed offsets: the transitions still equal replay's."""
+    broker = own_broker
     from stream import demo
     from stream.simulate import simulate
 
@@ -227,7 +228,9 @@ def test_a_restarted_worker_recovers_its_state_and_streaming_still_equals_replay
             broker.bootstrap, f"{unique}-app", lambda: current["proc"].poll() is None
         )
         async with Driver(broker.bootstrap, topics, 4) as driver, group:
-            await driver.play(iter(records), POLICY, group, on_tick=restart_after_four_weeks)
+            await driver.play(
+                iter(records), POLICY, group, on_tick=restart_after_four_weeks, tick_timeout=120
+            )
         return await read_topic(broker.bootstrap, topics.alerts, len(expected), max_s=30)
 
     try:
