@@ -17,12 +17,12 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 
-from schemas.events import LearningEvent
+from schemas.events import EventKind, LearningEvent
 from schemas.roster import Identity
 
 Resolve = Callable[[Identity], str]
@@ -83,6 +83,31 @@ class Normalized:
 
     events: list[LearningEvent] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
+
+
+MAX_AHEAD = timedelta(minutes=5)  # clock skew tolerated between a source and us
+Where = tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What one supported event says, before the fields every event has are added."""
+
+    kind: EventKind
+    learner: str | None
+    object_id: str | None
+    score: float | None = None
+    success: bool | None = None
+
+
+class Found:
+    """The problems found so far in one payload."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, where: Where, detail: str) -> None:
+        self.problems.append(Problem(pointer(*where), detail))
 
 
 def pointer(*parts: str | int) -> str:

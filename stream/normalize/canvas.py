@@ -44,24 +44,25 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from schemas.events import EventKind, LearningEvent
 from schemas.roster import Identity
 from stream.normalize.base import (
+    MAX_AHEAD,
+    Facts,
+    Found,
     Ignored,
     Normalized,
     NormalizeError,
     Problem,
     Resolve,
+    Where,
     content_hash,
-    pointer,
 )
 
 SOURCE = "canvas"
-MAX_AHEAD = timedelta(minutes=5)  # clock skew tolerated between Canvas and us
 NOT_LEARNING_ROLES = frozenset(
     {
         "TeacherEnrollment",
@@ -74,29 +75,6 @@ NOT_LEARNING_ROLES = frozenset(
 )
 _DIGITS = re.compile(r"[0-9]{1,30}")
 _ASSET_TYPE = re.compile(r"[A-Za-z0-9_:.\-]{1,64}")
-
-Where = tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    """What one supported event says, before the shared fields are added."""
-
-    kind: EventKind
-    learner: str | None
-    object_id: str | None
-    score: float | None = None
-    success: bool | None = None
-
-
-class _Found:
-    """The problems found so far in one payload."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, where: Where, detail: str) -> None:
-        self.problems.append(Problem(pointer(*where), detail))
 
 
 def event_name(payload: Any) -> str | None:
@@ -119,7 +97,7 @@ def normalize_live_event(payload: Any, received_at: datetime, resolve: Resolve) 
     if handler is None:
         reason = f"event {name[:64]!r} says nothing of learning engagement"
         return Normalized(ignored=[Ignored("/metadata/event_name", reason)])
-    found = _Found()
+    found = Found()
     body = payload.get("body")
     if not isinstance(body, dict):
         found.add(("body",), f"must be an object, not {_json_type(body)}")
@@ -165,8 +143,8 @@ def _envelope(payload: Any) -> tuple[dict[str, Any], str]:
 
 
 def _asset_accessed(
-    found: _Found, metadata: dict[str, Any], body: dict[str, Any]
-) -> _Facts | Ignored:
+    found: Found, metadata: dict[str, Any], body: dict[str, Any]
+) -> Facts | Ignored:
     role = body.get("role")
     if isinstance(role, str) and role in NOT_LEARNING_ROLES:
         return Ignored("/body/role", f"accessed as {role}: not a learner")
@@ -178,30 +156,28 @@ def _asset_accessed(
         found.add(("body", "asset_type"), _expected("an asset type such as wiki_page", asset_type))
         asset_type = None
     asset_id = _canvas_id(found, body.get("asset_id"), ("body", "asset_id"))
-    return _Facts("view", learner, _join(asset_type, asset_id))
+    return Facts("view", learner, _join(asset_type, asset_id))
 
 
-def _logged_in(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+def _logged_in(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
     learner = _canvas_id(found, metadata.get("user_id"), ("metadata", "user_id"))
-    return _Facts("session", learner, "login")
+    return Facts("session", learner, "login")
 
 
-def _submission_created(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+def _submission_created(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
     where, value = _first((("body", "user_id"), body), (("metadata", "user_id"), metadata))
     learner = _canvas_id(found, value, where)
     assignment = _canvas_id(found, body.get("assignment_id"), ("body", "assignment_id"))
-    return _Facts("progress", learner, _join("assignment", assignment))
+    return Facts("progress", learner, _join("assignment", assignment))
 
 
-def _quiz_submitted(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+def _quiz_submitted(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
     learner = _canvas_id(found, metadata.get("user_id"), ("metadata", "user_id"))
     quiz = _canvas_id(found, body.get("quiz_id"), ("body", "quiz_id"))
-    return _Facts("assessment", learner, _join("quiz", quiz))
+    return Facts("assessment", learner, _join("quiz", quiz))
 
 
-def _grade_change(
-    found: _Found, metadata: dict[str, Any], body: dict[str, Any]
-) -> _Facts | Ignored:
+def _grade_change(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts | Ignored:
     grade = body.get("grade")
     if body.get("score") is None and grade is None:
         return Ignored("/body/grade", "a grade removed or excused: no result")
@@ -210,10 +186,10 @@ def _grade_change(
     assignment = _canvas_id(found, body.get("assignment_id"), ("body", "assignment_id"))
     score = _score(found, body)
     success = {"complete": True, "incomplete": False}.get(grade) if isinstance(grade, str) else None
-    return _Facts("assessment", learner, _join("assignment", assignment), score, success)
+    return Facts("assessment", learner, _join("assignment", assignment), score, success)
 
 
-def _score(found: _Found, body: dict[str, Any]) -> float | None:
+def _score(found: Found, body: dict[str, Any]) -> float | None:
     """body.score / body.points_possible in [0, 1], when both are there and it is final."""
     score = _number(found, body.get("score"), ("body", "score"))
     possible = _number(found, body.get("points_possible"), ("body", "points_possible"))
@@ -225,15 +201,15 @@ def _score(found: _Found, body: dict[str, Any]) -> float | None:
     return min(1.0, max(0.0, score / possible))
 
 
-def _course_progress(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+def _course_progress(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
     return _course_facts("progress", found, body)
 
 
-def _course_completed(found: _Found, metadata: dict[str, Any], body: dict[str, Any]) -> _Facts:
+def _course_completed(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
     return _course_facts("completion", found, body)
 
 
-def _course_facts(kind: EventKind, found: _Found, body: dict[str, Any]) -> _Facts:
+def _course_facts(kind: EventKind, found: Found, body: dict[str, Any]) -> Facts:
     learner = course = None
     user, course_object = body.get("user"), body.get("course")
     if isinstance(user, dict):
@@ -244,10 +220,10 @@ def _course_facts(kind: EventKind, found: _Found, body: dict[str, Any]) -> _Fact
         course = _canvas_id(found, course_object.get("id"), ("body", "course", "id"))
     else:
         found.add(("body", "course"), f"must be an object, not {_json_type(course_object)}")
-    return _Facts(kind, learner, _join("course", course))
+    return Facts(kind, learner, _join("course", course))
 
 
-Handler = Callable[[_Found, dict[str, Any], dict[str, Any]], _Facts | Ignored]
+Handler = Callable[[Found, dict[str, Any], dict[str, Any]], Facts | Ignored]
 
 _HANDLERS: dict[str, Handler] = {
     "asset_accessed": _asset_accessed,
@@ -268,7 +244,7 @@ def _first(*candidates: tuple[Where, dict[str, Any]]) -> tuple[Where, Any]:
     return candidates[0][0], None
 
 
-def _canvas_id(found: _Found, value: Any, where: Where) -> str | None:
+def _canvas_id(found: Found, value: Any, where: Where) -> str | None:
     """A Canvas id as Canvas wrote it (digits), or None with a problem."""
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 10**30:
         return str(value)
@@ -278,7 +254,7 @@ def _canvas_id(found: _Found, value: Any, where: Where) -> str | None:
     return None
 
 
-def _number(found: _Found, value: Any, where: Where) -> float | None:
+def _number(found: Found, value: Any, where: Where) -> float | None:
     """A finite number, None when null, or None with a problem."""
     if value is None:
         return None
@@ -293,7 +269,7 @@ def _number(found: _Found, value: Any, where: Where) -> float | None:
     return None
 
 
-def _event_time(found: _Found, value: Any, received_at: datetime) -> datetime | None:
+def _event_time(found: Found, value: Any, received_at: datetime) -> datetime | None:
     """metadata.event_time in UTC, or None with a problem."""
     where = ("metadata", "event_time")
     if not isinstance(value, str) or len(value) > 64:
@@ -313,7 +289,7 @@ def _event_time(found: _Found, value: Any, received_at: datetime) -> datetime | 
     return occurred_at
 
 
-def _event_id(found: _Found, payload: dict[str, Any]) -> str | None:
+def _event_id(found: Found, payload: dict[str, Any]) -> str | None:
     return f"{SOURCE}:{content_hash(payload)}"
 
 

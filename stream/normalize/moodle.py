@@ -47,50 +47,30 @@ import contextlib
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from schemas.events import EventKind, LearningEvent
+from schemas.events import LearningEvent
 from schemas.roster import Identity
 from stream.normalize.base import (
+    MAX_AHEAD,
+    Facts,
+    Found,
     Ignored,
     Normalized,
     NormalizeError,
     Problem,
     Resolve,
+    Where,
     content_hash,
     pointer,
 )
 
 SOURCE = "moodle"
-MAX_AHEAD = timedelta(minutes=5)  # clock skew tolerated between Moodle and us
 LATEST = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
 _MODULE_VIEWED = re.compile(r"mod_[a-z0-9_]{1,64}\\event\\course_module_viewed")
-
-Where = tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    """What one supported event says, before the shared fields are added."""
-
-    kind: EventKind
-    learner: str | None
-    object_id: str | None
-    success: bool | None = None
-
-
-class _Found:
-    """The problems found so far in one payload."""
-
-    def __init__(self) -> None:
-        self.problems: list[Problem] = []
-
-    def add(self, where: Where, detail: str) -> None:
-        self.problems.append(Problem(pointer(*where), detail))
 
 
 def normalize_event(payload: Any, received_at: datetime, resolve: Resolve) -> Normalized:
@@ -106,7 +86,7 @@ def normalize_event(payload: Any, received_at: datetime, resolve: Resolve) -> No
     if handler is None:
         reason = f"event {name[:128]!r} says nothing of learning engagement"
         return Normalized(ignored=[Ignored("/eventname", reason)])
-    found = _Found()
+    found = Found()
     if _anonymous(found, payload.get("anonymous")):
         return Normalized(ignored=[Ignored("/anonymous", "an anonymous event: no learner")])
     facts = handler(found, payload)
@@ -142,7 +122,7 @@ def _eventname(payload: Any) -> str:
     return name
 
 
-def _anonymous(found: _Found, value: Any) -> bool:
+def _anonymous(found: Found, value: Any) -> bool:
     """Whether the event is anonymous (1 or true); absent or null means not."""
     if value is None or (isinstance(value, int) and value in (0, 1)):
         return bool(value)
@@ -150,20 +130,20 @@ def _anonymous(found: _Found, value: Any) -> bool:
     return False
 
 
-def _course_viewed(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+def _course_viewed(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
     if nobody := _nobody(payload, "userid"):
         return nobody
     learner = _id(found, payload, ("userid",))
-    return _Facts("view", learner, _join("course", _id(found, payload, ("courseid",))))
+    return Facts("view", learner, _join("course", _id(found, payload, ("courseid",))))
 
 
-def _module_viewed(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+def _module_viewed(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
     if nobody := _nobody(payload, "userid"):
         return nobody
-    return _Facts("view", _id(found, payload, ("userid",)), _cm(found, payload))
+    return Facts("view", _id(found, payload, ("userid",)), _cm(found, payload))
 
 
-def _completion_updated(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+def _completion_updated(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
     other = _other(found, payload)
     state = other.get("completionstate") if other is not None else None
     if state == 0 and not isinstance(state, bool | float):
@@ -173,16 +153,16 @@ def _completion_updated(found: _Found, payload: dict[str, Any]) -> _Facts | Igno
     if other is not None and (isinstance(state, bool) or state not in (1, 2, 3, 4)):
         found.add(("other", "completionstate"), _expected("one of 0, 1, 2, 3 and 4", state))
     if state in (3, 4):
-        return _Facts("assessment", learner, object_id, success=False)
-    return _Facts("completion", learner, object_id, success=True if state == 2 else None)
+        return Facts("assessment", learner, object_id, success=False)
+    return Facts("completion", learner, object_id, success=True if state == 2 else None)
 
 
-def _attempt_submitted(found: _Found, payload: dict[str, Any]) -> _Facts:
+def _attempt_submitted(found: Found, payload: dict[str, Any]) -> Facts:
     learner = _id(found, payload, ("relateduserid",))
-    return _Facts("assessment", learner, _cm(found, payload))
+    return Facts("assessment", learner, _cm(found, payload))
 
 
-def _user_graded(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+def _user_graded(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
     other = _other(found, payload)
     if other is not None and other.get("finalgrade") is None:
         return Ignored("/other/finalgrade", "a grade cleared: no result")
@@ -191,21 +171,21 @@ def _user_graded(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
     if other is not None:
         _finalgrade(found, other.get("finalgrade"))
         item = _id(found, other, ("other", "itemid"))
-    return _Facts("assessment", learner, _join("grade_item", item))
+    return Facts("assessment", learner, _join("grade_item", item))
 
 
-def _course_completed(found: _Found, payload: dict[str, Any]) -> _Facts:
+def _course_completed(found: Found, payload: dict[str, Any]) -> Facts:
     learner = _id(found, payload, ("relateduserid",))
-    return _Facts("completion", learner, _join("course", _id(found, payload, ("courseid",))))
+    return Facts("completion", learner, _join("course", _id(found, payload, ("courseid",))))
 
 
-def _user_loggedin(found: _Found, payload: dict[str, Any]) -> _Facts | Ignored:
+def _user_loggedin(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
     if nobody := _nobody(payload, "objectid"):
         return nobody
-    return _Facts("session", _id(found, payload, ("objectid",)), "login")
+    return Facts("session", _id(found, payload, ("objectid",)), "login")
 
 
-Handler = Callable[[_Found, dict[str, Any]], _Facts | Ignored]
+Handler = Callable[[Found, dict[str, Any]], Facts | Ignored]
 
 _HANDLERS: dict[str, Handler] = {
     r"core\event\course_viewed": _course_viewed,
@@ -233,11 +213,11 @@ def _nobody(payload: dict[str, Any], field: str) -> Ignored | None:
     return None
 
 
-def _cm(found: _Found, payload: dict[str, Any]) -> str | None:
+def _cm(found: Found, payload: dict[str, Any]) -> str | None:
     return _join("cm", _id(found, payload, ("contextinstanceid",)))
 
 
-def _other(found: _Found, payload: dict[str, Any]) -> dict[str, Any] | None:
+def _other(found: Found, payload: dict[str, Any]) -> dict[str, Any] | None:
     """`other` as an object, decoding it when a plugin sent it as a JSON string."""
     other = payload.get("other")
     if isinstance(other, str):
@@ -252,7 +232,7 @@ def _other(found: _Found, payload: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def _finalgrade(found: _Found, value: Any) -> None:
+def _finalgrade(found: Found, value: Any) -> None:
     """Moodle sends a float, or the database's decimal string ("75.00000")."""
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
@@ -261,7 +241,7 @@ def _finalgrade(found: _Found, value: Any) -> None:
         found.add(("other", "finalgrade"), _expected("a number or null", value))
 
 
-def _id(found: _Found, parent: dict[str, Any], where: Where) -> str | None:
+def _id(found: Found, parent: dict[str, Any], where: Where) -> str | None:
     """A positive Moodle id in decimal, or None with a problem."""
     value = parent.get(where[-1])
     if isinstance(value, str) and value.isascii() and value.isdecimal() and len(value) <= 20:
@@ -272,7 +252,7 @@ def _id(found: _Found, parent: dict[str, Any], where: Where) -> str | None:
     return None
 
 
-def _time(found: _Found, value: Any, received_at: datetime) -> datetime | None:
+def _time(found: Found, value: Any, received_at: datetime) -> datetime | None:
     """timecreated as a UTC datetime, or None with a problem."""
     where = ("timecreated",)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= LATEST:
@@ -285,7 +265,7 @@ def _time(found: _Found, value: Any, received_at: datetime) -> datetime | None:
     return occurred_at
 
 
-def _event_id(found: _Found, payload: dict[str, Any]) -> str | None:
+def _event_id(found: Found, payload: dict[str, Any]) -> str | None:
     """The content hash of everything but the shared token."""
     content = {key: value for key, value in payload.items() if key != "token"}
     return f"{SOURCE}:{content_hash(content)}"
