@@ -7,6 +7,7 @@ send what `step` returned.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
@@ -57,6 +58,9 @@ class Pipeline:
     tiers_by_partition: dict[int, Counter[int]] = field(default_factory=dict)
     erased: Any = None  # table: pseudonyms of erased learners (set by `build`)
     dispatch_table: Any = None  # the dispatch state table, when dispatch is configured
+    # held by whoever reads, steps and writes learner states (a batch, a tick), so that a
+    # tick and a batch never interleave their read-modify-writes of one learner
+    writing: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def is_erased(self, learner_id: str) -> bool:
         """Whether a learner was erased (no keyed hash is computed while nobody was)."""
@@ -68,12 +72,14 @@ class Pipeline:
         raw = self.table.get(learner_id)
         return LearnerState.model_validate_json(raw) if raw is not None else None
 
-    def store(self, state: LearnerState, unchanged: bytes | None = None) -> None:
+    def store(self, state: LearnerState, unchanged: bytes | None = None) -> bool:
         """Write a learner's state, unless it is byte for byte the `unchanged` one (a tick
-        on a quiet day): no changelog record for nothing."""
+        on a quiet day): no changelog record for nothing. True when written."""
         value = state.model_dump_json(exclude_defaults=True).encode()
-        if value != unchanged:
-            self.table[state.learner_id] = value
+        if value == unchanged:
+            return False
+        self.table[state.learner_id] = value
+        return True
 
     async def apply(
         self, state: LearnerState | None, item: Input, unchanged: bytes | None = None
@@ -134,7 +140,8 @@ def committed_offset(app: faust.App, topic: str, partition: int) -> int:
 
 def changelog_configs(settings: Settings) -> dict[str, str]:
     """Changelog topics keep each key's latest state (compaction) and drop records older
-    than the retention (deletion): longer than the daily rewrite of every learner's state."""
+    than the retention (deletion): longer than the weekly rewrite of every learner's state
+    (a week close always changes it)."""
     retention_ms = int(settings.changelog_retention_days * 86_400_000)
     return {"cleanup.policy": "compact,delete", "retention.ms": str(retention_ms)}
 
@@ -198,6 +205,9 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         progress=Progress(floor=lambda topic, partition: committed_offset(app, topic, partition)),
         source=f"/tierwatch/{settings.app_id}",
     )
+    # Faust makes a stream wait for its producer once 100 messages are buffered (a
+    # constant, not a setting); a batch writes hundreds of states at once
+    app.producer.buffer.max_messages = settings.producer_buffer
     pipeline.alerts = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
     pipeline.erased = app.Table(
         "erased", partitions=settings.partitions, key_type=str, value_type=bytes

@@ -38,6 +38,21 @@ class Settings(BaseSettings):
         default=False, description="the broker is Tansu (the embedded one): apply its workarounds"
     )
     tick_interval_s: float = Field(default=60.0, gt=0, description="wall-clock tick period")
+    batch_max: int = Field(
+        default=1000,
+        ge=1,
+        description="input records the learner agent takes at a time: a "
+        "learner's state is read and written once per batch, not once per record",
+    )
+    batch_within_s: float = Field(
+        default=0.05, gt=0, description="how long the learner agent waits to fill a batch"
+    )
+    producer_buffer: int = Field(
+        default=10_000,
+        ge=100,
+        description="messages Faust's producer buffers before the "
+        "stream waits for them to be sent (Faust's own default is 100)",
+    )
     tick_barrier_timeout_s: float = Field(
         default=30.0, gt=0, description="how long a tick waits for the inputs produced before it"
     )
@@ -52,7 +67,8 @@ class Settings(BaseSettings):
         default=35.0,
         gt=1.0,
         description="changelog records older than this are deleted (compact,delete); a "
-        "learner's state is rewritten at every daily tick, so only erased or gone learners age out",
+        "learner's state is rewritten at least at every week close, so only erased or gone "
+        "learners age out",
     )
     standby_replicas: int = Field(
         default=0, ge=0, description="standby copies of each table partition on other workers"

@@ -37,7 +37,8 @@ def register(pipeline: Pipeline) -> None:
             )
             if not ok:
                 log.warning("tick_barrier_timeout", partition=partition, now=tick.now.isoformat())
-            await evaluate_partition(pipeline, partition, tick)
+            async with pipeline.writing:
+                await evaluate_partition(pipeline, partition, tick)
 
     app.agent(channel, name="clock")(clock)
 
@@ -69,7 +70,11 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
             raw = pipeline.table.get(learner_id)
             if raw is not None:
                 state = LearnerState.model_validate_json(raw)
-                state = await pipeline.apply(state, tick, unchanged=raw)
+                # an unchanged state is not written again, except one never evaluated (a
+                # profile alone): every state must be rewritten within the changelog's
+                # retention, and a week close rewrites (changes) every evaluated one
+                unchanged = raw if state.evaluated_week is not None else None
+                state = await pipeline.apply(state, tick, unchanged=unchanged)
                 tiers[state.tier] += 1
         except Exception as exc:  # one learner's failure must not stop the partition's tick
             who = pipeline.pseudonym(learner_id)

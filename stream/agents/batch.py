@@ -1,0 +1,110 @@
+"""A batch of input records: each learner's state is read once, stepped through every
+record of the batch for them, and written once.
+
+Every write to a Faust table sends one changelog record, and encoding a learner's state
+costs more than stepping it: a learner with ten records in a batch costs one read and one
+write instead of ten of each. The outputs of each step are sent as they come (before the
+state is stored, as for a single record), so at-least-once holds: if the worker stops
+before the batch's offsets are committed, the batch is processed again from the stored
+states and gives the same transitions with the same ids.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from faust.streams import _current_event
+
+from stream.core.state import LearnerState
+from stream.core.step import step
+from stream.core.timeline import Record
+
+if TYPE_CHECKING:
+    from stream.app import Pipeline
+
+log = structlog.get_logger("tierwatch.learners")
+
+
+@contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Table reads and writes on behalf of `event`, outside Faust's own iteration (a
+    batch): Faust picks the changelog partition, and RocksDB the partition's database,
+    from the current event."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+@dataclass
+class Pending:
+    """A learner's state within a batch: as stored, as stepped so far, and by what."""
+
+    stored: bytes | None
+    state: LearnerState | None
+    event: Any  # the learner's latest event in the batch: it names the partition
+    applied: list[Record] = field(default_factory=list)
+
+    def rebuild(self, policy: Any) -> None:
+        """Start again from the stored state and the records applied without error (a
+        step that raised may have left the state half updated)."""
+        state = LearnerState.model_validate_json(self.stored) if self.stored else None
+        for record in self.applied:
+            state, _ = step(state, record, policy)
+        self.state = state
+
+
+class Batch:
+    """The learners touched by one batch of input records, written back by `flush`."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.pending: dict[str, Pending] = {}
+
+    def state(self, learner_id: str, event: Any) -> Pending:
+        """The learner's state in this batch (read from the table the first time)."""
+        pending = self.pending.get(learner_id)
+        if pending is None:
+            with acting_for(event):
+                raw = self.pipeline.table.get(learner_id)
+            state = LearnerState.model_validate_json(raw) if raw is not None else None
+            pending = self.pending[learner_id] = Pending(raw, state, event)
+        pending.event = event
+        return pending
+
+    async def apply(self, record: Record, event: Any) -> LearnerState:
+        """Step a learner with one record and send what it caused."""
+        pending = self.state(record.learner_id, event)
+        try:
+            state, outputs = step(pending.state, record, self.pipeline.policy)
+        except Exception:
+            pending.rebuild(self.pipeline.policy)
+            raise
+        pending.state = state
+        pending.applied.append(record)
+        await self.pipeline.emit(outputs)
+        return state
+
+    def forget(self, learner_id: str) -> None:
+        """Drop a learner from the batch (erased: nothing of them is written back)."""
+        self.pending.pop(learner_id, None)
+
+    def flush(self) -> int:
+        """Store every changed state once; return how many were written."""
+        written = 0
+        for learner_id, pending in self.pending.items():
+            if pending.state is None:
+                continue
+            try:
+                with acting_for(pending.event):
+                    written += self.pipeline.store(pending.state, pending.stored)
+            except Exception:  # one learner's failure must not lose the others' batch
+                log.exception("store_error", learner=self.pipeline.pseudonym(learner_id))
+        self.pending.clear()
+        return written

@@ -1,0 +1,175 @@
+"""The learner agent's batch: one read and one write per learner, the same states and
+transitions as one record at a time, and a failed step that does not corrupt the state."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from faust.streams import current_event
+
+from stream.agents import batch as batch_module
+from stream.agents.batch import Batch, acting_for
+from stream.app import Pipeline
+from stream.core.state import LearnerState
+from stream.core.step import Output, step
+from stream.core.timeline import Record
+from tests.kit import POLICY, at, event, profile
+
+
+@dataclass
+class Message:
+    partition: int
+
+
+@dataclass
+class Event:
+    message: Message
+
+
+class CountingTable(dict[str, bytes]):
+    """A dict that counts writes and remembers the event each write was made for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, int | None]] = []
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        event = current_event()
+        self.writes.append((key, event.message.partition if event else None))
+        super().__setitem__(key, value)
+
+
+@dataclass
+class FakePipeline:
+    policy: Any = POLICY
+    table: CountingTable = field(default_factory=CountingTable)
+    sent: list[Output] = field(default_factory=list)
+
+    async def emit(self, outputs: list[Output]) -> None:
+        self.sent.extend(outputs)
+
+    def store(self, state: LearnerState, unchanged: bytes | None = None) -> bool:
+        return Pipeline.store(self, state, unchanged)  # type: ignore[arg-type]
+
+    def pseudonym(self, learner_id: str) -> str:
+        return "p-" + learner_id
+
+
+def history() -> list[Record]:
+    records: list[Record] = [profile("ann"), profile("bob")]
+    for day in range(5):
+        records.append(event("ann", at(0, day), "assessment", score=0.9))
+        records.append(event("bob", at(0, day)))
+    records.append(event("ann", at(0, 5), "assessment", score=0.2))  # a fall: a transition
+    return records
+
+
+def one_at_a_time(records: list[Record]) -> tuple[dict[str, bytes], list[Output]]:
+    """The reference: step and store after every record."""
+    table: dict[str, bytes] = {}
+    outputs: list[Output] = []
+    for record in records:
+        raw = table.get(record.learner_id)
+        state = LearnerState.model_validate_json(raw) if raw else None
+        state, out = step(state, record, POLICY)
+        outputs.extend(out)
+        table[record.learner_id] = state.model_dump_json(exclude_defaults=True).encode()
+    return table, outputs
+
+
+def run_batch(pipeline: FakePipeline, records: list[Record]) -> int:
+    batch = Batch(pipeline)  # type: ignore[arg-type]
+
+    async def go() -> int:
+        for n, record in enumerate(records):
+            await batch.apply(record, Event(Message(partition=n % 3)))
+        return batch.flush()
+
+    return asyncio.run(go())
+
+
+def test_a_batch_writes_each_learner_once_with_the_same_result() -> None:
+    records = history()
+    expected_table, expected_outputs = one_at_a_time(records)
+    pipeline = FakePipeline()
+    written = run_batch(pipeline, records)
+    assert written == 2
+    assert sorted(key for key, _ in pipeline.table.writes) == ["ann", "bob"]
+    assert dict(pipeline.table) == expected_table
+    assert pipeline.sent == expected_outputs
+    assert any(not hasattr(out, "code") for out in pipeline.sent)  # the fall moved a tier
+
+
+def test_the_write_names_the_learners_latest_event_partition() -> None:
+    records = history()
+    pipeline = FakePipeline()
+    run_batch(pipeline, records)
+    last = {r.learner_id: n % 3 for n, r in enumerate(records)}
+    assert dict(pipeline.table.writes) == last
+
+
+def test_a_second_batch_starts_from_the_stored_state_and_skips_unchanged() -> None:
+    records = history()
+    pipeline = FakePipeline()
+    run_batch(pipeline, records[:6])
+    run_batch(pipeline, records[6:])
+    expected_table, _ = one_at_a_time(records)
+    assert dict(pipeline.table) == expected_table
+    duplicate = records[3]  # an event already counted changes nothing: no write
+    before = len(pipeline.table.writes)
+    assert run_batch(pipeline, [duplicate]) == 0
+    assert len(pipeline.table.writes) == before
+
+
+def test_a_failed_step_leaves_the_state_as_the_records_before_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    records = history()
+    poisoned = records[4]
+
+    def failing(state: LearnerState | None, item: Record, policy: Any) -> Any:
+        result = step(state, item, policy)  # updates the state in place, then fails
+        if item is poisoned:
+            raise RuntimeError("boom")
+        return result
+
+    monkeypatch.setattr(batch_module, "step", failing)
+    pipeline = FakePipeline()
+    batch = Batch(pipeline)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        for record in records:
+            try:
+                await batch.apply(record, Event(Message(0)))
+            except RuntimeError:
+                assert record is poisoned
+        batch.flush()
+
+    asyncio.run(go())
+    expected, _ = one_at_a_time([r for r in records if r is not poisoned])
+    assert dict(pipeline.table) == expected
+
+
+def test_a_forgotten_learner_is_not_written_back() -> None:
+    pipeline = FakePipeline()
+    batch = Batch(pipeline)  # type: ignore[arg-type]
+
+    async def go() -> int:
+        for record in history():
+            await batch.apply(record, Event(Message(0)))
+        batch.forget("ann")
+        return batch.flush()
+
+    assert asyncio.run(go()) == 1
+    assert list(pipeline.table) == ["bob"]
+
+
+def test_acting_for_sets_and_restores_the_current_event() -> None:
+    outer, inner = Event(Message(1)), Event(Message(2))
+    with acting_for(outer):
+        with acting_for(inner):
+            assert current_event() is inner
+        assert current_event() is outer
