@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,9 +64,10 @@ class Row:
     unit: str
     note: str = ""
     ratio: str = ""
+    digits: int = 0  # decimals shown
 
     def cells(self) -> list[str]:
-        value = "-" if self.value is None else f"{self.value:,.0f}"
+        value = "-" if self.value is None else f"{self.value:,.{self.digits}f}"
         return [self.number, self.name, value, self.unit, self.ratio, self.note]
 
 
@@ -166,6 +168,20 @@ def scrape(port: int) -> dict[str, float]:
             name, _, value = line.rpartition(" ")
             out[name] = float(value)
     return out
+
+
+def http_get(port: int, path: str, token: str | None = None) -> tuple[int, bytes]:
+    """GET a worker's endpoint: (status, body); (0, b"") while it does not answer."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
+    if token is not None:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=5) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
 
 
 def total(metrics: dict[str, float], name: str) -> float:
