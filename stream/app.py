@@ -79,6 +79,7 @@ class Pipeline:
         if value == unchanged:
             return False
         self.table[state.learner_id] = value
+        self.metrics.worker.states_written.inc()
         return True
 
     async def apply(

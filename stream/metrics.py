@@ -69,6 +69,7 @@ class IngestMetrics:
 @dataclass(frozen=True)
 class WorkerMetrics:
     events_processed: Counter
+    states_written: Counter
     duplicates: Counter
     late_events: Counter
     learners_by_tier: Gauge
@@ -96,6 +97,9 @@ class WorkerMetrics:
 
         return cls(
             events_processed=counter("events_processed", "input records processed", ("topic",)),
+            states_written=counter(
+                "states_written", "learner states written to the table (changelog records)"
+            ),
             duplicates=counter("duplicates", "re-delivered events not counted again"),
             late_events=counter("late_events", "events after their week was evaluated"),
             learners_by_tier=gauge(

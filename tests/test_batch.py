@@ -16,6 +16,7 @@ from stream.app import Pipeline
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.timeline import Record
+from stream.metrics import Metrics
 from tests.kit import POLICY, at, event, profile
 
 
@@ -47,6 +48,7 @@ class FakePipeline:
     policy: Any = POLICY
     table: CountingTable = field(default_factory=CountingTable)
     sent: list[Output] = field(default_factory=list)
+    metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("worker",)))
 
     async def emit(self, outputs: list[Output]) -> None:
         self.sent.extend(outputs)
@@ -97,6 +99,7 @@ def test_a_batch_writes_each_learner_once_with_the_same_result() -> None:
     pipeline = FakePipeline()
     written = run_batch(pipeline, records)
     assert written == 2
+    assert pipeline.metrics.worker.states_written._value.get() == 2
     assert sorted(key for key, _ in pipeline.table.writes) == ["ann", "bob"]
     assert dict(pipeline.table) == expected_table
     assert pipeline.sent == expected_outputs

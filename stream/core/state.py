@@ -9,9 +9,16 @@ late and does not count anyway.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    model_serializer,
+    model_validator,
+)
 
 from schemas.roster import AssignmentKind, LearnerProfile
 from schemas.transitions import Factors, Reason, Tier
@@ -36,7 +43,12 @@ class OpenWeek(_Model):
 
 
 class ClosedWeek(_Model):
-    """The aggregate of an evaluated week, kept for the learner-state view."""
+    """The aggregate of an evaluated week, kept for the learner-state view.
+
+    Stored as a row, `[week, events, active_days, completions, baseline, dip, persistence,
+    fall]` with the dip as 0/1/2 and the fall as 0/1: twelve of these are most of a
+    learner's state, and a row is a quarter of the size of the same object. An object
+    (as stored by earlier releases) still loads."""
 
     week: int
     events: int
@@ -46,6 +58,36 @@ class ClosedWeek(_Model):
     dip: DipLevel
     persistence: int
     fall: bool
+
+    @model_serializer(mode="plain")
+    def _row(self) -> list[int | float | None]:
+        return [
+            self.week,
+            self.events,
+            self.active_days,
+            self.completions,
+            self.baseline,
+            DIP_LEVELS.index(self.dip),
+            self.persistence,
+            int(self.fall),
+        ]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_row(cls, data: Any) -> Any:
+        if not isinstance(data, list | tuple):
+            return data
+        if len(data) != len(_ROW):
+            raise ValueError(f"a closed week row has {len(_ROW)} items: {', '.join(_ROW)}")
+        row = dict(zip(_ROW, data, strict=True))
+        dip = row["dip"]
+        if isinstance(dip, int) and 0 <= dip < len(DIP_LEVELS):
+            row["dip"] = DIP_LEVELS[dip]
+        return row
+
+
+DIP_LEVELS: tuple[DipLevel, ...] = ("none", "minor", "major")
+_ROW = tuple(ClosedWeek.model_fields)
 
 
 class AssignmentState(_Model):
