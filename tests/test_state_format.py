@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from stream.core.state import ClosedWeek, LearnerState
 
 weeks = st.builds(
-    ClosedWeek,
+    ClosedWeek.of,
     week=st.integers(0, 10_000),
     events=st.integers(0, 10_000),
     active_days=st.integers(0, 7),
@@ -31,7 +31,7 @@ def test_closed_weeks_round_trip_through_the_stored_json(closed: list[ClosedWeek
 
 
 def test_a_closed_week_is_stored_as_a_row() -> None:
-    week = ClosedWeek(
+    week = ClosedWeek.of(
         week=2870, events=12, active_days=4, completions=1, baseline=10.5,
         dip="major", persistence=2, fall=True,
     )  # fmt: skip

@@ -9,15 +9,14 @@ late and does not count anyway.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
-    model_serializer,
-    model_validator,
+    field_validator,
 )
 
 from schemas.roster import AssignmentKind, LearnerProfile
@@ -42,52 +41,54 @@ class OpenWeek(_Model):
     seen: list[int] = Field(default_factory=list)
 
 
-class ClosedWeek(_Model):
+class ClosedWeek(NamedTuple):
     """The aggregate of an evaluated week, kept for the learner-state view.
 
-    Stored as a row, `[week, events, active_days, completions, baseline, dip, persistence,
-    fall]` with the dip as 0/1/2 and the fall as 0/1: twelve of these are most of a
-    learner's state, and a row is a quarter of the size of the same object. An object
-    (as stored by earlier releases) still loads."""
+    Stored as a JSON row, `[week, events, active_days, completions, baseline, level,
+    persistence, fell]`: twelve of these are most of a learner's state, and a row is a
+    quarter of the size of the same object and several times quicker to load. An object
+    (as stored by earlier releases) still loads (see `LearnerState`)."""
 
     week: int
     events: int
     active_days: int
     completions: int
     baseline: float | None
-    dip: DipLevel
+    level: Literal[0, 1, 2]  # the dip: 0 none, 1 minor, 2 major (`dip`)
     persistence: int
-    fall: bool
+    fell: Literal[0, 1]  # 1 when an assessment fell in the week (`fall`)
 
-    @model_serializer(mode="plain")
-    def _row(self) -> list[int | float | None]:
-        return [
-            self.week,
-            self.events,
-            self.active_days,
-            self.completions,
-            self.baseline,
-            DIP_LEVELS.index(self.dip),
-            self.persistence,
-            int(self.fall),
-        ]
-
-    @model_validator(mode="before")
     @classmethod
-    def _from_row(cls, data: Any) -> Any:
-        if not isinstance(data, list | tuple):
-            return data
-        if len(data) != len(_ROW):
-            raise ValueError(f"a closed week row has {len(_ROW)} items: {', '.join(_ROW)}")
-        row = dict(zip(_ROW, data, strict=True))
-        dip = row["dip"]
-        if isinstance(dip, int) and 0 <= dip < len(DIP_LEVELS):
-            row["dip"] = DIP_LEVELS[dip]
-        return row
+    def of(
+        cls, week: int, events: int, active_days: int, completions: int,
+        baseline: float | None, dip: DipLevel, persistence: int, fall: bool,
+    ) -> ClosedWeek:  # fmt: skip
+        level = _LEVEL[dip]
+        fell: Literal[0, 1] = 1 if fall else 0
+        return cls(week, events, active_days, completions, baseline, level, persistence, fell)
+
+    @property
+    def dip(self) -> DipLevel:
+        return DIP_LEVELS[self.level]
+
+    @property
+    def fall(self) -> bool:
+        return bool(self.fell)
+
+
+def _closed_week_row(item: Any) -> Any:
+    """A closed week stored as an object by an earlier release, as a row."""
+    if not isinstance(item, dict):
+        return item
+    dip = item.get("dip")
+    level = DIP_LEVELS.index(dip) if dip in DIP_LEVELS else dip
+    fell = int(item["fall"]) if isinstance(item.get("fall"), bool) else item.get("fall")
+    names = ClosedWeek._fields
+    return [level if n == "level" else fell if n == "fell" else item.get(n) for n in names]
 
 
 DIP_LEVELS: tuple[DipLevel, ...] = ("none", "minor", "major")
-_ROW = tuple(ClosedWeek.model_fields)
+_LEVEL: dict[DipLevel, Literal[0, 1, 2]] = {"none": 0, "minor": 1, "major": 2}
 
 
 class AssignmentState(_Model):
@@ -125,3 +126,10 @@ class LearnerState(_Model):
     transitions: int = 0
     last_transition_id: str | None = None
     late_events: int = 0
+
+    @field_validator("closed_weeks", mode="before")
+    @classmethod
+    def _rows(cls, value: Any) -> Any:
+        if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+            return [_closed_week_row(item) for item in value]
+        return value

@@ -238,7 +238,7 @@ def _evaluate_week(
     conditions.extend(_deadlines(state, now, policy))
     state.closed_weeks = [
         *state.closed_weeks,
-        ClosedWeek(
+        ClosedWeek.of(
             week=week,
             events=bucket.events,
             active_days=bucket.days.bit_count(),
