@@ -109,7 +109,12 @@ def streaming_rows(args: argparse.Namespace, policy: Policy, notes: list[str]) -
             rows += latency(broker.bootstrap, Path(tmp), plan, policy, args.timeout)
         if "recovery" in wanted:
             rows += recovery(
-                broker.bootstrap, Path(tmp), args.recovery_learners, args.seed, args.timeout
+                broker.bootstrap,
+                Path(tmp),
+                args.recovery_learners,
+                args.seed,
+                args.timeout,
+                args.profile,
             )
     return rows
 

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from bench.common import Row, bench_env, http_get, scrape, tail
+from bench.common import Row, bench_env, http_get, profile, scrape, tail
 from bench.pure import sample_states
 from bench.streaming import PARTITIONS, Worker, start_worker
 from stream.app import changelog_configs, partition_of
@@ -116,8 +116,11 @@ def check(port: int, learners: list[str], seen: Recovered) -> None:
             seen.checked += 1
 
 
-def recovery(bootstrap: str, tmp: Path, learners: int, seed: int, timeout: float) -> list[Row]:
-    """Rows 9a and 9b: fill the changelog, start the worker, time its recovery."""
+def recovery(
+    bootstrap: str, tmp: Path, learners: int, seed: int, timeout: float, spy: Path | None = None
+) -> list[Row]:
+    """Rows 9a and 9b: fill the changelog, start the worker, time its recovery (and py-spy
+    it into `spy`/recovery.txt when given)."""
     prefix = f"r{uuid.uuid4().hex[:6]}."
     topics = Topics.named(prefix)
     asyncio.run(
@@ -133,6 +136,10 @@ def recovery(bootstrap: str, tmp: Path, learners: int, seed: int, timeout: float
     env["TIERWATCH_API_TOKEN"] = TOKEN
     started = time.monotonic()
     worker = start_worker(env, tmp / "recovery.log")
+    spying = None
+    if spy is not None:
+        spy.mkdir(parents=True, exist_ok=True)
+        spying = profile(worker.proc.pid, spy / "recovery.txt", timeout)
     try:
         seen = poll(worker, started, timeout)
         if seen.ready is not None:
@@ -142,6 +149,8 @@ def recovery(bootstrap: str, tmp: Path, learners: int, seed: int, timeout: float
             print(f"  recovery: not ready in {timeout:.0f} s\n{tail(worker.log)}")
     finally:
         worker.stop()
+        if spying is not None:
+            spying.wait()
     return rows_of(seen, learners, size, filled)
 
 

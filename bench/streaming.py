@@ -261,7 +261,7 @@ def scale_row(samples: list[Sample], final: list[float], records: int, one: floa
     note = (
         f"2 workers, one group, 4 partitions: {steady or 0:,.0f} records/s while both processed "
         f"(second one in after {waited}); {whole:,.0f} records/s first to last record; "
-        f"processed {share} ({again:,.0f} again after the rebalance)"
+        f"processed {share} ({again:,.0f} of them twice)"
     )
     value = steady / one if steady and one else None
     return Row("10", "scale-out, 2 workers vs 1", value, "x", note, digits=2)
