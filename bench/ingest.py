@@ -21,6 +21,7 @@ import sys
 import time
 import urllib.request
 import uuid
+from typing import Any
 
 import aiohttp
 
@@ -35,9 +36,9 @@ AUTH = {
 VERBS = ("experienced", "progressed", "completed", "scored", "launched")
 
 
-def statement(n: int) -> dict:
+def statement(n: int) -> dict[str, Any]:
     verb = VERBS[n % len(VERBS)]
-    body: dict = {
+    body: dict[str, Any] = {
         "id": str(uuid.uuid4()),
         "actor": {
             "objectType": "Agent",
