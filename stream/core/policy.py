@@ -12,6 +12,9 @@ from schemas.roster import AssignmentKind
 from schemas.transitions import Exposure
 
 DEFAULT_ROLE = "default"
+ExposureKey = tuple[str, bool | None, bool | None, bool | None]
+_FLAGS: tuple[Exposure, ...] = ("customer_facing", "compliance_sensitive", "leadership_pipeline")
+_MAX_EXPOSURES = 1024
 
 
 class PolicyError(Exception):
@@ -179,6 +182,27 @@ class Policy(_Section):
         """The named role with the default's thresholds filled in; the default if unknown."""
         roles = self._resolved_roles
         return roles.get(name) or roles[DEFAULT_ROLE]
+
+    @cached_property
+    def _exposures(self) -> dict[ExposureKey, tuple[Role, tuple[Exposure, ...]]]:
+        return {}
+
+    def exposure(self, key: ExposureKey) -> tuple[Role, tuple[Exposure, ...]]:
+        """A role and its exposure flags, each flag of `key` (role name, customer-facing,
+        compliance-sensitive, leadership pipeline) overriding the role's unless None.
+        Remembered per key: the tick asks this for every learner."""
+        found = self._exposures.get(key)
+        if found is None:
+            role = self.role(key[0])
+            flags: list[Exposure] = []
+            for flag, own in zip(_FLAGS, key[1:], strict=True):
+                if own if own is not None else getattr(role, flag):
+                    flags.append(flag)
+            found = (role, tuple(flags))
+            if len(self._exposures) >= _MAX_EXPOSURES:  # unknown role names are unbounded
+                self._exposures.clear()
+            self._exposures[key] = found
+        return found
 
 
 def _path(loc: tuple[str | int, ...]) -> str:

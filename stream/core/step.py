@@ -48,14 +48,19 @@ def event_key(event_id: str) -> int:
 
 def role_of(state: LearnerState, policy: Policy) -> tuple[Role, list[Exposure]]:
     """The learner's role (default when unknown) and exposure flags, profile overriding role."""
-    name = state.profile.role if state.profile else DEFAULT_ROLE
-    role = policy.role(name)
-    flags: list[Exposure] = []
-    for flag in ("customer_facing", "compliance_sensitive", "leadership_pipeline"):
-        own = getattr(state.profile, flag, None) if state.profile else None
-        if own if own is not None else getattr(role, flag):
-            flags.append(flag)
-    return role, flags
+    profile = state.profile
+    if profile is None:
+        role, flags = policy.exposure((DEFAULT_ROLE, None, None, None))
+    else:
+        role, flags = policy.exposure(
+            (
+                profile.role,
+                profile.customer_facing,
+                profile.compliance_sensitive,
+                profile.leadership_pipeline,
+            )
+        )
+    return role, list(flags)
 
 
 def step(
@@ -182,10 +187,37 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
     return out
 
 
-def _deadlines(state: LearnerState, now: dt.datetime, policy: Policy) -> list[rules.Condition]:
-    role, exposure = role_of(state, policy)
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """What a tick's `now` means in the policy's timezone; the same for every learner."""
+
+    now: dt.datetime
+    today: dt.date
+    closed: int  # the latest week that closed at least the grace period before `now`
+
+
+_last_clock: tuple[Policy, Clock] | None = None
+
+
+def clock_at(now: dt.datetime, policy: Policy) -> Clock:
+    """The clock of a tick, computed once for the learners that one tick sweeps over
+    (remembered for the last `now` object and policy; holding both keeps their ids unique)."""
+    global _last_clock
+    last = _last_clock
+    if last is not None and last[0] is policy and last[1].now is now:
+        return last[1]
+    grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
+    clock = Clock(now, local_date(now, policy.tz), last_closed_week(now, policy.tz, grace))
+    _last_clock = (policy, clock)
+    return clock
+
+
+def _deadlines(
+    state: LearnerState, today: dt.date, role: Role, exposure: list[Exposure], policy: Policy
+) -> list[rules.Condition]:
+    if not state.assignments:
+        return []
     spent = local_date(state.evidence_from, policy.tz) if state.evidence_from else None
-    today = local_date(now, policy.tz)
     missed = missed_assignments(state.assignments.values(), today, policy.assignments, spent)
     return rules.deadline_conditions(missed, role, exposure, policy)
 
@@ -197,27 +229,34 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
     deadline condition already raised, and leaves the state as it was, so a worker stores
     nothing for a learner on a day when nothing happened."""
     out: list[Output] = []
-    grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
-    closed = last_closed_week(now, policy.tz, grace)
+    clock = clock_at(now, policy)
+    role, exposure = role_of(state, policy)
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
-    if start is not None:
-        for week in range(start, closed + 1):
-            out.extend(_evaluate_week(state, week, now, policy))
+    if start is not None and start <= clock.closed:
+        for week in range(start, clock.closed + 1):
+            out.extend(_evaluate_week(state, week, clock, role, exposure, policy))
             state.evaluated_week = week
-    _, exposure = role_of(state, policy)
-    moved = rise(state, _deadlines(state, now, policy), now, exposure, policy)
-    if moved:
-        out.append(moved)
-    out.extend(_follow_up(state, now, policy))
-    _prune_assignments(state, now, policy)
+    if state.assignments:
+        conditions = _deadlines(state, clock.today, role, exposure, policy)
+        moved = rise(state, conditions, now, exposure, policy)
+        if moved:
+            out.append(moved)
+    if state.follow_up_due is not None or state.tier == 2:  # else _follow_up has nothing to do
+        out.extend(_follow_up(state, clock, role, exposure, policy))
+    if state.assignments:
+        _prune_assignments(state, clock.today, policy)
     return out
 
 
 def _evaluate_week(
-    state: LearnerState, week: int, now: dt.datetime, policy: Policy
+    state: LearnerState,
+    week: int,
+    clock: Clock,
+    role: Role,
+    exposure: list[Exposure],
+    policy: Policy,
 ) -> list[Output]:
     bucket = state.open_weeks.pop(week, None) or OpenWeek()
-    _, exposure = role_of(state, policy)
     counted = state.first_active_week is not None and week >= state.first_active_week
     if state.baseline_from_week is not None and week < state.baseline_from_week:
         counted = False
@@ -235,7 +274,7 @@ def _evaluate_week(
     if bucket.fall:
         conditions.append(_week_fall(week))
         conditions.extend(rules.performance_condition(dip))
-    conditions.extend(_deadlines(state, now, policy))
+    conditions.extend(_deadlines(state, clock.today, role, exposure, policy))
     state.closed_weeks = [
         *state.closed_weeks,
         ClosedWeek.of(
@@ -249,13 +288,13 @@ def _evaluate_week(
             fall=bucket.fall,
         ),
     ][-policy.weeks.history_weeks :]
-    moved = rise(state, conditions, now, exposure, policy, week)
+    moved = rise(state, conditions, clock.now, exposure, policy, week)
     if moved:
         return [moved]
     if conditions:
         state.quiet_weeks = 0
         return []
-    return _quiet_week(state, week, now, exposure, policy)
+    return _quiet_week(state, week, clock.now, exposure, policy)
 
 
 def _week_fall(week: int) -> rules.Condition:
@@ -283,10 +322,15 @@ def _quiet_week(
 
 
 def _tier2_holding(
-    state: LearnerState, now: dt.datetime, week: int, exposure: list[Exposure], policy: Policy
+    state: LearnerState,
+    today: dt.date,
+    week: int,
+    role: Role,
+    exposure: list[Exposure],
+    policy: Policy,
 ) -> list[rules.Condition]:
     """The Tier 2 (or higher) conditions that hold now, judging activity by closed `week`."""
-    holding = [c for c in _deadlines(state, now, policy) if c.tier >= 2]
+    holding = [c for c in _deadlines(state, today, role, exposure, policy) if c.tier >= 2]
     tiers = policy.tiers
     for closed in state.closed_weeks:
         if closed.week != week or closed.dip == "none":
@@ -299,24 +343,26 @@ def _tier2_holding(
     return holding
 
 
-def _follow_up(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Output]:
+def _follow_up(
+    state: LearnerState, clock: Clock, role: Role, exposure: list[Exposure], policy: Policy
+) -> list[Output]:
     """At the follow-up, re-assess on evidence newer than the outreach; escalate if Tier 2 holds.
 
     A learner who stays at Tier 2 with no follow-up pending (the last one found nothing,
     or the tier fell to 2) gets a new one as soon as Tier 2 evidence holds again, so Tier 2
     never lingers unreviewed.
     """
-    _, exposure = role_of(state, policy)
     due, since = state.follow_up_due, state.outreach_at
+    today, now = clock.today, clock.now
     if due is None or since is None:
         week = state.evaluated_week
         rearm = state.tier == 2 and week is not None
-        if rearm and _tier2_holding(state, now, week, exposure, policy):  # type: ignore[arg-type]
+        if rearm and _tier2_holding(state, today, week, role, exposure, policy):  # type: ignore[arg-type]
             days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
-            state.follow_up_due = local_date(now, policy.tz) + dt.timedelta(days=days)
+            state.follow_up_due = today + dt.timedelta(days=days)
             state.outreach_at = now
         return []
-    if local_date(now, policy.tz) < due:
+    if today < due:
         return []
     if state.tier != 2:
         state.follow_up_due = state.outreach_at = None
@@ -324,7 +370,7 @@ def _follow_up(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Ou
     # activity: the first week that closed after the outreach (the one holding it); until
     # it has been evaluated, only deadlines can decide, and the follow-up stays pending
     first_after = week_of(since, policy.tz)
-    holding = _tier2_holding(state, now, first_after, exposure, policy)
+    holding = _tier2_holding(state, today, first_after, role, exposure, policy)
     evaluated = state.evaluated_week is not None and state.evaluated_week >= first_after
     if not holding and not evaluated:
         return []
@@ -341,8 +387,7 @@ def _follow_up(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Ou
     return [move(state, 3, now, conditions, exposure, policy)]
 
 
-def _prune_assignments(state: LearnerState, now: dt.datetime, policy: Policy) -> None:
-    today = local_date(now, policy.tz)
+def _prune_assignments(state: LearnerState, today: dt.date, policy: Policy) -> None:
     window = policy.assignments.counting_days
     stale = [m for m, a in state.assignments.items() if (today - a.due).days > window]
     for module in stale:
