@@ -1,0 +1,114 @@
+"""When a clock tick can next change a learner: everything in between is a no-op.
+
+After a tick at `now`, a learner's state is a fixed point of later ticks until one of
+these instants (`on_tick` in `stream.core.step` is idempotent):
+
+- the next week's evaluation: its close plus the policy's grace;
+- a day on which an assignment's standing changes: the day after its due day (missed),
+  the day after its compliance limit (overdue), the day after its counting window
+  (no longer counted, and pruned), for completed assignments only the last;
+- the follow-up's due day.
+
+The deadline conditions, the follow-up's decision and the Tier 2 re-arming depend on the
+day only through these dates, and `rise` never moves on conditions that did not change.
+A record can change this. An event can set the first week to evaluate, complete an
+assignment (which only weakens deadline conditions) or raise the tier (setting a follow-up
+a day or more ahead), so after an event `quiet_until` is computed again as of the
+learner's last tick. A profile, an assignment or an intervention can make a condition
+hold at once (a new role's thresholds, an assignment already overdue, a `resolved`): the
+learner is evaluated at the next tick. `QuietIndex` keeps this per learner.
+
+A worker (and a replay) that skips a learner whose `quiet_until` is later than the tick
+gives the same states and transitions as one that evaluates everyone: the property tests
+check this over generated and simulated histories.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from schemas.events import LearningEvent
+from schemas.transitions import Tier
+from stream.core.policy import Policy
+from stream.core.state import LearnerState
+from stream.core.weeks import day_start, local_date, week_close
+
+
+def quiet_until(state: LearnerState, now: dt.datetime, policy: Policy) -> dt.datetime | None:
+    """The first instant after a tick at `now` at which a tick can change `state` (None:
+    never, until a record arrives). A tick earlier than this leaves the state as it is."""
+    tz = policy.tz
+    today = local_date(now, tz)
+    candidates: list[dt.datetime] = []
+    start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
+    if start is not None:
+        grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
+        candidates.append(week_close(start, tz) + grace)
+    days = [day for day in _deadline_days(state, policy) if day > today]
+    if state.follow_up_due is not None and state.follow_up_due > today:
+        days.append(state.follow_up_due)
+    if days:
+        candidates.append(day_start(min(days), tz))
+    return min(candidates, default=None)
+
+
+def _deadline_days(state: LearnerState, policy: Policy) -> list[dt.date]:
+    """The days on which an assignment's standing changes (see the module docstring)."""
+    window = dt.timedelta(days=policy.assignments.counting_days + 1)
+    limit = dt.timedelta(days=policy.tiers.compliance_overdue_days + 1)
+    one = dt.timedelta(days=1)
+    days: list[dt.date] = []
+    for item in state.assignments.values():
+        days.append(item.due + window)
+        if not item.completed:
+            days.extend((item.due + one, item.due + limit))
+    return days
+
+
+@dataclass(slots=True)
+class Quiet:
+    """A learner a tick may skip: their last tick, the instant that ends the quiet (POSIX
+    seconds; None: no end), and their tier (for counts by tier without loading them)."""
+
+    last_tick: dt.datetime
+    until: float | None
+    tier: Tier
+
+
+@dataclass
+class QuietIndex:
+    """The learners ticks may skip, kept up to date by the ticks and records that touch them."""
+
+    policy: Policy
+    entries: dict[str, Quiet] = field(default_factory=dict)
+
+    def skips(self, learner_id: str, now: dt.datetime) -> Quiet | None:
+        """The learner's entry when a tick at `now` can leave them as they are."""
+        quiet = self.entries.get(learner_id)
+        if quiet is None or (quiet.until is not None and now.timestamp() >= quiet.until):
+            return None
+        return quiet
+
+    def ticked(self, state: LearnerState, now: dt.datetime) -> None:
+        """A tick at `now` evaluated the learner."""
+        self.entries[state.learner_id] = Quiet(now, _seconds(state, now, self.policy), state.tier)
+
+    def recorded(self, state: LearnerState, kinds: set[type]) -> None:
+        """Records of these types were applied to the learner since their last tick."""
+        quiet = self.entries.get(state.learner_id)
+        if quiet is None:
+            return
+        if kinds <= {LearningEvent}:
+            quiet.until = _seconds(state, quiet.last_tick, self.policy)
+            quiet.tier = state.tier
+        else:
+            del self.entries[state.learner_id]
+
+    def forget(self, learner_id: str) -> None:
+        self.entries.pop(learner_id, None)
+
+
+def _seconds(state: LearnerState, now: dt.datetime, policy: Policy) -> float | None:
+    until = quiet_until(state, now, policy)
+    return until.timestamp() if until is not None else None

@@ -1,0 +1,93 @@
+"""`quiet_until`: a tick before it changes nothing, over generated and simulated histories."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.clock import Tick
+from stream.core.due import QuietIndex, quiet_until
+from stream.core.state import LearnerState
+from stream.core.step import step
+from stream.core.timeline import Record, schedule
+from stream.core.weeks import week_of_date
+from stream.simulate import simulate
+from tests.kit import POLICY, assignment, at, day, evaluated, intervention, ordered, profile
+from tests.test_properties import FAST, KINDS, histories
+
+
+def checked_run(records: list[Record], until: dt.datetime | None) -> tuple[int, int]:
+    """Feed records and midnight ticks, keeping a `QuietIndex`; at every tick the index
+    says a learner may skip, check that stepping them changes nothing. Return (ticks
+    skipped, ticks evaluated)."""
+    states: dict[str, LearnerState] = {}
+    index = QuietIndex(POLICY)
+    skipped = evaluated_ = 0
+    for item in schedule(records, POLICY, until):
+        if not isinstance(item, Tick):
+            state, _ = step(states.get(item.learner_id), item, POLICY)
+            states[item.learner_id] = state
+            index.recorded(state, {type(item)})
+            continue
+        for learner_id, state in states.items():
+            before = state.model_dump_json()
+            quiet = index.skips(learner_id, item.now)
+            state, outputs = step(state, item, POLICY)
+            if quiet is not None:
+                skipped += 1
+                assert outputs == [], (learner_id, item.now, quiet)
+                assert state.model_dump_json() == before, (learner_id, item.now, quiet)
+                assert quiet.tier == state.tier
+            else:
+                evaluated_ += 1
+                index.ticked(state, item.now)
+    return skipped, evaluated_
+
+
+@st.composite
+def richer(draw: st.DrawFn) -> tuple[list[Record], int]:
+    """The property tests' histories, plus interventions and assignments that arrive late
+    (assigned after their due day, or mid-history)."""
+    records, last_week = draw(histories())
+    for _ in range(draw(st.integers(0, 3))):
+        kind = draw(st.sampled_from(["conversation_held", "concern_raised", "resolved"]))
+        when = at(draw(st.integers(0, last_week)), draw(st.integers(0, 6)), 15)
+        records.append(intervention("p", kind, when))
+    for i in range(draw(st.integers(0, 2))):
+        assigned = at(draw(st.integers(0, last_week)), draw(st.integers(0, 6)), 9)
+        due = day(draw(st.integers(0, last_week + 1)), draw(st.integers(0, 6)))
+        records.append(assignment("p", f"late{i}", draw(KINDS), due, assigned))
+    return records, last_week
+
+
+@FAST
+@given(richer())
+def test_a_tick_before_quiet_until_changes_nothing(history: tuple[list[Record], int]) -> None:
+    records, last_week = history
+    checked_run(ordered(records), evaluated(last_week + 3))
+
+
+def test_over_a_simulated_team_most_ticks_are_quiet() -> None:
+    records = list(simulate(120, 14, seed=3, policy=POLICY))
+    skipped, evaluated_ = checked_run(records, None)
+    assert skipped > 3 * evaluated_  # six days in seven have nothing due for most learners
+
+
+def test_the_dates_that_end_a_quiet_spell() -> None:
+    state, _ = step(None, profile("p"), POLICY)
+    assert quiet_until(state, at(0, 2, 0), POLICY) is None  # nothing dated: no evaluation
+    records = [assignment("p", "m1", "compliance", day(1, 3), at(0))]
+    for record in records:
+        state, _ = step(state, record, POLICY)
+    now = dt.datetime.combine(day(0, 2), dt.time(0), tzinfo=dt.UTC)
+    # the week of the assignment (week 0) can be evaluated 6 hours after it closes ...
+    closes = dt.datetime.combine(day(1, 0), dt.time(6), tzinfo=dt.UTC)
+    assert quiet_until(state, now, POLICY) == closes
+    state.evaluated_week = week_of_date(day(1))
+    # ... and once week 1 is evaluated, the next change is the day after the due day
+    later = dt.datetime.combine(day(1, 3), dt.time(0), tzinfo=dt.UTC)
+    assert quiet_until(state, later, POLICY) == dt.datetime.combine(
+        day(1, 4), dt.time(0), tzinfo=POLICY.tz
+    )
