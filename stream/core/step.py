@@ -22,11 +22,19 @@ from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.signals import assessment_fall, classify_week, missed_assignments
 from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
 from stream.core.transitions import move, rise
-from stream.core.weeks import last_closed_week, local_date, week_close, week_label, week_of
+from stream.core.weeks import (
+    last_closed_week,
+    local_date,
+    week_close,
+    week_label,
+    week_of,
+    week_of_date,
+)
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
 MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
 MAX_COMPLETED = 256  # completed object ids remembered for assignments that arrive later
+_blake2b = hashlib.blake2b
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +51,7 @@ Output = TierTransition | Notice
 
 def event_key(event_id: str) -> int:
     """A short, stable hash of an event id, for de-duplication."""
-    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=8).digest(), "big")
+    return int.from_bytes(_blake2b(event_id.encode(), digest_size=8).digest(), "big")
 
 
 def role_of(state: LearnerState, policy: Policy) -> tuple[Role, list[Exposure]]:
@@ -93,11 +101,14 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     tz = policy.tz
     if event.kind == "completion":
         _completed(state, event.object_id)
-    week = week_of(event.occurred_at, tz)
+    local = event.occurred_at.astimezone(tz)
+    week = week_of_date(local.date())
     if state.evaluated_week is not None and week <= state.evaluated_week:
         state.late_events += 1
         return [Notice("late_event", state.learner_id, week_label(week))]
-    bucket = state.open_weeks.setdefault(week, OpenWeek())
+    bucket = state.open_weeks.get(week)
+    if bucket is None:
+        bucket = state.open_weeks[week] = OpenWeek()
     key = event_key(event.id)
     if key in bucket.seen:
         return [Notice("duplicate", state.learner_id)]
@@ -105,7 +116,7 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     if len(bucket.seen) > MAX_SEEN_PER_WEEK:
         del bucket.seen[0]
     bucket.events += 1
-    bucket.days |= 1 << event.occurred_at.astimezone(tz).weekday()
+    bucket.days |= 1 << local.weekday()
     _seen_at(state, week)
     if state.first_active_week is None or week < state.first_active_week:
         state.first_active_week = week

@@ -89,6 +89,8 @@ def rise(
     week: int | None = None,
 ) -> TierTransition | None:
     """The tier only rises on evidence: move up when a condition calls for a higher tier."""
+    if not conditions:
+        return None
     target = max((c.tier for c in conditions), default=0)
     if target <= state.tier:
         return None
