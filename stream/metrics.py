@@ -77,6 +77,7 @@ class WorkerMetrics:
     transition_latency: Histogram
     tick_seconds: Histogram
     learners_evaluated: Counter
+    learners_quiet: Counter
     dead_letters: Counter
     consumer_lag: Gauge
     table_recovery_remaining: Gauge
@@ -121,6 +122,9 @@ class WorkerMetrics:
                 registry=reg,
             ),
             learners_evaluated=counter("learners_evaluated", "learner evaluations on ticks"),
+            learners_quiet=counter(
+                "learners_quiet", "learners a tick left alone: nothing could change before it"
+            ),
             dead_letters=counter(
                 "dead_letters", "messages sent to the dead-letter topic", ("topic",)
             ),

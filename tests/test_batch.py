@@ -13,11 +13,12 @@ from faust.streams import current_event
 from stream.agents import batch as batch_module
 from stream.agents.batch import Batch, acting_for
 from stream.app import Pipeline
+from stream.core.due import QuietIndex
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.timeline import Record
 from stream.metrics import Metrics
-from tests.kit import POLICY, at, event, profile
+from tests.kit import POLICY, assignment, at, event, profile
 
 
 @dataclass
@@ -49,6 +50,7 @@ class FakePipeline:
     table: CountingTable = field(default_factory=CountingTable)
     sent: list[Output] = field(default_factory=list)
     metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("worker",)))
+    quiet: QuietIndex = field(default_factory=lambda: QuietIndex(POLICY))
 
     async def emit(self, outputs: list[Output]) -> None:
         self.sent.extend(outputs)
@@ -176,3 +178,15 @@ def test_acting_for_sets_and_restores_the_current_event() -> None:
         with acting_for(inner):
             assert current_event() is inner
         assert current_event() is outer
+
+
+def test_a_batch_keeps_the_quiet_index_true() -> None:
+    pipeline = FakePipeline()
+    run_batch(pipeline, history())
+    for raw in pipeline.table.values():
+        pipeline.quiet.ticked(LearnerState.model_validate_json(raw), at(0, 6, 23))
+    run_batch(pipeline, [event("ann", at(1, 0)), event("bob", at(1, 0))])
+    assert set(pipeline.quiet.entries) == {"ann", "bob"}  # events: still quiet, recomputed
+    due = at(1, 0).date()
+    run_batch(pipeline, [assignment("bob", "m9", "compliance", due, at(1, 0))])
+    assert set(pipeline.quiet.entries) == {"ann"}  # an assignment: evaluated at the next tick

@@ -94,6 +94,7 @@ class Batch:
     def forget(self, learner_id: str) -> None:
         """Drop a learner from the batch (erased: nothing of them is written back)."""
         self.pending.pop(learner_id, None)
+        self.pipeline.quiet.forget(learner_id)
 
     def flush(self) -> int:
         """Store every changed state once; return how many were written."""
@@ -104,7 +105,9 @@ class Batch:
             try:
                 with acting_for(pending.event):
                     written += self.pipeline.store(pending.state, pending.stored)
+                self.pipeline.quiet.recorded(pending.state, {type(r) for r in pending.applied})
             except Exception:  # one learner's failure must not lose the others' batch
+                self.pipeline.quiet.forget(learner_id)
                 log.exception("store_error", learner=self.pipeline.pseudonym(learner_id))
         self.pending.clear()
         return written

@@ -56,8 +56,9 @@ def register(pipeline: Pipeline) -> None:
 
 
 async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> int:
-    """Step every learner of a partition with the tick; return how many were evaluated.
-    Counts the partition's learners by tier for the `learners_by_tier` gauge."""
+    """Step every learner of a partition with the tick (except those the quiet index says
+    it cannot change); return how many were stepped. Counts the partition's learners by
+    tier for the `learners_by_tier` gauge."""
     from stream.app import partition_of
 
     metrics = pipeline.metrics.worker
@@ -65,7 +66,13 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
     n = pipeline.settings.partitions
     keys = [k for k in list(pipeline.table.keys()) if partition_of(k, n) == partition]
     tiers: Counter[int] = Counter()
+    stepped = 0
     for learner_id in keys:
+        quiet = pipeline.quiet.skips(learner_id, tick.now)
+        if quiet is not None:
+            tiers[quiet.tier] += 1
+            continue
+        stepped += 1
         try:
             raw = pipeline.table.get(learner_id)
             if raw is not None:
@@ -75,8 +82,10 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
                 # retention, and a week close rewrites (changes) every evaluated one
                 unchanged = raw if state.evaluated_week is not None else None
                 state = await pipeline.apply(state, tick, unchanged=unchanged)
+                pipeline.quiet.ticked(state, tick.now)
                 tiers[state.tier] += 1
         except Exception as exc:  # one learner's failure must not stop the partition's tick
+            pipeline.quiet.forget(learner_id)
             who = pipeline.pseudonym(learner_id)
             log.exception("evaluation_error", learner=who, partition=partition)
             error = InvalidRecord("evaluation_error", f"learner {who}: {exc!r}"[:500])
@@ -85,6 +94,7 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
     total: Counter[int] = sum(pipeline.tiers_by_partition.values(), Counter())
     for tier in range(4):
         metrics.learners_by_tier.labels(str(tier)).set(total.get(tier, 0))
-    metrics.learners_evaluated.inc(len(keys))
+    metrics.learners_evaluated.inc(stepped)
+    metrics.learners_quiet.inc(len(keys) - stepped)
     metrics.tick_seconds.observe(time.perf_counter() - started)
-    return len(keys)
+    return stepped
