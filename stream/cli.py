@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import os
 import sys
 from collections.abc import Coroutine
 from pathlib import Path
@@ -66,9 +67,17 @@ def replay(
         Path | None, typer.Option("--out", help="transitions JSONL (default: stdout)")
     ] = None,
     strict: Annotated[bool, typer.Option(help="stop at the first bad line")] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="processes, each replaying a share of the learners (the output is the "
+            "same); 0: one per CPU, at most 4; a history on stdin is replayed in one",
+        ),
+    ] = 0,
 ) -> None:
     """Replay a history offline: transitions as JSON lines, a summary on stderr."""
-    from stream.replay import BadLine, read_history
+    from stream.replay import BadLine, read_history, replay_file
     from stream.replay import replay as run_replay
 
     _settings()
@@ -77,10 +86,15 @@ def replay(
     if until is not None:
         end = until if until.tzinfo else day_start(until.date(), rules.tz)
     errors: list[BadLine] = []
-    source = sys.stdin.buffer if str(history) == "-" else history.open("rb")
+    if str(history) != "-":
+        history.open("rb").close()  # an unreadable history fails before --out is created
     sink = out.open("wb") if out else sys.stdout.buffer
     try:
-        summary = run_replay(read_history(source, strict, errors), rules, sink, end)
+        if str(history) == "-":
+            summary = run_replay(read_history(sys.stdin.buffer, strict, errors), rules, sink, end)
+        else:
+            count = workers or min(len(os.sched_getaffinity(0)), 4)
+            summary = replay_file(history, rules, sink, end, strict, errors, count)
     except BadLine as exc:
         typer.echo(f"{history}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -88,8 +102,6 @@ def replay(
         sink.flush()
         if out:
             sink.close()
-        if source is not sys.stdin.buffer:
-            source.close()
     for bad in errors[:20]:
         typer.echo(f"{history}: skipped {bad}", err=True)
     if len(errors) > 20:

@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
+import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import orjson
 from pydantic import ValidationError
 
+from schemas.clock import Tick
 from schemas.history import HISTORY_LINE
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
-from stream.core.timeline import Record, Timeline, record_time, run_history
+from stream.core.step import Notice
+from stream.core.timeline import Record, Timeline, record_time, schedule
 
 
 class BadLine(Exception):
@@ -23,6 +28,11 @@ class BadLine(Exception):
     def __init__(self, number: int, where: str, message: str) -> None:
         super().__init__(f"line {number}: {where}: {message}")
         self.number = number
+        self.where = where
+        self.message = message
+
+    def __reduce__(self) -> tuple[type[BadLine], tuple[int, str, str]]:
+        return BadLine, (self.number, self.where, self.message)  # from a replay process
 
 
 @dataclass
@@ -43,6 +53,14 @@ class Summary:
         self.transitions += 1
         week = transition.week or _iso_week(transition.at)
         self.by_week_and_tier[(week, transition.to_tier)] += 1
+
+    def notice(self, notice: Notice) -> None:
+        if notice.code == "duplicate":
+            self.duplicates += 1
+        elif notice.code == "late_event":
+            self.late_events += 1
+        elif notice.code == "unknown_role":
+            self.unknown_roles[notice.detail] += 1
 
     def render(self) -> str:
         lines = [
@@ -92,26 +110,108 @@ def replay(
 ) -> Summary:
     """Replay records, write each transition as a JSON line to `out`, and summarise."""
     summary = Summary()
-    timeline = Timeline(policy)
-
-    def counted() -> Iterator[Record]:
-        for record in records:
-            at = record_time(record)
-            if until is not None and at is not None and at > until:
-                summary.after_until += 1
-                continue
-            summary.records += 1
-            yield record
-
-    for item in run_history(counted(), policy, until, timeline):
-        if isinstance(item, TierTransition):
-            out.write(orjson.dumps(item.model_dump(mode="json")) + b"\n")
-            summary.count(item)
-        elif item.code == "duplicate":
-            summary.duplicates += 1
-        elif item.code == "late_event":
-            summary.late_events += 1
-        elif item.code == "unknown_role":
-            summary.unknown_roles[item.detail] += 1
-    summary.learners_by_tier = Counter(s.tier for s in timeline.states.values())
+    for _, _, line in sweep(records, policy, until, summary):
+        out.write(line)
     return summary
+
+
+Share = tuple[int, int]  # (index, count): the learners whose rank modulo count is index
+Line = tuple[int, int, bytes]  # (input number, learner rank, transition as a JSON line)
+
+
+def sweep(
+    records: Iterable[Record],
+    policy: Policy,
+    until: dt.datetime | None,
+    summary: Summary,
+    share: Share = (0, 1),
+) -> Iterator[Line]:
+    """Replay (see `run_history`) the learners of one share; every share reads all records,
+    so ticks fall between the same records. Each transition comes with the number of the
+    input that caused it and the learner's rank (order of first record): sorting the lines
+    of all shares by both gives the order of a replay of everyone."""
+    timeline = Timeline(policy)
+    ranks: dict[str, int] = {}
+    index, count = share
+    for number, item in enumerate(schedule(_counted(records, until, summary), policy, until)):
+        if isinstance(item, Tick):
+            produced = timeline.tick(item.now)
+        else:
+            rank = ranks.setdefault(item.learner_id, len(ranks))
+            if rank % count != index:
+                continue
+            produced = timeline.feed(item)
+        for output in produced:
+            if isinstance(output, TierTransition):
+                summary.count(output)
+                line = orjson.dumps(output.model_dump(mode="json")) + b"\n"
+                yield number, ranks[output.learner_id], line
+            else:
+                summary.notice(output)
+    summary.learners_by_tier = Counter(s.tier for s in timeline.states.values())
+
+
+def _counted(
+    records: Iterable[Record], until: dt.datetime | None, summary: Summary
+) -> Iterator[Record]:
+    for record in records:
+        at = record_time(record)
+        if until is not None and at is not None and at > until:
+            summary.after_until += 1
+            continue
+        summary.records += 1
+        yield record
+
+
+def replay_file(
+    path: Path,
+    policy: Policy,
+    out: IO[bytes],
+    until: dt.datetime | None = None,
+    strict: bool = False,
+    errors: list[BadLine] | None = None,
+    workers: int = 1,
+) -> Summary:
+    """Replay a history file as `replay` does, in `workers` processes that each replay a
+    share of the learners (learners are independent): the same lines, in the same order,
+    and the same summary as one process. Bad lines are appended to `errors`."""
+    errors = [] if errors is None else errors
+    if workers <= 1:
+        with path.open("rb") as source:
+            return replay(read_history(source, strict, errors), policy, out, until)
+    context = multiprocessing.get_context("fork")
+    jobs = [(path, policy, until, strict, (index, workers)) for index in range(workers)]
+    with context.Pool(workers) as pool:
+        parts = pool.map(_replay_share, jobs)
+    for _, _, line in heapq.merge(*(lines for _, lines, _ in parts), key=_order):
+        out.write(line)
+    errors.extend(parts[0][2])
+    return _merged([summary for summary, _, _ in parts])
+
+
+def _order(line: Line) -> tuple[int, int]:
+    return line[0], line[1]
+
+
+def _replay_share(
+    job: tuple[Path, Policy, dt.datetime | None, bool, Share],
+) -> tuple[Summary, list[Line], list[BadLine]]:
+    """One process of `replay_file`: every line read (and checked), one share replayed."""
+    path, policy, until, strict, share = job
+    summary, errors = Summary(), list[BadLine]()
+    with path.open("rb") as source:
+        lines = list(sweep(read_history(source, strict, errors), policy, until, summary, share))
+    return summary, lines, errors
+
+
+def _merged(parts: list[Summary]) -> Summary:
+    """The summary of all shares: each counted every record, and its own learners."""
+    total = Summary(records=parts[0].records, after_until=parts[0].after_until)
+    for part in parts:
+        total.late_events += part.late_events
+        total.duplicates += part.duplicates
+        total.transitions += part.transitions
+        total.unknown_roles.update(part.unknown_roles)
+        total.learners_by_tier.update(part.learners_by_tier)
+        total.by_week_and_tier.update(part.by_week_and_tier)
+    return total
