@@ -116,7 +116,9 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     if len(bucket.seen) > MAX_SEEN_PER_WEEK:
         del bucket.seen[0]
     bucket.events += 1
-    bucket.days |= 1 << local.weekday()
+    day = 1 << local.weekday()
+    if not bucket.days & day:  # most events fall on a day already active: no write
+        bucket.days |= day
     _seen_at(state, week)
     if state.first_active_week is None or week < state.first_active_week:
         state.first_active_week = week
@@ -399,8 +401,8 @@ def _follow_up(
 
 
 def _prune_assignments(state: LearnerState, today: dt.date, policy: Policy) -> None:
-    window = policy.assignments.counting_days
-    stale = [m for m, a in state.assignments.items() if (today - a.due).days > window]
+    cutoff = today - dt.timedelta(days=policy.assignments.counting_days)  # due before: stale
+    stale = [m for m, a in state.assignments.items() if a.due < cutoff]
     for module in stale:
         del state.assignments[module]
 
