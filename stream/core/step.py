@@ -245,11 +245,12 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
     clock = clock_at(now, policy)
     role, exposure = role_of(state, policy)
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
-    if start is not None and start <= clock.closed:
-        for week in range(start, clock.closed + 1):
-            out.extend(_evaluate_week(state, week, clock, role, exposure, policy))
-            state.evaluated_week = week
-    if state.assignments:
+    closing = range(start, clock.closed + 1) if start is not None else range(0)
+    for week in closing:
+        out.extend(_evaluate_week(state, week, clock, role, exposure, policy))
+        state.evaluated_week = week
+    # a week evaluated now has risen on today's deadline conditions already
+    if state.assignments and not closing:
         conditions = _deadlines(state, clock.today, role, exposure, policy)
         moved = rise(state, conditions, now, exposure, policy)
         if moved:
