@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from schemas.transitions import Exposure, Reason, Route, Severity
 from stream.core.policy import Policy, Role
@@ -12,8 +12,7 @@ _ORDINAL = {1: "first", 2: "second", 3: "third"}
 SEVERITY_RANK: dict[Severity, int] = {"none": 0, "minor": 1, "major": 2, "critical": 3}
 
 
-@dataclass(frozen=True, slots=True)
-class Condition:
+class Condition(NamedTuple):
     """One rule that holds: the tier it calls for, its severity, its reason."""
 
     tier: int

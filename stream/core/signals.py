@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from schemas.roster import AssignmentKind
 from stream.core.policy import Activity, Assessments, Assignments
 from stream.core.state import AssignmentState, DipLevel
 
 
-@dataclass(frozen=True, slots=True)
-class Dip:
-    """How a closed week's activity compares with the learner's baseline."""
+class Dip(NamedTuple):
+    """How a closed week's activity compares with the learner's baseline (a named tuple:
+    one is made for every learner at every week close)."""
 
     level: DipLevel
     activity: int
@@ -70,9 +71,8 @@ def assessment_fall(
     return Fall(score, mean, len(recent), failed)
 
 
-@dataclass(frozen=True, slots=True)
-class Missed:
-    """Assignments missed and still counting on a given day."""
+class Missed(NamedTuple):
+    """Assignments missed and still counting on a given day (made at every tick)."""
 
     by_kind: dict[AssignmentKind, int]
     compliance_overdue_days: int  # the longest overdue compliance module, 0 if none
