@@ -63,6 +63,7 @@ class Pipeline:
     # tick and a batch never interleave their read-modify-writes of one learner
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
     quiet: QuietIndex = field(init=False)  # learners a tick may skip (see stream.core.due)
+    intake: Any = None  # the learner agent's records processed but not stored (`Intake`)
 
     def __post_init__(self) -> None:
         self.quiet = QuietIndex(self.policy)

@@ -33,6 +33,10 @@ class Progress:
         if self._waiters:
             self._wake()
 
+    def waiting(self) -> bool:
+        """Whether a tick waits for a barrier (records should be marked done soon)."""
+        return bool(self._waiters)
+
     def reached(self, partition: int, barrier: Mapping[str, int]) -> bool:
         """Whether every topic of the barrier has been processed up to its offset."""
         for topic, end in barrier.items():

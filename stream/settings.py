@@ -39,13 +39,16 @@ class Settings(BaseSettings):
     )
     tick_interval_s: float = Field(default=60.0, gt=0, description="wall-clock tick period")
     batch_max: int = Field(
-        default=1000,
+        default=10_000,
         ge=1,
-        description="input records the learner agent takes at a time: a "
-        "learner's state is read and written once per batch, not once per record",
+        description="records processed between two writes of their learners' states (a "
+        "learner's state is written once per batch, not once per record)",
     )
     batch_within_s: float = Field(
-        default=0.05, gt=0, description="how long the learner agent waits to fill a batch"
+        default=1.0,
+        gt=0,
+        description="longest wait of a processed record for its state to be written and its "
+        "offset committed (transitions are sent at once; a waiting tick flushes earlier)",
     )
     producer_buffer: int = Field(
         default=10_000,

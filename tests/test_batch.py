@@ -4,6 +4,7 @@ transitions as one record at a time, and a failed step that does not corrupt the
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,13 +12,16 @@ import pytest
 from faust.streams import current_event
 
 from stream.agents import batch as batch_module
-from stream.agents.batch import Batch, acting_for
+from stream.agents.batch import Batch, Intake, acting_for
 from stream.app import Pipeline
 from stream.core.due import QuietIndex
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.timeline import Record
 from stream.metrics import Metrics
+from stream.progress import Progress
+from stream.settings import Settings
+from stream.topics import Topics
 from tests.kit import POLICY, assignment, at, event, profile
 
 
@@ -51,6 +55,9 @@ class FakePipeline:
     sent: list[Output] = field(default_factory=list)
     metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("worker",)))
     quiet: QuietIndex = field(default_factory=lambda: QuietIndex(POLICY))
+    settings: Settings = field(default_factory=Settings)
+    progress: Progress = field(default_factory=Progress)
+    topics: Topics = field(default_factory=lambda: Topics.named(""))
 
     async def emit(self, outputs: list[Output]) -> None:
         self.sent.extend(outputs)
@@ -190,3 +197,70 @@ def test_a_batch_keeps_the_quiet_index_true() -> None:
     due = at(1, 0).date()
     run_batch(pipeline, [assignment("bob", "m9", "compliance", due, at(1, 0))])
     assert set(pipeline.quiet.entries) == {"ann"}  # an assignment: evaluated at the next tick
+
+
+@dataclass
+class TopicMessage:
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass
+class InputEvent:
+    message: TopicMessage
+
+
+class ManualStream:
+    def __init__(self) -> None:
+        self.acked: list[int] = []
+
+    async def ack(self, event: InputEvent) -> None:
+        self.acked.append(event.message.offset)
+
+
+def intake_for(batch_max: int, within_s: float) -> tuple[Intake, FakePipeline, ManualStream]:
+    pipeline = FakePipeline(settings=Settings(batch_max=batch_max, batch_within_s=within_s))
+    stream = ManualStream()
+    return Intake(pipeline, stream), pipeline, stream  # type: ignore[arg-type]
+
+
+def test_the_intake_stores_then_acknowledges_when_full() -> None:
+    intake, pipeline, stream = intake_for(batch_max=3, within_s=60)
+    topic = Topics.named("").events
+
+    async def go() -> list[bool]:
+        due = []
+        for n, record in enumerate(history()[:3]):
+            event = InputEvent(TopicMessage(topic, 0, n))
+            await intake.batch.apply(record, event)
+            intake.add(event)
+            due.append(intake.due())
+        await intake.flush()
+        return due
+
+    assert asyncio.run(go()) == [False, False, True]
+    assert stream.acked == [0, 1, 2]
+    assert set(pipeline.table) == {"ann", "bob"}
+    assert pipeline.progress.reached(0, {topic: 3})
+    assert not intake.due()
+
+
+def test_the_intake_is_due_when_a_tick_waits_or_the_oldest_waited() -> None:
+    intake, pipeline, _ = intake_for(batch_max=100, within_s=60)
+    topic = Topics.named("").events
+    intake.add(InputEvent(TopicMessage(topic, 0, 0)))
+    assert not intake.due()
+
+    async def tick_waits() -> bool:
+        waiter = asyncio.create_task(pipeline.progress.wait(0, {topic: 1}, 5))
+        await asyncio.sleep(0)
+        due = intake.due()
+        await intake.flush()
+        return due and await waiter
+
+    assert asyncio.run(tick_waits())
+    late, _, _ = intake_for(batch_max=100, within_s=0.001)
+    late.add(InputEvent(TopicMessage(topic, 0, 0)))
+    time.sleep(0.01)
+    assert late.due()

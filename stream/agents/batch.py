@@ -11,6 +11,7 @@ states and gives the same transitions with the same ids.
 
 from __future__ import annotations
 
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -111,3 +112,48 @@ class Batch:
                 log.exception("store_error", learner=self.pipeline.pseudonym(learner_id))
         self.pending.clear()
         return written
+
+
+class Intake:
+    """Records processed but not yet stored: their states are written, and their offsets
+    acknowledged (so committed), together, when `due` (enough records, the oldest has
+    waited long enough, or a tick waits for them).
+
+    Transitions are sent as each record is processed, so a transition's latency does not
+    depend on the window; only state writes and commits do."""
+
+    def __init__(self, pipeline: Pipeline, stream: Any) -> None:
+        self.pipeline = pipeline
+        self.stream = stream  # the agent's stream, whose events are acknowledged by hand
+        self.batch = Batch(pipeline)
+        self.events: list[Any] = []
+        self.oldest = 0.0
+
+    def add(self, event: Any) -> None:
+        if not self.events:
+            self.oldest = time.monotonic()
+        self.events.append(event)
+
+    def due(self) -> bool:
+        if not self.events:
+            return False
+        settings = self.pipeline.settings
+        return (
+            len(self.events) >= settings.batch_max
+            or time.monotonic() - self.oldest >= settings.batch_within_s
+            or self.pipeline.progress.waiting()
+        )
+
+    async def flush(self) -> None:
+        """Store the batch's states, then acknowledge its records and mark them done."""
+        if not self.events:
+            return
+        events, self.events = self.events, []
+        self.batch.flush()
+        progress, processed = self.pipeline.progress, self.pipeline.metrics.worker.events_processed
+        logical = self.pipeline.topics.logical
+        for event in events:
+            await self.stream.ack(event)
+            msg = event.message
+            progress.mark(msg.topic, msg.partition, msg.offset)
+            processed.labels(logical(msg.topic)).inc()

@@ -38,6 +38,8 @@ def register(pipeline: Pipeline) -> None:
             if not ok:
                 log.warning("tick_barrier_timeout", partition=partition, now=tick.now.isoformat())
             async with pipeline.writing:
+                if pipeline.intake is not None:  # the table must hold every processed record
+                    await pipeline.intake.flush()
                 await evaluate_partition(pipeline, partition, tick)
 
     app.agent(channel, name="clock")(clock)

@@ -5,9 +5,10 @@ state and the dispatch log are deleted, and the learner is marked erased (by key
 pseudonym, not by id) so that later records for them are dropped and no transition or
 message is produced, until a new profile for them arrives.
 
-Records are taken in batches (`TIERWATCH_BATCH_MAX`, `TIERWATCH_BATCH_WITHIN_S`): each
-learner's state is read and written once per batch (see `stream.agents.batch`), and the
-batch's offsets are committed after its states are stored.
+Each record is processed (and its transitions sent) as it comes; states are written, and
+offsets acknowledged, in batches (`TIERWATCH_BATCH_MAX` records, or when the oldest has
+waited `TIERWATCH_BATCH_WITHIN_S`, or at once when a tick waits for them): each learner's
+state is read and written once per batch (see `stream.agents.batch`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import structlog
 
 from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
 from stream import codec
-from stream.agents.batch import Batch, acting_for
+from stream.agents.batch import Batch, Intake, acting_for
 from stream.core.state import LearnerState
 from stream.errors import InvalidRecord
 
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from stream.app import Pipeline
 
 log = structlog.get_logger("tierwatch.learners")
+FLUSH_CHECK_S = 0.02  # how often an idle agent checks whether processed records wait
 
 
 def erase(pipeline: Pipeline, learner_id: str) -> None:
@@ -51,12 +53,11 @@ def count_feedback(pipeline: Pipeline, record: Intervention, state: LearnerState
 
 def register(pipeline: Pipeline) -> None:
     """Attach the learner agent to the pipeline's app."""
-    topics, settings = pipeline.topics, pipeline.settings
+    topics = pipeline.topics
     kinds = dict(
         zip(topics.inputs, ("event", "profile", "assignment", "intervention"), strict=True)
     )
     channel = pipeline.app.topic(*topics.inputs, key_serializer="raw", value_serializer="raw")
-    processed = pipeline.metrics.worker.events_processed
 
     async def handle(event: Any, batch: Batch) -> None:
         msg = event.message
@@ -79,25 +80,31 @@ def register(pipeline: Pipeline) -> None:
             count_feedback(pipeline, record, batch.state(record.learner_id, event).state)
         await batch.apply(record, event)
 
-    async def process(events: list[Any]) -> None:
-        batch = Batch(pipeline)
-        for event in events:
-            try:
-                with acting_for(event):  # table reads and writes go to the event's partition
-                    await handle(event, batch)
-            except Exception as exc:
-                msg = event.message
-                log.exception("processing_error", topic=msg.topic, offset=msg.offset)
-                await pipeline.refuse(event, InvalidRecord("processing_error", repr(exc)[:500]))
-        batch.flush()
+    async def take(event: Any, intake: Intake) -> None:
+        try:
+            with acting_for(event):  # table reads and writes go to the event's partition
+                await handle(event, intake.batch)
+        except Exception as exc:
+            msg = event.message
+            log.exception("processing_error", topic=msg.topic, offset=msg.offset)
+            await pipeline.refuse(event, InvalidRecord("processing_error", repr(exc)[:500]))
+        intake.add(event)
 
     async def learners(stream: Any) -> None:
-        async for events in stream.take_events(settings.batch_max, settings.batch_within_s):
+        manual = stream.noack()  # acknowledged once the record's state is stored
+        intake = pipeline.intake = Intake(pipeline, manual)
+        async for event in manual.events():
             async with pipeline.writing:
-                await process(events)
-            for event in events:
-                msg = event.message
-                pipeline.progress.mark(msg.topic, msg.partition, msg.offset)
-                processed.labels(topics.logical(msg.topic)).inc()
+                await take(event, intake)
+                if intake.due():
+                    await intake.flush()
+
+    async def flush_when_due() -> None:
+        """Store and acknowledge what waits, when no new record comes to do it."""
+        intake = pipeline.intake
+        if intake is not None and intake.due():
+            async with pipeline.writing:
+                await intake.flush()
 
     pipeline.app.agent(channel, name="learners")(learners)
+    pipeline.app.timer(FLUSH_CHECK_S)(flush_when_due)
