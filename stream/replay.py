@@ -19,7 +19,7 @@ from schemas.history import HISTORY_LINE
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
 from stream.core.step import Notice
-from stream.core.timeline import Record, Timeline, record_time, schedule
+from stream.core.timeline import Record, Timeline, record_time, schedule_timed
 
 
 class BadLine(Exception):
@@ -89,13 +89,16 @@ def _iso_week(at: dt.datetime) -> str:
     return f"{year}-W{week:02d}"
 
 
+_validate_json = HISTORY_LINE.validator.validate_json  # the TypeAdapter's, minus a wrapper
+
+
 def read_history(lines: Iterable[bytes], strict: bool, errors: list[BadLine]) -> Iterator[Record]:
     """Parse history lines; bad ones are appended to `errors` (or raised when strict)."""
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            yield HISTORY_LINE.validate_json(line)
+            yield _validate_json(line)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "(line)"
@@ -133,7 +136,8 @@ def sweep(
     timeline = Timeline(policy)
     ranks: dict[str, int] = {}
     index, count = share
-    for number, item in enumerate(schedule(_counted(records, until, summary), policy, until)):
+    timed = _counted(records, until, summary)
+    for number, item in enumerate(schedule_timed(timed, policy, until)):
         if isinstance(item, Tick):
             produced = timeline.tick(item.now)
         else:
@@ -153,14 +157,15 @@ def sweep(
 
 def _counted(
     records: Iterable[Record], until: dt.datetime | None, summary: Summary
-) -> Iterator[Record]:
+) -> Iterator[tuple[Record, dt.datetime | None]]:
+    """The records up to `until`, each with its time, counted."""
     for record in records:
         at = record_time(record)
         if until is not None and at is not None and at > until:
             summary.after_until += 1
             continue
         summary.records += 1
-        yield record
+        yield record, at
 
 
 def replay_file(

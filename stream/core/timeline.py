@@ -43,17 +43,26 @@ def schedule(
     """Records in their order, with a tick at every midnight from the first dated record
     (a tick at the very instant of a record comes first), then ticks on to `until`
     (default: a week after the last record). No tick is ever later than `until`."""
+    return schedule_timed(((r, record_time(r)) for r in records), policy, until)
+
+
+def schedule_timed(
+    records: Iterable[tuple[Record, dt.datetime | None]],
+    policy: Policy,
+    until: dt.datetime | None = None,
+) -> Iterator[Record | Tick]:
+    """`schedule` for records that come with their `record_time`."""
     next_tick: dt.datetime | None = None
     last: dt.datetime | None = None
-    for record in records:
-        at = record_time(record)
+    for record, at in records:
         if at is not None:
             if next_tick is None:
                 next_tick = next_midnight(at, policy)
             while next_tick <= at and (until is None or next_tick <= until):
                 yield Tick(now=next_tick, partition=0)
                 next_tick = next_midnight(next_tick, policy)
-            last = at if last is None or at > last else last
+            if last is None or at > last:
+                last = at
         yield record
     if next_tick is None or last is None:
         return
