@@ -97,8 +97,10 @@ def missed_assignments(
     by_kind: dict[AssignmentKind, int] = {}
     longest = 0
     for item in assignments:
+        if item.completed:
+            continue
         overdue = (today - item.due).days
-        if item.completed or overdue < 1 or overdue > rules.counting_days:
+        if overdue < 1 or overdue > rules.counting_days:
             continue
         if missed_after is not None and item.due < missed_after:
             continue

@@ -243,9 +243,11 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
     nothing for a learner on a day when nothing happened."""
     out: list[Output] = []
     clock = clock_at(now, policy)
-    role, exposure = role_of(state, policy)
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
     closing = range(start, clock.closed + 1) if start is not None else range(0)
+    if not (closing or state.assignments or state.follow_up_due or state.tier == 2):
+        return out  # no week to close, no deadline, no follow-up: nothing can change
+    role, exposure = role_of(state, policy)
     for week in closing:
         out.extend(_evaluate_week(state, week, clock, role, exposure, policy))
         state.evaluated_week = week
