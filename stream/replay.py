@@ -184,7 +184,7 @@ def replay_file(
     if workers <= 1:
         with path.open("rb") as source:
             return replay(read_history(source, strict, errors), policy, out, until)
-    context = multiprocessing.get_context("fork")
+    context = multiprocessing.get_context()  # fork on Linux: the children start at once
     jobs = [(path, policy, until, strict, (index, workers)) for index in range(workers)]
     with context.Pool(workers) as pool:
         parts = pool.map(_replay_share, jobs)
