@@ -35,7 +35,7 @@ def main() -> None:
     bootstrap = settings.broker or ""
     if settings.tansu:
         tansu.apply()
-    app = make_app(settings, bootstrap, settings.tansu)
+    app = make_app(settings, bootstrap)
     topic = app.topic(
         Topics.named(settings.topic_prefix).events, key_serializer="raw", value_serializer="raw"
     )

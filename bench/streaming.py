@@ -201,15 +201,20 @@ class Streaming:
                     continue
                 wall = time.perf_counter() - sent
                 after = scrape(worker.port)
-                n = total(after, "tierwatch_learners_evaluated_total") - total(
-                    before, "tierwatch_learners_evaluated_total"
+                stepped, quiet = (
+                    total(after, metric) - total(before, metric)
+                    for metric in (
+                        "tierwatch_learners_evaluated_total",
+                        "tierwatch_learners_quiet_total",
+                    )
                 )
+                n = stepped + quiet
                 spent = after.get("tierwatch_tick_duration_seconds_sum", 0.0) - before.get(
                     "tierwatch_tick_duration_seconds_sum", 0.0
                 )
                 note = (
-                    f"{n:,.0f} learners ({what}), {spent:.2f} s in evaluate_partition "
-                    f"(metric), {wall:.2f} s send to commit"
+                    f"{n:,.0f} learners ({what}; {stepped:,.0f} stepped, {quiet:,.0f} quiet), "
+                    f"{spent:.2f} s in evaluate_partition (metric), {wall:.2f} s send to commit"
                 )
                 rows.append(Row(number, name, n / spent if spent else None, "learners/s", note))
         return rows

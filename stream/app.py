@@ -153,13 +153,10 @@ def changelog_configs(settings: Settings) -> dict[str, str]:
     return {"cleanup.policy": "compact,delete", "retention.ms": str(retention_ms)}
 
 
-def make_app(settings: Settings, bootstrap: str, tansu: bool) -> faust.App:
-    """A Faust app configured for the broker: short group timeouts, at-least-once."""
+def make_app(settings: Settings, bootstrap: str) -> faust.App:
+    """A Faust app configured for the broker: short group timeouts, at-least-once (the
+    embedded broker's workarounds are in `stream.tansu`)."""
     options: dict[str, Any] = {}
-    if tansu:
-        # Tansu's ListOffsets answers the first offset of the last batch + 1 instead of the
-        # end: with one record a batch, table recovery reads the whole changelog.
-        options["producer_max_batch_size"] = 1
     if settings.clock == "external":
         # a driver waits for each tick's commit before it sends the next day
         options["broker_commit_interval"] = 0.02
@@ -192,7 +189,7 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     from stream.agents import clock, learners, ops, sink
 
     topics = Topics.named(settings.topic_prefix)
-    app = make_app(settings, bootstrap, settings.tansu)
+    app = make_app(settings, bootstrap)
     # value_type=bytes gives the raw codec to the table *and* its changelog (recovery
     # decodes with it too); str keys go through the json codec both ways.
     table = app.Table(

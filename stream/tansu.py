@@ -6,16 +6,21 @@
 - Tansu does not answer a waiting fetch when new data arrives, so every fetch waits its
   full `fetch_max_wait_ms`, which Faust fixes at 1.5 s: a quiet topic then answers a
   message only up to 1.5 s late. Faust's consumers here wait at most 50 ms.
-- (One record a producer batch, for exact changelog end offsets, is a Faust setting: see
-  `stream.app.make_app`.)
+- Tansu's ListOffsets answers the first offset of the last record batch + 1 as a
+  partition's end, so after a batch of several records the end is short, and Faust's table
+  recovery (which reads a changelog up to its end) would stop before the batch's later
+  records. A fetch's high watermark is right: `end_offsets` here fetches the last batch of
+  each partition and answers its high watermark.
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 import aiokafka
+from aiokafka import TopicPartition
 from aiokafka.consumer import group_coordinator
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.group import LeaveGroupRequest
@@ -37,6 +42,37 @@ class _ShortFetchConsumer(aiokafka.AIOKafkaConsumer):  # type: ignore[misc]
     def __init__(self, *topics: str, **kwargs: Any) -> None:
         kwargs["fetch_max_wait_ms"] = min(kwargs.get("fetch_max_wait_ms", 500), FETCH_MAX_WAIT_MS)
         super().__init__(*topics, **kwargs)
+
+    async def end_offsets(self, partitions: Any) -> dict[Any, int]:
+        ends: dict[Any, int] = await super().end_offsets(partitions)
+        return await true_end_offsets(self._client._bootstrap_servers, ends)
+
+
+async def true_end_offsets(
+    bootstrap: Any, ends: dict[Any, int], timeout: float = 15.0
+) -> dict[Any, int]:
+    """The real end of each partition, given the ends Tansu's ListOffsets reported: a
+    fetch from the last reported record answers the partition's high watermark."""
+    probe = {TopicPartition(tp.topic, tp.partition): tp for tp, end in ends.items() if end > 0}
+    if not probe:
+        return dict(ends)
+    consumer = aiokafka.AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=FETCH_MAX_WAIT_MS
+    )
+    await consumer.start()
+    try:
+        consumer.assign(list(probe))
+        for tp, original in probe.items():
+            consumer.seek(tp, ends[original] - 1)
+        deadline = time.monotonic() + timeout
+        while any(consumer.highwater(tp) is None for tp in probe):
+            if time.monotonic() > deadline:
+                raise KafkaError(f"no high watermark for {sorted(map(str, probe))} in {timeout} s")
+            await consumer.getmany(timeout_ms=200)
+        found = {original: consumer.highwater(tp) for tp, original in probe.items()}
+    finally:
+        await consumer.stop()
+    return {tp: max(end, found.get(tp) or end) for tp, end in ends.items()}
 
 
 def apply() -> None:
