@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from zoneinfo import ZoneInfo
 
+from hypothesis import given
+from hypothesis import strategies as st
+
+from stream.core.step import event_key
 from stream.core.timeline import Timeline, schedule
 from tests.kit import (
     POLICY,
@@ -102,3 +107,11 @@ def test_an_ordinary_day_leaves_the_state_as_it_was():
     wednesday = evaluated(4) + dt.timedelta(days=1)
     assert timeline.tick(wednesday) == []
     assert timeline.states["a"].model_dump_json() == before
+
+
+@given(st.text(min_size=1, max_size=512))
+def test_the_de_duplication_key_of_an_event_id_never_changes(event_id):
+    """The key is the 8-byte BLAKE2b digest of the id, big-endian: states store these keys,
+    so a faster way of computing them must give the very same numbers."""
+    digest = hashlib.blake2b(event_id.encode(), digest_size=8).digest()
+    assert event_key(event_id) == int.from_bytes(digest, "big")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import struct
 from dataclasses import dataclass
 from typing import Literal
 
@@ -34,7 +35,8 @@ from stream.core.weeks import (
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
 MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
 MAX_COMPLETED = 256  # completed object ids remembered for assignments that arrive later
-_blake2b = hashlib.blake2b
+_BLAKE2B_8 = hashlib.blake2b(digest_size=8)
+_BIG_ENDIAN_U64 = struct.Struct(">Q").unpack
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,8 +52,12 @@ Output = TierTransition | Notice
 
 
 def event_key(event_id: str) -> int:
-    """A short, stable hash of an event id, for de-duplication."""
-    return int.from_bytes(_blake2b(event_id.encode(), digest_size=8).digest(), "big")
+    """A short, stable hash of an event id, for de-duplication: the 8-byte BLAKE2b digest
+    as a big-endian integer (stored in states: it must never change)."""
+    hasher = _BLAKE2B_8.copy()  # a copy is quicker than a new hasher with its parameters
+    hasher.update(event_id.encode())
+    key: int = _BIG_ENDIAN_U64(hasher.digest())[0]
+    return key
 
 
 def role_of(state: LearnerState, policy: Policy) -> tuple[Role, list[Exposure]]:
