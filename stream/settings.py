@@ -45,7 +45,7 @@ class Settings(BaseSettings):
         "learner's state is written once per batch, not once per record)",
     )
     batch_within_s: float = Field(
-        default=1.0,
+        default=3.0,
         gt=0,
         description="longest wait of a processed record for its state to be written and its "
         "offset committed (transitions are sent at once; a waiting tick flushes earlier)",
