@@ -20,6 +20,7 @@ from aiokafka.partitioner import murmur2
 from faust.types import TP
 
 from stream import codec
+from stream.agents.batch import Intake
 from stream.core.due import QuietIndex
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
@@ -63,7 +64,7 @@ class Pipeline:
     # tick and a batch never interleave their read-modify-writes of one learner
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
     quiet: QuietIndex = field(init=False)  # learners a tick may skip (see stream.core.due)
-    intake: Any = None  # the learner agent's records processed but not stored (`Intake`)
+    intake: Intake | None = None  # the learner agent's records processed but not stored
 
     def __post_init__(self) -> None:
         self.quiet = QuietIndex(self.policy)
@@ -75,6 +76,11 @@ class Pipeline:
         return self.pseudonym(learner_id) in self.erased
 
     def load(self, learner_id: str) -> LearnerState | None:
+        """A learner's latest state: processed but not yet stored (the learner agent's
+        batch, not to be modified), or as stored."""
+        pending = self.intake.batch.pending.get(learner_id) if self.intake is not None else None
+        if pending is not None:
+            return pending.state
         raw = self.table.get(learner_id)
         return LearnerState.model_validate_json(raw) if raw is not None else None
 

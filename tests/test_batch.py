@@ -58,6 +58,7 @@ class FakePipeline:
     settings: Settings = field(default_factory=Settings)
     progress: Progress = field(default_factory=Progress)
     topics: Topics = field(default_factory=lambda: Topics.named(""))
+    intake: Any = None
 
     async def emit(self, outputs: list[Output]) -> None:
         self.sent.extend(outputs)
@@ -264,3 +265,18 @@ def test_the_intake_is_due_when_a_tick_waits_or_the_oldest_waited() -> None:
     late.add(InputEvent(TopicMessage(topic, 0, 0)))
     time.sleep(0.01)
     assert late.due()
+
+
+def test_a_learner_processed_but_not_stored_is_loaded_from_the_batch() -> None:
+    intake, pipeline, _ = intake_for(batch_max=100, within_s=60)
+    pipeline.intake = intake
+
+    async def go() -> None:
+        await intake.batch.apply(profile("cy", "sales_rep"), InputEvent(TopicMessage("t", 0, 0)))
+
+    asyncio.run(go())
+    assert "cy" not in pipeline.table
+    loaded = Pipeline.load(pipeline, "cy")  # type: ignore[arg-type]
+    assert loaded is not None
+    assert loaded.profile is not None
+    assert loaded.profile.role == "sales_rep"
