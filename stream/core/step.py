@@ -231,13 +231,14 @@ def clock_at(now: dt.datetime, policy: Policy) -> Clock:
     return clock
 
 
-def _deadlines(
-    state: LearnerState, today: dt.date, role: Role, exposure: list[Exposure], policy: Policy
-) -> list[rules.Condition]:
+def _deadlines(state: LearnerState, today: dt.date, policy: Policy) -> list[rules.Condition]:
     if not state.assignments:
         return []
     spent = local_date(state.evidence_from, policy.tz) if state.evidence_from else None
     missed = missed_assignments(state.assignments.values(), today, policy.assignments, spent)
+    if not missed.by_kind:
+        return []  # nothing missed: no need of the role
+    role, exposure = role_of(state, policy)
     return rules.deadline_conditions(missed, role, exposure, policy)
 
 
@@ -253,18 +254,18 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
     closing = range(start, clock.closed + 1) if start is not None else range(0)
     if not (closing or state.assignments or state.follow_up_due or state.tier == 2):
         return out  # no week to close, no deadline, no follow-up: nothing can change
-    role, exposure = role_of(state, policy)
-    for week in closing:
-        out.extend(_evaluate_week(state, week, clock, role, exposure, policy))
-        state.evaluated_week = week
+    if closing:
+        _, exposure = role_of(state, policy)
+        for week in closing:
+            out.extend(_evaluate_week(state, week, clock, exposure, policy))
+            state.evaluated_week = week
     # a week evaluated now has risen on today's deadline conditions already
-    if state.assignments and not closing:
-        conditions = _deadlines(state, clock.today, role, exposure, policy)
-        moved = rise(state, conditions, now, exposure, policy)
+    elif conditions := _deadlines(state, clock.today, policy):
+        moved = rise(state, conditions, now, role_of(state, policy)[1], policy)
         if moved:
             out.append(moved)
     if state.follow_up_due is not None or state.tier == 2:  # else _follow_up has nothing to do
-        out.extend(_follow_up(state, clock, role, exposure, policy))
+        out.extend(_follow_up(state, clock, policy))
     if state.assignments:
         _prune_assignments(state, clock.today, policy)
     return out
@@ -274,7 +275,6 @@ def _evaluate_week(
     state: LearnerState,
     week: int,
     clock: Clock,
-    role: Role,
     exposure: list[Exposure],
     policy: Policy,
 ) -> list[Output]:
@@ -296,7 +296,7 @@ def _evaluate_week(
     if bucket.fall:
         conditions.append(_week_fall(week))
         conditions.extend(rules.performance_condition(dip))
-    conditions.extend(_deadlines(state, clock.today, role, exposure, policy))
+    conditions.extend(_deadlines(state, clock.today, policy))
     state.closed_weeks = [
         *state.closed_weeks,
         ClosedWeek.of(
@@ -344,15 +344,10 @@ def _quiet_week(
 
 
 def _tier2_holding(
-    state: LearnerState,
-    today: dt.date,
-    week: int,
-    role: Role,
-    exposure: list[Exposure],
-    policy: Policy,
+    state: LearnerState, today: dt.date, week: int, exposure: list[Exposure], policy: Policy
 ) -> list[rules.Condition]:
     """The Tier 2 (or higher) conditions that hold now, judging activity by closed `week`."""
-    holding = [c for c in _deadlines(state, today, role, exposure, policy) if c.tier >= 2]
+    holding = [c for c in _deadlines(state, today, policy) if c.tier >= 2]
     tiers = policy.tiers
     for closed in state.closed_weeks:
         if closed.week != week or closed.dip == "none":
@@ -365,21 +360,20 @@ def _tier2_holding(
     return holding
 
 
-def _follow_up(
-    state: LearnerState, clock: Clock, role: Role, exposure: list[Exposure], policy: Policy
-) -> list[Output]:
+def _follow_up(state: LearnerState, clock: Clock, policy: Policy) -> list[Output]:
     """At the follow-up, re-assess on evidence newer than the outreach; escalate if Tier 2 holds.
 
     A learner who stays at Tier 2 with no follow-up pending (the last one found nothing,
     or the tier fell to 2) gets a new one as soon as Tier 2 evidence holds again, so Tier 2
     never lingers unreviewed.
     """
+    _, exposure = role_of(state, policy)
     due, since = state.follow_up_due, state.outreach_at
     today, now = clock.today, clock.now
     if due is None or since is None:
         week = state.evaluated_week
         rearm = state.tier == 2 and week is not None
-        if rearm and _tier2_holding(state, today, week, role, exposure, policy):  # type: ignore[arg-type]
+        if rearm and _tier2_holding(state, today, week, exposure, policy):  # type: ignore[arg-type]
             days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
             state.follow_up_due = today + dt.timedelta(days=days)
             state.outreach_at = now
@@ -392,7 +386,7 @@ def _follow_up(
     # activity: the first week that closed after the outreach (the one holding it); until
     # it has been evaluated, only deadlines can decide, and the follow-up stays pending
     first_after = week_of(since, policy.tz)
-    holding = _tier2_holding(state, today, first_after, role, exposure, policy)
+    holding = _tier2_holding(state, today, first_after, exposure, policy)
     evaluated = state.evaluated_week is not None and state.evaluated_week >= first_after
     if not holding and not evaluated:
         return []
