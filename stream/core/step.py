@@ -19,12 +19,12 @@ from schemas.events import LearningEvent
 from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
 from schemas.transitions import Exposure, Reason, TierTransition
 from stream.core import rules
+from stream.core.clock import Clock, clock_at
 from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.signals import assessment_fall, classify_week, missed_assignments
 from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
 from stream.core.transitions import move, rise
 from stream.core.weeks import (
-    last_closed_week,
     local_date,
     week_close,
     week_label,
@@ -204,31 +204,6 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
     for bucket in state.open_weeks.values():
         bucket.fall = False
     return out
-
-
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """What a tick's `now` means in the policy's timezone; the same for every learner."""
-
-    now: dt.datetime
-    today: dt.date
-    closed: int  # the latest week that closed at least the grace period before `now`
-
-
-_last_clock: tuple[Policy, Clock] | None = None
-
-
-def clock_at(now: dt.datetime, policy: Policy) -> Clock:
-    """The clock of a tick, computed once for the learners that one tick sweeps over
-    (remembered for the last `now` object and policy; holding both keeps their ids unique)."""
-    global _last_clock
-    last = _last_clock
-    if last is not None and last[0] is policy and last[1].now is now:
-        return last[1]
-    grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
-    clock = Clock(now, local_date(now, policy.tz), last_closed_week(now, policy.tz, grace))
-    _last_clock = (policy, clock)
-    return clock
 
 
 def _deadlines(state: LearnerState, today: dt.date, policy: Policy) -> list[rules.Condition]:
