@@ -3,7 +3,7 @@ tierwatch's worker, its latency, the tick sweep, the offline replay, the state s
 recovery of a restarted worker and two workers against one, in one run.
 
     .venv/bin/python -m bench.pipeline [--learners 1000 --weeks 8 --seed 7]
-        [--replay-learners 2000 --replay-weeks 52] [--tick-learners 100000]
+        [--replay-learners 10000 --replay-weeks 52] [--tick-learners 100000]
         [--recovery-learners 100000] [--probes 300] [--latency-rate N]
         [--skip PARTS | --only PARTS] [--profile DIR] [--write]
 
@@ -63,7 +63,7 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--learners", type=int, default=1000, help="learners in the stream rows")
     parser.add_argument("--weeks", type=int, default=8, help="weeks in the stream rows")
     parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--replay-learners", type=int, default=2000)
+    parser.add_argument("--replay-learners", type=int, default=10_000)
     parser.add_argument("--replay-weeks", type=int, default=52)
     parser.add_argument("--tick-learners", type=int, default=100_000)
     parser.add_argument("--recovery-learners", type=int, default=100_000)
@@ -153,10 +153,10 @@ def pure_rows(args: argparse.Namespace, policy: Policy, notes: list[str]) -> lis
         notes.append(what)
     if "replay" in args.wanted:
         with tempfile.TemporaryDirectory() as tmp:
-            row, what = replay_run(
+            replayed, what = replay_run(
                 args.replay_learners, args.replay_weeks, args.seed, policy, Path(tmp)
             )
-        rows.append(row)
+        rows += replayed
         notes.append(what)
     if "state" in args.wanted:
         sized, what = state_size(args.learners, args.seed, policy)

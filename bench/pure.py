@@ -91,8 +91,11 @@ def tick_sweep(learners: int, seed: int, policy: Policy) -> tuple[list[Row], str
     return rows, what
 
 
-def replay_run(learners: int, weeks: int, seed: int, policy: Policy, tmp: Path) -> tuple[Row, str]:
-    """`tierwatch replay FILE --out /dev/null` in a subprocess: records/s and peak RSS."""
+def replay_run(
+    learners: int, weeks: int, seed: int, policy: Policy, tmp: Path
+) -> tuple[list[Row], str]:
+    """`tierwatch replay FILE --out /dev/null` in a subprocess, in one process and in one
+    per CPU (`--workers 0`): records/s and peak RSS."""
     path = tmp / "history.jsonl"
     started = time.perf_counter()
     with path.open("w") as out:
@@ -101,18 +104,29 @@ def replay_run(learners: int, weeks: int, seed: int, policy: Policy, tmp: Path) 
     tiny = tmp / "tiny.jsonl"
     with tiny.open("w") as out:
         write_jsonl(simulate(1, 1, seed, policy=policy), out)
-    startup, _ = _replay(tiny)
-    took, peak = _replay(path)
     size = path.stat().st_size / 2**20
     what = (
         f"replay: simulate({learners}, {weeks}, seed={seed}): {records:,} records, "
         f"{size:,.0f} MiB, written in {wrote:.0f} s"
     )
-    note = (
-        f"{records:,} records in {took:.1f} s ({startup:.1f} s of it process start on a "
-        f"tiny file, excluded); peak RSS {peak / 1024:,.0f} MiB"
-    )
-    return Row("7", "tierwatch replay", records / (took - startup), "records/s", note), what
+    workers = min(os.cpu_count() or 1, 4)
+    rows = []
+    for number, name, count in (("7a", "1 process", 1), ("7b", f"{workers} processes", 0)):
+        startup, _ = _replay(tiny, count)
+        took, peak = _replay(path, count)
+        memory = (
+            f"peak RSS {peak / 1024:,.0f} MiB"
+            if count == 1
+            else f"largest process {peak / 1024:,.0f} MiB (all {workers + 1} processes: at "
+            f"most {(workers + 1) * peak / 1024:,.0f} MiB)"
+        )
+        note = (
+            f"{records:,} records in {took:.1f} s ({startup:.1f} s of it process start on a "
+            f"tiny file, excluded); {memory}"
+        )
+        rate = records / (took - startup)
+        rows.append(Row(number, f"tierwatch replay, {name}", rate, "records/s", note))
+    return rows, what
 
 
 # A small parent for the replay: ru_maxrss of a child forked straight from this (large)
@@ -125,9 +139,10 @@ sys.exit(code)
 """
 
 
-def _replay(path: Path) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of one `python -m stream.cli replay` process."""
+def _replay(path: Path, workers: int) -> tuple[float, int]:
+    """Seconds and peak RSS (KiB, of its largest process) of a `tierwatch replay`."""
     cmd = [sys.executable, "-m", "stream.cli", "replay", str(path), "--out", os.devnull]
+    cmd += ["--workers", str(workers)]
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", _MEASURE, *cmd], capture_output=True, check=False)
     took = time.perf_counter() - started
