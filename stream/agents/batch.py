@@ -130,6 +130,11 @@ class Intake:
         self.oldest = 0.0
 
     def add(self, event: Any) -> None:
+        """A record processed (its transitions sent): counted now, stored at the flush."""
+        msg = event.message
+        self.pipeline.metrics.worker.events_processed.labels(
+            self.pipeline.topics.logical(msg.topic)
+        ).inc()
         if not self.events:
             self.oldest = time.monotonic()
         self.events.append(event)
@@ -150,10 +155,8 @@ class Intake:
             return
         events, self.events = self.events, []
         self.batch.flush()
-        progress, processed = self.pipeline.progress, self.pipeline.metrics.worker.events_processed
-        logical = self.pipeline.topics.logical
+        progress = self.pipeline.progress
         for event in events:
             await self.stream.ack(event)
             msg = event.message
             progress.mark(msg.topic, msg.partition, msg.offset)
-            processed.labels(logical(msg.topic)).inc()
