@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from faust.streams import _current_event
 
+from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import step
 from stream.core.timeline import Record
@@ -52,7 +53,7 @@ class Pending:
     event: Any  # the learner's latest event in the batch: it names the partition
     applied: list[Record] = field(default_factory=list)
 
-    def rebuild(self, policy: Any) -> None:
+    def rebuild(self, policy: Policy) -> None:
         """Start again from the stored state and the records applied without error (a
         step that raised may have left the state half updated)."""
         state = LearnerState.model_validate_json(self.stored) if self.stored else None
