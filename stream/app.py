@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -49,7 +50,7 @@ class Pipeline:
     settings: Settings
     policy: Policy
     topics: Topics
-    app: faust.App
+    app: App
     table: Any
     alerts: Any = None  # the alerts topic (set by `build`)
     deadletter: Any = None  # the dead-letter topic (set by `build`)
@@ -159,7 +160,25 @@ def changelog_configs(settings: Settings) -> dict[str, str]:
     return {"cleanup.policy": "compact,delete", "retention.ms": str(retention_ms)}
 
 
-def make_app(settings: Settings, bootstrap: str) -> faust.App:
+class App(faust.App):
+    """Faust's app with `before_stop`: hooks run when the app starts stopping, before Faust
+    waits for every record in flight to be acknowledged (the learner agent's batch must be
+    stored and acknowledged then, or the stop waits for ever)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.before_stop: list[Callable[[], Awaitable[None]]] = []
+
+    async def on_stop(self) -> None:
+        for hook in self.before_stop:
+            try:
+                await hook()
+            except Exception:  # stopping goes on: what was not stored is processed again
+                log.exception("before_stop_failed")
+        await super().on_stop()
+
+
+def make_app(settings: Settings, bootstrap: str) -> App:
     """A Faust app configured for the broker: short group timeouts, at-least-once (the
     embedded broker's workarounds are in `stream.tansu`)."""
     options: dict[str, Any] = {}
@@ -167,7 +186,7 @@ def make_app(settings: Settings, bootstrap: str) -> faust.App:
         # a driver waits for each tick's commit before it sends the next day
         options["broker_commit_interval"] = 0.02
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    return App(
         settings.app_id,
         broker=f"kafka://{bootstrap}",
         store=settings.store,

@@ -141,6 +141,8 @@ class Intake:
         self.events.append(event)
 
     def due(self) -> bool:
+        """Whether to store and acknowledge now: the batch is full, its oldest record has
+        waited long enough, a tick waits for it, or Faust waits for it (a rebalance)."""
         if not self.events:
             return False
         settings = self.pipeline.settings
@@ -148,6 +150,7 @@ class Intake:
             len(self.events) >= settings.batch_max
             or time.monotonic() - self.oldest >= settings.batch_within_s
             or self.pipeline.progress.waiting()
+            or bool(getattr(self.pipeline.app, "rebalancing", False))
         )
 
     async def flush(self) -> None:

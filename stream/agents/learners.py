@@ -106,5 +106,11 @@ def register(pipeline: Pipeline) -> None:
             async with pipeline.writing:
                 await intake.flush()
 
+    async def flush_before_stop() -> None:
+        if pipeline.intake is not None:
+            async with pipeline.writing:
+                await pipeline.intake.flush()
+
     pipeline.app.agent(channel, name="learners")(learners)
     pipeline.app.timer(FLUSH_CHECK_S)(flush_when_due)
+    pipeline.app.before_stop.append(flush_before_stop)
