@@ -59,6 +59,7 @@ class FakePipeline:
     progress: Progress = field(default_factory=Progress)
     topics: Topics = field(default_factory=lambda: Topics.named(""))
     intake: Any = None
+    app: Any = None
 
     async def emit(self, outputs: list[Output]) -> None:
         self.sent.extend(outputs)
@@ -247,7 +248,7 @@ def test_the_intake_stores_then_acknowledges_when_full() -> None:
     assert not intake.due()
 
 
-def test_the_intake_is_due_when_a_tick_waits_or_the_oldest_waited() -> None:
+def test_the_intake_is_due_when_a_tick_waits_a_rebalance_runs_or_the_oldest_waited() -> None:
     intake, pipeline, _ = intake_for(batch_max=100, within_s=60)
     topic = Topics.named("").events
     intake.add(InputEvent(TopicMessage(topic, 0, 0)))
@@ -261,6 +262,10 @@ def test_the_intake_is_due_when_a_tick_waits_or_the_oldest_waited() -> None:
         return due and await waiter
 
     assert asyncio.run(tick_waits())
+    rebalancing, pipeline, _ = intake_for(batch_max=100, within_s=60)
+    rebalancing.add(InputEvent(TopicMessage(topic, 0, 0)))
+    pipeline.app = type("App", (), {"rebalancing": True})()
+    assert rebalancing.due()  # Faust waits for every record in flight to be acknowledged
     late, _, _ = intake_for(batch_max=100, within_s=0.001)
     late.add(InputEvent(TopicMessage(topic, 0, 0)))
     time.sleep(0.01)
