@@ -39,7 +39,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from schemas.events import EventKind, LearningEvent
+from schemas.events import LearningEvent
 from schemas.roster import Identity
 from stream.normalize.base import (
     Ignored,
@@ -52,43 +52,16 @@ from stream.normalize.base import (
     parse_time,
     pointer,
 )
+from stream.normalize.xapi_verbs import (
+    IGNORED_VERBS,
+    ITEM_LEVEL,
+    MODULE_TYPES,
+    VOIDED,
+    verb_kind,
+)
 
 Path = tuple[str | int, ...]
 
-VOIDED = "http://adlnet.gov/expapi/verbs/voided"
-ADL_NAMESPACES = ("http://adlnet.gov/expapi/verbs/", "https://w3id.org/xapi/adl/verbs/")
-_SESSION_VERBS = (
-    "launched initialized resumed suspended terminated exited abandoned logged-in logged-out"
-    " attended"
-)
-_PROGRESS_VERBS = "progressed interacted commented asked shared responded attempted answered"
-_ADL: dict[str, EventKind] = {
-    **dict.fromkeys(_SESSION_VERBS.split(), "session"),
-    "experienced": "view",
-    **dict.fromkeys(_PROGRESS_VERBS.split(), "progress"),
-    **dict.fromkeys(["completed", "satisfied"], "completion"),
-    **dict.fromkeys(["passed", "failed", "scored"], "assessment"),
-}
-_OTHER: dict[str, EventKind] = {
-    "http://id.tincanapi.com/verb/viewed": "view",
-    "https://w3id.org/xapi/video/verbs/played": "view",
-    "https://w3id.org/xapi/video/verbs/paused": "view",
-    "https://w3id.org/xapi/video/verbs/seeked": "view",
-}
-IGNORED_VERBS = {
-    "registered": "an enrolment is administration, not learning activity",
-    "waived": "a waived requirement is an LMS decision, not learning activity",
-}
-ITEM_LEVEL = frozenset({"answered"})
-MODULE_TYPES = frozenset(
-    {
-        "http://adlnet.gov/expapi/activities/module",
-        "http://adlnet.gov/expapi/activities/course",
-        "http://adlnet.gov/expapi/activities/lesson",
-        "https://w3id.org/xapi/cmi5/activitytype/block",
-        "https://w3id.org/xapi/cmi5/activitytype/course",
-    }
-)
 IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
@@ -102,17 +75,6 @@ _DURATION = re.compile(
 # Y, M, W, D, H, M, S in seconds; a year is 365 days and a month 30 (xAPI gives no rule).
 _UNIT_SECONDS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 MAX_ID = 512
-
-
-def verb_kind(verb_iri: str) -> EventKind | None:
-    """The kind a verb maps to; None for a verb whose statements are ignored."""
-    for namespace in ADL_NAMESPACES:
-        if verb_iri.startswith(namespace):
-            name = verb_iri[len(namespace) :]
-            if name in IGNORED_VERBS or verb_iri == VOIDED:
-                return None
-            return _ADL.get(name, "progress")
-    return _OTHER.get(verb_iri, "progress")
 
 
 def canonical_uuid(value: Any) -> str | None:
