@@ -92,7 +92,11 @@ def register(pipeline: Pipeline) -> None:
 
     async def learners(stream: Any) -> None:
         manual = stream.noack()  # acknowledged once the record's state is stored
-        intake = pipeline.intake = Intake(pipeline, manual)
+        intake = pipeline.intake
+        if intake is None:
+            intake = pipeline.intake = Intake(pipeline, manual)
+        else:  # the agent restarted (after a crash): what the old run processed is kept
+            intake.stream = manual
         async for event in manual.events():
             async with pipeline.writing:
                 await take(event, intake)
