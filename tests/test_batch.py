@@ -4,8 +4,10 @@ transitions as one record at a time, and a failed step that does not corrupt the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -264,8 +266,12 @@ def test_the_intake_is_due_when_a_tick_waits_a_rebalance_runs_or_the_oldest_wait
     assert asyncio.run(tick_waits())
     rebalancing, pipeline, _ = intake_for(batch_max=100, within_s=60)
     rebalancing.add(InputEvent(TopicMessage(topic, 0, 0)))
-    pipeline.app = type("App", (), {"rebalancing": True})()
+    pipeline.app = SimpleNamespace(rebalancing=False, should_stop=False)
+    assert not rebalancing.due()
+    pipeline.app = SimpleNamespace(rebalancing=True, should_stop=False)
     assert rebalancing.due()  # Faust waits for every record in flight to be acknowledged
+    pipeline.app = SimpleNamespace(rebalancing=False, should_stop=True)
+    assert rebalancing.due()  # and so it does when the app stops
     late, _, _ = intake_for(batch_max=100, within_s=0.001)
     late.add(InputEvent(TopicMessage(topic, 0, 0)))
     time.sleep(0.01)
@@ -285,3 +291,25 @@ def test_a_learner_processed_but_not_stored_is_loaded_from_the_batch() -> None:
     assert loaded is not None
     assert loaded.profile is not None
     assert loaded.profile.role == "sales_rep"
+
+
+def test_a_failed_send_leaves_the_state_as_if_the_record_never_came() -> None:
+    records = history()
+
+    class Failing(FakePipeline):
+        async def emit(self, outputs: list[Output]) -> None:
+            if any(not hasattr(out, "code") for out in outputs):  # a transition
+                raise ConnectionError("broker gone")
+
+    pipeline = Failing()
+    batch = Batch(pipeline)  # type: ignore[arg-type]
+
+    async def go() -> None:
+        for record in records:
+            with contextlib.suppress(ConnectionError):
+                await batch.apply(record, Event(Message(0)))
+        batch.flush()
+
+    asyncio.run(go())
+    expected, _ = one_at_a_time(records[:-1])  # the last record (the fall) failed to send
+    assert dict(pipeline.table) == expected

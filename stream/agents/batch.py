@@ -85,12 +85,12 @@ class Batch:
         pending = self.state(record.learner_id, event)
         try:
             state, outputs = step(pending.state, record, self.pipeline.policy)
-        except Exception:
+            pending.state = state
+            await self.pipeline.emit(outputs)
+        except Exception:  # a failed step or send: the state as if the record never came
             pending.rebuild(self.pipeline.policy)
             raise
-        pending.state = state
         pending.applied.append(record)
-        await self.pipeline.emit(outputs)
         return state
 
     def forget(self, learner_id: str) -> None:
@@ -142,7 +142,8 @@ class Intake:
 
     def due(self) -> bool:
         """Whether to store and acknowledge now: the batch is full, its oldest record has
-        waited long enough, a tick waits for it, or Faust waits for it (a rebalance)."""
+        waited long enough, a tick waits for it, or Faust waits for it (a rebalance, a
+        stop)."""
         if not self.events:
             return False
         settings = self.pipeline.settings
@@ -150,8 +151,17 @@ class Intake:
             len(self.events) >= settings.batch_max
             or time.monotonic() - self.oldest >= settings.batch_within_s
             or self.pipeline.progress.waiting()
-            or bool(getattr(self.pipeline.app, "rebalancing", False))
+            or self._faust_waits()
         )
+
+    def _faust_waits(self) -> bool:
+        """Faust waits for every record in flight: a rebalance, or the app stopping."""
+        app = self.pipeline.app
+        if app is None:
+            return False
+        flow = getattr(app, "flow_control", None)
+        stopped_flow = flow is not None and not flow.is_active()
+        return bool(app.rebalancing or app.should_stop or stopped_flow)
 
     async def flush(self) -> None:
         """Store the batch's states, then acknowledge its records and mark them done."""

@@ -44,7 +44,7 @@ def quiet_until(state: LearnerState, now: dt.datetime, policy: Policy) -> dt.dat
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
     if start is not None:
         grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
-        candidates.append(week_close(start, tz) + grace)
+        candidates.append(week_close(start, tz).astimezone(dt.UTC) + grace)  # grace in real time
     days = [day for day in _deadline_days(state, policy) if day > today]
     if state.follow_up_due is not None and state.follow_up_due > today:
         days.append(state.follow_up_due)
@@ -64,6 +64,9 @@ def _deadline_days(state: LearnerState, policy: Policy) -> list[dt.date]:
         if not item.completed:
             days.extend((item.due + one, item.due + limit))
     return days
+
+
+REFRESH = dt.timedelta(days=7)  # the longest a never-evaluated learner stays quiet
 
 
 @dataclass(slots=True)
@@ -91,8 +94,14 @@ class QuietIndex:
         return quiet
 
     def ticked(self, state: LearnerState, now: dt.datetime) -> None:
-        """A tick at `now` evaluated the learner."""
-        self.entries[state.learner_id] = Quiet(now, _seconds(state, now, self.policy), state.tier)
+        """A tick at `now` evaluated the learner. A learner never evaluated (a profile
+        alone) is due again a week later all the same: the worker rewrites such a state at
+        every tick it steps, so that it outlives the changelog's retention."""
+        until = _seconds(state, now, self.policy)
+        if state.evaluated_week is None:
+            refresh = (now + REFRESH).timestamp()
+            until = refresh if until is None else min(until, refresh)
+        self.entries[state.learner_id] = Quiet(now, until, state.tier)
 
     def recorded(self, state: LearnerState, kinds: set[type]) -> None:
         """Records of these types were applied to the learner since their last tick."""
