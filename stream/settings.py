@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         default=35.0,
         gt=1.0,
         description="changelog records older than this are deleted (compact,delete); a "
-        "learner's state is rewritten at least at every week close, so only erased or gone "
+        "learner's state is rewritten at least once a week, so only erased or gone "
         "learners age out",
     )
     standby_replicas: int = Field(

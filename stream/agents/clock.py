@@ -80,8 +80,9 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
             if raw is not None:
                 state = LearnerState.model_validate_json(raw)
                 # an unchanged state is not written again, except one never evaluated (a
-                # profile alone): every state must be rewritten within the changelog's
-                # retention, and a week close rewrites (changes) every evaluated one
+                # profile alone; the quiet index brings it back within a week): every state
+                # must be rewritten within the changelog's retention, and a week close
+                # rewrites (changes) every evaluated one
                 unchanged = raw if state.evaluated_week is not None else None
                 state = await pipeline.apply(state, tick, unchanged=unchanged)
                 pipeline.quiet.ticked(state, tick.now)
