@@ -23,6 +23,7 @@ from stream import tansu
 from stream.app import make_app
 from stream.settings import Settings
 from stream.topics import Topics
+from stream.worker import install_uvloop
 
 
 def main() -> None:
@@ -32,6 +33,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     settings = Settings()
+    if settings.uvloop:
+        install_uvloop()  # the same event loop as the worker's
     bootstrap = settings.broker or ""
     if settings.tansu:
         tansu.apply()

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
         description="longest wait of a processed record for its state to be written and its "
         "offset committed (transitions are sent at once; a waiting tick flushes earlier)",
     )
+    uvloop: bool = Field(
+        default=True, description="run the worker on uvloop's event loop (faster than asyncio's)"
+    )
     producer_buffer: int = Field(
         default=10_000,
         ge=100,

@@ -32,8 +32,21 @@ def broker_for(settings: Settings) -> Iterator[tuple[str, Settings]]:
         )
 
 
+def install_uvloop() -> None:
+    """Make uvloop's the event loop of this process (Faust's agents, consumers and
+    producer run on it), when it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        log.warning("uvloop_missing", detail="running on asyncio's event loop")
+        return
+    uvloop.install()
+
+
 def run_worker(settings: Settings, policy: Policy) -> None:
     """Create the topics and run one Faust worker until it is stopped (Ctrl-C, SIGTERM)."""
+    if settings.uvloop:
+        install_uvloop()
     with broker_for(settings) as (bootstrap, effective):
         if effective.tansu:
             tansu.apply()
