@@ -154,8 +154,8 @@ def committed_offset(app: faust.App, topic: str, partition: int) -> int:
 
 def changelog_configs(settings: Settings) -> dict[str, str]:
     """Changelog topics keep each key's latest state (compaction) and drop records older
-    than the retention (deletion): longer than the weekly rewrite of every learner's state
-    (a week close always changes it)."""
+    than the retention (deletion): longer than the week within which every learner's state
+    is rewritten (a week close changes it; a never-evaluated one is refreshed)."""
     retention_ms = int(settings.changelog_retention_days * 86_400_000)
     return {"cleanup.policy": "compact,delete", "retention.ms": str(retention_ms)}
 

@@ -4,23 +4,14 @@ whose fields hold arbitrary JSON, give a result or a NormalizeError, never anyth
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream.normalize.base import Normalized, NormalizeError
 from tests.test_normalize_canvas import normalize
+from tests.totality import JSON, outcome
 
-# Arbitrary JSON values, and Live-Event-shaped objects whose fields hold arbitrary JSON.
-LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-JSON = st.recursive(
-    LEAVES,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
-    ),
-    max_leaves=12,
-)
+# Live-Event-shaped objects whose fields hold arbitrary JSON.
 IDS = st.from_regex(r"[0-9]{1,20}", fullmatch=True) | st.integers(-3, 2**80) | JSON
 TIMES = (
     st.sampled_from(
@@ -63,24 +54,15 @@ SHAPED = st.fixed_dictionaries(
 )
 
 
-def outcome(payload: Any) -> Normalized | list[tuple[str, str]]:
-    try:
-        return normalize(payload)
-    except NormalizeError as error:
-        found = [(p.pointer, p.detail) for p in error.problems]
-    assert found, "a NormalizeError names at least one problem"
-    return found
-
-
 @settings(max_examples=100, deadline=None)
 @given(JSON)
 def test_arbitrary_json_never_raises_anything_but_normalize_error(payload):
     """Whatever JSON arrives, the normaliser returns a result or raises NormalizeError."""
-    outcome(payload)
+    outcome(normalize, payload)
 
 
 @settings(max_examples=200, deadline=None)
 @given(SHAPED)
 def test_event_shaped_json_never_raises_anything_but_normalize_error(payload):
     """Live-Event-shaped payloads, arbitrary fields: a result or a NormalizeError, twice alike."""
-    assert outcome(payload) == outcome(copy.deepcopy(payload))
+    assert outcome(normalize, payload) == outcome(normalize, copy.deepcopy(payload))

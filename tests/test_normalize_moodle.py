@@ -16,6 +16,7 @@ from schemas.events import LearningEvent
 from schemas.roster import Identity
 from stream.normalize.base import Normalized, NormalizeError
 from stream.normalize.moodle import MAX_AHEAD, normalize_event
+from tests.totality import JSON, outcome
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moodle"
 RECEIVED = dt.datetime(2026, 3, 12, 8, 0, tzinfo=dt.UTC)
@@ -302,14 +303,6 @@ def test_deeply_nested_other_string_is_a_problem_not_a_crash():
 
 
 # Arbitrary JSON values, and Moodle-shaped objects whose fields hold arbitrary JSON.
-LEAVES = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
-JSON = st.recursive(
-    LEAVES,
-    lambda children: (
-        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3)
-    ),
-    max_leaves=12,
-)
 IDS = st.integers(-2, 2**70) | st.from_regex(r"[0-9]{1,22}", fullmatch=True) | JSON
 NAMES = st.sampled_from(
     [r"\core\event\course_viewed", r"\mod_page\event\course_module_viewed",
@@ -342,24 +335,15 @@ SHAPED = st.fixed_dictionaries(
 )
 
 
-def outcome(payload: Any) -> Normalized | list[tuple[str, str]]:
-    try:
-        return normalize(payload)
-    except NormalizeError as error:
-        found = [(p.pointer, p.detail) for p in error.problems]
-    assert found, "a NormalizeError names at least one problem"
-    return found
-
-
 @settings(max_examples=100, deadline=None)
 @given(JSON)
 def test_arbitrary_json_never_raises_anything_but_normalize_error(payload):
     """Whatever JSON arrives, the normaliser returns a result or raises NormalizeError."""
-    outcome(payload)
+    outcome(normalize, payload)
 
 
 @settings(max_examples=200, deadline=None)
 @given(SHAPED)
 def test_event_shaped_json_never_raises_anything_but_normalize_error(payload):
     """Moodle-shaped payloads, arbitrary fields: a result or a NormalizeError, twice alike."""
-    assert outcome(payload) == outcome(copy.deepcopy(payload))
+    assert outcome(normalize, payload) == outcome(normalize, copy.deepcopy(payload))

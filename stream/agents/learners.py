@@ -103,17 +103,19 @@ def register(pipeline: Pipeline) -> None:
                 if intake.due():
                     await intake.flush()
 
-    async def flush_when_due() -> None:
-        """Store and acknowledge what waits, when no new record comes to do it."""
+    async def flush(when_due: bool = True) -> None:
+        """Store and acknowledge what waits: when due and no new record comes to do it
+        (the timer), or at once (the app stops)."""
         intake = pipeline.intake
-        if intake is not None and intake.due():
+        if intake is not None and (intake.due() or not when_due):
             async with pipeline.writing:
                 await intake.flush()
 
+    async def flush_when_due() -> None:
+        await flush()
+
     async def flush_before_stop() -> None:
-        if pipeline.intake is not None:
-            async with pipeline.writing:
-                await pipeline.intake.flush()
+        await flush(when_due=False)
 
     pipeline.app.agent(channel, name="learners")(learners)
     pipeline.app.timer(FLUSH_CHECK_S)(flush_when_due)
