@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, Intervention, LearnerProfile
+from stream.core.agenda import Agenda, marks
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
@@ -73,26 +74,53 @@ def schedule_timed(
 
 
 class Timeline:
-    """Per-learner states, advanced by records and ticks through `step`."""
+    """Per-learner states, advanced by records and ticks through `step`.
 
-    def __init__(self, policy: Policy, states: dict[str, LearnerState] | None = None) -> None:
+    A tick steps only the learners it can change (`Agenda`, from `stream.core.due`); with
+    `skip_quiet=False` it steps every learner. Both give the same states and outputs."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        states: dict[str, LearnerState] | None = None,
+        skip_quiet: bool = True,
+    ) -> None:
         self.policy = policy
         self.states: dict[str, LearnerState] = {} if states is None else states
+        self.agenda: Agenda | None = Agenda(policy) if skip_quiet else None
+        if self.agenda is not None:
+            for learner_id in self.states:
+                self.agenda.add(learner_id)
 
     def feed(self, item: Record | Tick) -> list[Output]:
         """Apply a record to its learner, or a tick to every known learner."""
         if isinstance(item, Tick):
             return self.tick(item.now)
-        state, produced = step(self.states.get(item.learner_id), item, self.policy)
-        self.states[item.learner_id] = state
+        learner_id = item.learner_id
+        state = self.states.get(learner_id)
+        if self.agenda is None:
+            self.states[learner_id], produced = step(state, item, self.policy)
+            return produced
+        before = marks(state) if state is not None else None
+        state, produced = step(state, item, self.policy)
+        self.states[learner_id] = state
+        self.agenda.recorded(learner_id, item, before, marks(state))
         return produced
 
     def tick(self, now: dt.datetime) -> list[Output]:
-        """Evaluate every known learner as of `now`."""
+        """Evaluate every known learner as of `now` (skipping those it cannot change)."""
         out: list[Output] = []
         tick = Tick(now=now, partition=0)
-        for learner_id, state in self.states.items():
-            self.states[learner_id], produced = step(state, tick, self.policy)
+        states, policy, agenda = self.states, self.policy, self.agenda
+        if agenda is None:
+            for learner_id, state in states.items():
+                states[learner_id], produced = step(state, tick, policy)
+                out.extend(produced)
+            return out
+        for learner_id in agenda.take(now):
+            state, produced = step(states[learner_id], tick, policy)
+            states[learner_id] = state
+            agenda.stepped(state, now)
             out.extend(produced)
         return out
 

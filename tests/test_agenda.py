@@ -1,0 +1,77 @@
+"""A timeline that steps only the learners its `Agenda` names gives the same outputs, in the
+same order, and the same states as one that steps every learner at every tick."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from schemas.clock import Tick
+from stream.core.timeline import Record, Timeline, schedule
+from stream.simulate import simulate
+from tests.kit import POLICY, at, evaluated, event, ordered
+from tests.test_due import richer
+from tests.test_properties import FAST
+
+
+def as_learner(records: list[Record], learner_id: str) -> list[Record]:
+    return [r.model_copy(update={"learner_id": learner_id}) for r in records]
+
+
+def compare(records: list[Record], until: dt.datetime | None) -> None:
+    """Feed both timelines the same inputs; after every input, outputs and states agree."""
+    skipping, everyone = Timeline(POLICY), Timeline(POLICY, skip_quiet=False)
+    for item in schedule(records, POLICY, until):
+        assert skipping.feed(item) == everyone.feed(item), item
+        assert list(skipping.states) == list(everyone.states)
+        for learner_id, state in skipping.states.items():
+            assert state == everyone.states[learner_id], (learner_id, item)
+
+
+@FAST
+@given(richer(), richer(), st.booleans())
+def test_skipping_quiet_learners_changes_nothing(
+    first: tuple[list[Record], int], second: tuple[list[Record], int], third_late: bool
+) -> None:
+    """Two generated learners (interventions, late assignments, assessment falls), and a
+    third whose first record comes mid-history."""
+    records = as_learner(first[0], "p") + as_learner(second[0], "q")
+    last = max(first[1], second[1])
+    if third_late:
+        records.append(event("r", at(last // 2, 3, 10), "session"))
+    compare(ordered(records), evaluated(last + 3))
+
+
+def test_a_simulated_team_gives_the_same_and_most_learners_are_skipped() -> None:
+    records = list(simulate(60, 10, seed=5, policy=POLICY))
+    skipping = Timeline(POLICY)
+    stepped = 0
+    assert skipping.agenda is not None
+    take = skipping.agenda.take
+
+    def counting(now: dt.datetime) -> list[str]:
+        nonlocal stepped
+        taken = take(now)
+        stepped += len(taken)
+        return taken
+
+    skipping.agenda.take = counting  # type: ignore[method-assign]
+    everyone = Timeline(POLICY, skip_quiet=False)
+    ticks = 0
+    for item in schedule(records, POLICY):
+        assert skipping.feed(item) == everyone.feed(item), item
+        ticks += isinstance(item, Tick)
+    assert skipping.states == everyone.states
+    assert stepped < ticks * len(everyone.states) / 3  # most days nothing is due
+
+
+def test_states_given_at_the_start_are_stepped_at_the_first_tick() -> None:
+    source = Timeline(POLICY, skip_quiet=False)
+    for record in [event("p", at(0, 1, 9)), event("q", at(0, 2, 9))]:
+        source.feed(record)
+    states = {k: s.model_copy(deep=True) for k, s in source.states.items()}
+    resumed = Timeline(POLICY, states)
+    assert resumed.agenda is not None
+    assert resumed.agenda.take(evaluated(0)) == ["p", "q"]
