@@ -59,7 +59,7 @@ def tick_sweep(learners: int, seed: int, policy: Policy) -> tuple[list[Row], str
         state = LearnerState.model_validate_json(raws[n % base])
         state.learner_id = f"T{n:07d}"
         states[state.learner_id] = state
-    timeline = Timeline(policy, states)
+    timeline = Timeline(policy, states, skip_quiet=False)  # every learner stepped
     rows = []
     plan = [
         ("6a", "tick sweep, week close (pure)", midnight(weeks, 1, policy)),
