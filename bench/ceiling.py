@@ -1,8 +1,10 @@
 """Faust's own ceiling: a worker process whose one agent reads the events topic.
 
-    python -m bench.ceiling bare|table --expect N --out RESULT.json   (TIERWATCH_* env)
+    python -m bench.ceiling bare|inputs|table --expect N --out RESULT.json   (TIERWATCH_* env)
 
-`bare` does nothing with an event; `table` writes one table key per event
+`bare` does nothing with an event; `inputs` does nothing with the records of all four input
+topics that the tierwatch worker reads (events, profiles, assignments, interventions: the
+ceiling for row 4's input); `table` writes one table key per event
 (`table[learner] += 1`, so one changelog record an event: the naive baseline). The app is
 `stream.app.make_app` with the worker's settings, so it differs from tierwatch's worker only
 in what the agent does. When N events have been seen, the agent writes the monotonic times
@@ -28,7 +30,7 @@ from stream.worker import install_uvloop
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=("bare", "table"))
+    parser.add_argument("mode", choices=("bare", "inputs", "table"))
     parser.add_argument("--expect", type=int, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
@@ -39,9 +41,9 @@ def main() -> None:
     if settings.tansu:
         tansu.apply()
     app = make_app(settings, bootstrap)
-    topic = app.topic(
-        Topics.named(settings.topic_prefix).events, key_serializer="raw", value_serializer="raw"
-    )
+    topics = Topics.named(settings.topic_prefix)
+    names = topics.inputs if args.mode == "inputs" else (topics.events,)
+    topic = app.topic(*names, key_serializer="raw", value_serializer="raw")
     counts: Any = None
     if args.mode == "table":
         counts = app.Table("naive", partitions=settings.partitions, key_type=str, value_type=int)
@@ -65,7 +67,7 @@ def main() -> None:
             counts[key] = counts.get(key, 0) + 1
             note()
 
-    app.agent(topic, name=args.mode)(bare if args.mode == "bare" else naive)
+    app.agent(topic, name=args.mode)(naive if args.mode == "table" else bare)
     worker = faust.Worker(app, loglevel="WARNING", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()
 

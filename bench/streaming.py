@@ -132,12 +132,14 @@ class Streaming:
         return count / took
 
     def ceiling(self, mode: str) -> float | None:
-        """Events/s of a `bench.ceiling` agent, from its first to its last event."""
+        """Events/s of a `bench.ceiling` agent, from its first to its last event (records/s
+        of all four input topics for `inputs`)."""
         app_id = f"bench-{mode}-{uuid.uuid4().hex[:6]}"
         env = bench_env(self.bootstrap, self.prefix, app_id, self.tmp / app_id)
         env["TIERWATCH_WEB_ENABLED"] = "false"
         out, log = self.tmp / f"{app_id}.json", self.tmp / f"{app_id}.log"
-        cmd = ["-m", "bench.ceiling", mode, "--expect", str(self.events), "--out", str(out)]
+        expect = self.records if mode == "inputs" else self.events
+        cmd = ["-m", "bench.ceiling", mode, "--expect", str(expect), "--out", str(out)]
         proc = start(cmd, env, log)
         spy = self._profile(proc.pid, mode, 20)
         try:
