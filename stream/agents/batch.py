@@ -129,13 +129,18 @@ class Intake:
         self.batch = Batch(pipeline)
         self.events: list[Any] = []
         self.oldest = 0.0
+        self.max = pipeline.settings.batch_max
+        self.within_s = pipeline.settings.batch_within_s
+        self.counted: dict[str, Any] = {}  # topic: its child of the processed counter
 
     def add(self, event: Any) -> None:
         """A record processed (its transitions sent): counted now, stored at the flush."""
-        msg = event.message
-        self.pipeline.metrics.worker.events_processed.labels(
-            self.pipeline.topics.logical(msg.topic)
-        ).inc()
+        topic = event.message.topic
+        counter = self.counted.get(topic)
+        if counter is None:
+            processed = self.pipeline.metrics.worker.events_processed
+            counter = self.counted[topic] = processed.labels(self.pipeline.topics.logical(topic))
+        counter.inc()
         if not self.events:
             self.oldest = time.monotonic()
         self.events.append(event)
@@ -146,10 +151,9 @@ class Intake:
         stop)."""
         if not self.events:
             return False
-        settings = self.pipeline.settings
         return (
-            len(self.events) >= settings.batch_max
-            or time.monotonic() - self.oldest >= settings.batch_within_s
+            len(self.events) >= self.max
+            or time.monotonic() - self.oldest >= self.within_s
             or self.pipeline.progress.waiting()
             or self._faust_waits()
         )
