@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from schemas.transitions import Reason
 from stream.core.policy import Policy
+from stream.core.reason_text import Cause
 from stream.core.state import ClosedWeek, LearnerState
 from stream.core.step import role_of
 from stream.core.weeks import local_date, week_label
@@ -23,10 +23,10 @@ FALL_TEXT = "An assessment result fell below the learner's recent results."
 FAILED_TEXT = "An assessment was not passed."
 
 
-def reason_view(reason: Reason) -> dict[str, Any]:
-    """A reason as the view shows it: item-level numbers are left out."""
+def reason_view(reason: Cause) -> dict[str, Any]:
+    """A reason as the view shows it, with its sentence: item-level numbers are left out."""
     if reason.code not in ITEM_LEVEL_CODES:
-        return reason.model_dump(mode="json")
+        return {"code": reason.code, "text": reason.text, "numbers": dict(reason.numbers)}
     failed = int(reason.numbers.get("failed", 0) or 0)
     return {
         "code": reason.code,

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import orjson
+import pytest
 
+from schemas.transitions import TierTransition
 from stream.core.state import AssignmentState, LearnerState, OpenWeek
-from stream.core.timeline import Timeline, run_history
+from stream.core.timeline import Timeline, run_history, schedule
 from stream.learner_view import learner_view
+from stream.simulate import simulate
 from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, policy_with, profile
 from tests.kit import weeks as weekly
 
@@ -110,3 +114,39 @@ def test_event_ids_assignment_names_and_contacts_stay_out_of_the_view():
     for secret in ("ana@example.com", "Ana", "boss", "aml-2026", "123456789", "0.91", "0.42"):
         assert secret not in text
     assert learner_view(state, POLICY)["role_exposure"] == ["customer_facing"]
+
+
+# States as the release before rendered reasons stored them (69337e1: reasons with their
+# sentences, a profile with its learner id), each taken right after a transition of a
+# simulated history (`simulate(60, 12, seed)`), with the view that release answered for it.
+RELEASED = [
+    orjson.loads(line)
+    for line in (Path(__file__).parent / "fixtures" / "states" / "stored_with_texts.jsonl")
+    .read_text()
+    .splitlines()
+]
+
+
+@pytest.mark.parametrize("released", RELEASED, ids=lambda r: r["transition_id"][:8])
+def test_a_state_stored_by_the_previous_release_shows_the_same_view(released: dict) -> None:
+    """Loaded as stored, and once stored again in today's form, the view is the same."""
+    state = LearnerState.model_validate_json(orjson.dumps(released["stored"]))
+    assert learner_view(state, POLICY) == released["view"]
+    again = LearnerState.model_validate_json(state.model_dump_json(exclude_defaults=True))
+    assert learner_view(again, POLICY) == released["view"]
+
+
+@pytest.mark.parametrize("seed", sorted({r["seed"] for r in RELEASED}))
+def test_the_same_history_gives_the_view_the_previous_release_gave(seed: int) -> None:
+    """Replayed today and stored, each learner's state after the same transition shows the
+    view the previous release showed (reasons rendered from their codes and numbers)."""
+    expected = {r["transition_id"]: r["view"] for r in RELEASED if r["seed"] == seed}
+    timeline = Timeline(POLICY)
+    seen = {}
+    for item in schedule(simulate(60, 12, seed, policy=POLICY), POLICY):
+        out = [o for o in timeline.feed(item) if isinstance(o, TierTransition)]
+        for last in {t.learner_id: t for t in out}.values():
+            if last.id in expected:
+                raw = timeline.states[last.learner_id].model_dump_json(exclude_defaults=True)
+                seen[last.id] = learner_view(LearnerState.model_validate_json(raw), POLICY)
+    assert seen == expected

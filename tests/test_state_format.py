@@ -1,6 +1,8 @@
-"""The stored form of a learner's state: compact closed-week rows, older forms still load."""
+"""The stored form of a learner's state: compact rows, older forms still load."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import orjson
 import pytest
@@ -8,7 +10,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from schemas.transitions import Reason
+from stream.core.reason_text import cause
+from stream.core.rules import activity_conditions
+from stream.core.signals import Dip
 from stream.core.state import ClosedWeek, LearnerState
+from tests.kit import POLICY
 
 weeks = st.builds(
     ClosedWeek.of,
@@ -59,3 +66,83 @@ def test_a_closed_week_stored_as_an_object_still_loads() -> None:
 def test_a_bad_row_is_refused(row: list[object]) -> None:
     with pytest.raises(ValidationError):
         LearnerState.model_validate({"learner_id": "a", "closed_weeks": [row]})
+
+
+def test_a_reason_is_stored_as_a_row_without_its_sentence():
+    """`[code, numbers]`, then the values only the sentence uses; the sentence comes back."""
+    missed = cause("missed_assignment", {"milestone": 1}, days=30)
+    state = LearnerState(learner_id="a", reasons=[cause("resolved"), missed])
+    stored = orjson.loads(state.model_dump_json(exclude_defaults=True))
+    assert stored["reasons"] == [
+        ["resolved", {}],
+        ["missed_assignment", {"milestone": 1}, {"days": 30}],
+    ]
+    (_, back) = LearnerState.model_validate(stored).reasons
+    assert back.text == "Missed assignments in the last 30 days: 1 milestone."
+
+
+def test_a_sentence_the_numbers_do_not_give_is_stored_with_the_reason():
+    """A baseline of 2.254 is 2.25 in the numbers, which would read 2.2 rather than 2.3."""
+    dip = Dip("major", 0, 2.254, 1.0)
+    (found,) = activity_conditions(dip, 1, [], POLICY)
+    assert "(0 vs 2.3 events a week)" in found.cause.text
+    stored = orjson.loads(LearnerState(learner_id="a", reasons=[found.cause]).model_dump_json())
+    assert stored["reasons"][0][3] == found.cause.text
+    assert LearnerState.model_validate(stored).reasons == [found.cause]
+
+
+LEGACY_TEXTS = [
+    ("resolved", "A manager recorded the situation as resolved.", {}, False),
+    (
+        "disengagement",
+        "Weekly learning activity down 100% against the baseline (0 vs 10.2 events a week), "
+        "third week in a row.",
+        {"activity": 0, "baseline": 10.25, "drop_pct": 100, "persistence_weeks": 3},
+        False,
+    ),
+    # the policy's window is not in the numbers: the sentence stays as stored
+    (
+        "missed_assignment",
+        "Missed assignments in the last 30 days: 1 milestone.",
+        {"milestone": 1},
+        True,
+    ),
+    ("no_longer_raised", "A reason of a code no rule raises now.", {"n": 1}, True),
+]
+
+
+@pytest.mark.parametrize(("code", "text", "numbers", "kept"), LEGACY_TEXTS)
+def test_a_reason_stored_with_its_sentence_still_loads(
+    code: str, text: str, numbers: dict, kept: bool
+) -> None:
+    """An earlier release stored `{code, text, numbers}`: the sentence is the same, and is
+    kept only when the numbers alone do not give it back."""
+    old = {"learner_id": "a", "reasons": [{"code": code, "text": text, "numbers": numbers}]}
+    (reason,) = LearnerState.model_validate_json(orjson.dumps(old)).reasons
+    assert reason.as_reason() == Reason(code=code, text=text, numbers=numbers)
+    assert (reason.written is not None) == kept
+
+
+@pytest.mark.parametrize(
+    "row", [["resolved"], ["resolved", []], [1, {}], ["resolved", {}, {}, None, "x"]]
+)
+def test_a_bad_reason_row_is_refused(row: list[object]) -> None:
+    with pytest.raises(ValidationError):
+        LearnerState.model_validate({"learner_id": "a", "reasons": [row]})
+
+
+RELEASED = Path(__file__).parent / "fixtures" / "states" / "stored_with_texts.jsonl"
+
+
+@pytest.mark.parametrize("line", RELEASED.read_text().splitlines(), ids=lambda s: s[-40:-32])
+def test_a_state_stored_by_the_previous_release_is_the_same_state_stored_again(
+    line: str,
+) -> None:
+    """States as the previous release stored them (sentences in the reasons, a profile
+    naming its learner) load, and are the same state once stored in today's form."""
+    stored = orjson.loads(line)["stored"]
+    state = LearnerState.model_validate(stored)
+    assert [r.text for r in state.reasons] == [r["text"] for r in stored["reasons"]]
+    again = LearnerState.model_validate_json(state.model_dump_json(exclude_defaults=True))
+    assert again == state
+    assert len(state.model_dump_json(exclude_defaults=True)) < len(orjson.dumps(stored))

@@ -9,18 +9,21 @@ late and does not count anyway.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, NamedTuple
+from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     field_validator,
 )
 
 from schemas.roster import AssignmentKind, LearnerProfile
-from schemas.transitions import Factors, Reason, Tier
+from schemas.transitions import Factors, Tier
+from stream.core.reason_text import Cause, renders
 
 DipLevel = Literal["none", "minor", "major"]
 
@@ -91,6 +94,22 @@ DIP_LEVELS: tuple[DipLevel, ...] = ("none", "minor", "major")
 _LEVEL: dict[DipLevel, Literal[0, 1, 2]] = {"none": 0, "minor": 1, "major": 2}
 
 
+def _cause_row(item: Any) -> Any:
+    """A reason stored as an object by an earlier release (`{code, text, numbers}`), as a
+    row; its sentence is dropped when its numbers give it back."""
+    if not isinstance(item, dict):
+        return item
+    code, text, numbers = item.get("code"), item.get("text"), item.get("numbers", {})
+    if isinstance(code, str) and isinstance(numbers, dict) and renders(code, numbers, text):
+        text = None
+    return [code, numbers, {}, text]
+
+
+# A reason as the state stores it: `[code, numbers]`, then the values only its sentence uses
+# and, rarely, the sentence itself (see `Cause`); the sentence is rendered when shown.
+StoredCause = Annotated[Cause, BeforeValidator(_cause_row), PlainSerializer(Cause.row)]
+
+
 class AssignmentState(_Model):
     kind: AssignmentKind
     due: dt.date
@@ -116,7 +135,7 @@ class LearnerState(_Model):
     completed_objects: list[int] = Field(default_factory=list)  # hashes, newest last (bounded)
     tier: Tier = 0
     tier_since: AwareDatetime | None = None
-    reasons: list[Reason] = Field(default_factory=list)
+    reasons: list[StoredCause] = Field(default_factory=list)  # the last transition's
     factors: Factors | None = None
     quiet_weeks: int = 0
     follow_up_due: dt.date | None = None

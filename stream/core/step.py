@@ -17,10 +17,11 @@ from typing import Literal
 from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
-from schemas.transitions import Exposure, Reason, TierTransition
+from schemas.transitions import Exposure, TierTransition
 from stream.core import rules
 from stream.core.clock import Clock, clock_at
 from stream.core.policy import DEFAULT_ROLE, Policy, Role
+from stream.core.reason_text import cause
 from stream.core.signals import assessment_fall, classify_week, missed_assignments
 from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
 from stream.core.transitions import move, rise
@@ -192,7 +193,7 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
         return []
     out: list[Output] = []
     if state.tier > 0:
-        reason = Reason(code="resolved", text="A manager recorded the situation as resolved.")
+        reason = cause("resolved")
         cond = rules.Condition(0, "none", reason)
         out.append(move(state, 0, item.at, [cond], exposure, policy))
     state.evidence_from = item.at
@@ -295,8 +296,7 @@ def _evaluate_week(
 
 
 def _week_fall(week: int) -> rules.Condition:
-    text = f"An assessment fall in {week_label(week)}."
-    return rules.Condition(1, "minor", Reason(code="assessment_fall", text=text))
+    return rules.week_fall_condition(week)
 
 
 def _quiet_week(
@@ -312,8 +312,7 @@ def _quiet_week(
     needed = rules_.tier3_quiet_weeks if state.tier == 3 else rules_.quiet_weeks_per_step
     if state.quiet_weeks < needed:
         return []
-    text = f"No warning signs in {state.quiet_weeks} closed week(s), up to {week_label(week)}."
-    reason = Reason(code="quiet_weeks", text=text, numbers={"quiet_weeks": state.quiet_weeks})
+    reason = cause("quiet_weeks", {"quiet_weeks": state.quiet_weeks}, week=week)
     to_tier = state.tier - 1
     return [move(state, to_tier, now, [rules.Condition(0, "none", reason)], exposure, policy, week)]
 
@@ -329,8 +328,7 @@ def _tier2_holding(
             continue
         exposed = closed.dip == "major" and bool(exposure) and tiers.exposed_major_dip_tier >= 2
         if closed.persistence >= tiers.tier2_dip_weeks or exposed:
-            text = f"Activity in {week_label(closed.week)} was still down."
-            reason = Reason(code="still_down", text=text, numbers={"week": week_label(week)})
+            reason = cause("still_down", {"week": week_label(week)})
             holding.append(rules.Condition(2, "major", reason))
     return holding
 
@@ -369,11 +367,7 @@ def _follow_up(state: LearnerState, clock: Clock, policy: Policy) -> list[Output
     state.outreach_at = None
     if not holding:
         return []
-    reason = Reason(
-        code="follow_up_unresolved",
-        text=f"Tier 2 still holds at the follow-up due {due.isoformat()}.",
-        numbers={"follow_up_due": due.isoformat()},
-    )
+    reason = cause("follow_up_unresolved", {"follow_up_due": due.isoformat()})
     conditions = [rules.Condition(3, "major", reason), *holding]
     return [move(state, 3, now, conditions, exposure, policy)]
 

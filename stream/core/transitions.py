@@ -47,7 +47,7 @@ def move(
     week: int | None = None,
 ) -> TierTransition:
     """Move the learner to `to_tier`, update the state, and return the transition."""
-    ordered = sorted(conditions, key=lambda c: (-c.tier, -SEVERITY_RANK[c.severity], c.reason.code))
+    ordered = sorted(conditions, key=lambda c: (-c.tier, -SEVERITY_RANK[c.severity], c.cause.code))
     severity = max((c.severity for c in ordered), key=SEVERITY_RANK.__getitem__, default="none")
     from_tier = state.tier
     follow_up = None
@@ -64,13 +64,13 @@ def move(
         factors=Factors(
             severity=severity, persistence_weeks=state.persistence, role_exposure=exposure
         ),
-        reasons=[c.reason for c in ordered],
+        reasons=[c.cause.as_reason() for c in ordered],
         route=route_for(from_tier, to_tier, ordered),
         follow_up_due=follow_up,
     )
     state.tier = cast(Tier, to_tier)
     state.tier_since = at
-    state.reasons = transition.reasons
+    state.reasons = [c.cause for c in ordered]  # the sentences are rendered again when shown
     state.factors = transition.factors
     state.transitions += 1
     state.last_transition_id = transition.id

@@ -1,0 +1,192 @@
+"""The sentence of every reason, written from its code and its values.
+
+A transition carries each reason with its sentence (`Reason.text`). The learner's state
+keeps a reason as a `Cause`: the code, the numbers, and the few values only the sentence
+uses (the week, the policy's window, the role's thresholds); the learner view writes the
+sentence again. The rules and the view both call `render`, so the two cannot drift.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, NamedTuple
+
+from schemas.transitions import Reason
+from stream.core.weeks import week_label
+
+Number = float | int | str  # a value of `Reason.numbers`
+Value = float | int | str | list[str] | dict[str, int]  # a value a sentence is written from
+Values = Mapping[str, Value]
+
+_ORDINAL = {1: "first", 2: "second", 3: "third"}
+DIP_CODES = ("minor_dip", "major_dip", "repeated_dip", "disengagement")
+
+
+class Cause(NamedTuple):
+    """A reason as the core keeps it. `extra` holds the values only the sentence uses (the
+    transition does not carry them); `written` is the sentence itself, kept only when the
+    numbers do not give it back (a state stored before sentences were rendered, or numbers
+    rounded further than the sentence)."""
+
+    code: str
+    numbers: dict[str, Number]
+    extra: dict[str, Value] = {}  # shared by causes without extra: never changed in place
+    written: str | None = None
+
+    @property
+    def text(self) -> str:
+        """The sentence for a person."""
+        if self.written is not None:
+            return self.written
+        return render(self.code, {**self.numbers, **self.extra} if self.extra else self.numbers)
+
+    def as_reason(self) -> Reason:
+        """The reason as a transition carries it: code, sentence, numbers."""
+        return Reason(code=self.code, text=self.text, numbers=self.numbers)
+
+    def row(self) -> list[Any]:
+        """The stored form: `[code, numbers]`, then `extra` and `written` when there are."""
+        if self.written is not None:
+            return [self.code, self.numbers, self.extra, self.written]
+        if self.extra:
+            return [self.code, self.numbers, self.extra]
+        return [self.code, self.numbers]
+
+
+def cause(
+    code: str,
+    numbers: dict[str, Number] | None = None,
+    exact: Mapping[str, float] | None = None,
+    **extra: Value,
+) -> Cause:
+    """A reason of `code`. `exact` gives unrounded values the sentence is written from where
+    `numbers` holds them rounded; when the rounded ones would give another sentence, the
+    cause keeps the sentence (`written`)."""
+    made = Cause(code, {} if numbers is None else numbers, extra)
+    if exact and any(made.numbers.get(key) != value for key, value in exact.items()):
+        text = render(code, {**made.numbers, **extra, **exact})
+        if text != made.text:
+            return made._replace(written=text)
+    return made
+
+
+def render(code: str, values: Values) -> str:
+    """The sentence of a reason of `code` written from `values` (its numbers and extra)."""
+    try:
+        writer = _WRITERS[code]
+    except KeyError:
+        raise ValueError(f"no sentence for reason code {code!r}") from None
+    return writer(values)
+
+
+def renders(code: str, numbers: Values, text: object) -> bool:
+    """Whether `numbers` alone give back `text` (for a reason stored with its sentence)."""
+    try:
+        return render(code, numbers) == text
+    except (KeyError, TypeError, ValueError):
+        return False
+
+
+def _number(values: Values, key: str) -> float:
+    value = values[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"{key} is not a number: {value!r}")
+    return value
+
+
+def _weeks(n: int) -> str:
+    return f"{_ORDINAL.get(n, f'{n}th')} week in a row"
+
+
+def _dip(v: Values) -> str:
+    return (
+        f"Weekly learning activity down {v['drop_pct']}% against the baseline "
+        f"({v['activity']} vs {_number(v, 'baseline'):.1f} events a week), "
+        f"{_weeks(int(_number(v, 'persistence_weeks')))}."
+    )
+
+
+def _exposed_major_dip(v: Values) -> str:
+    exposure = v["exposure"]
+    if not isinstance(exposure, list):
+        raise TypeError(f"exposure is not a list: {exposure!r}")
+    roles = ", ".join(e.replace("_", "-") for e in exposure)
+    return f"A drop of more than {v['major_drop_pct']}% in a {roles} role acts at once."
+
+
+def _assessment_fall(v: Values) -> str:
+    if "week" in v:  # the week's fall, at its close
+        return f"An assessment fall in {week_label(int(_number(v, 'week')))}."
+    if v.get("failed") == 0 and "score" in v and "previous_mean" in v:
+        score, mean = _number(v, "score"), _number(v, "previous_mean")
+        return (
+            f"Assessment score {score:.2f} is {mean - score:.2f} below "
+            f"the average of the previous {v['previous_count']} ({mean:.2f})."
+        )
+    return "An assessment was not passed."
+
+
+def _counts(v: Values, keys: Values) -> str:
+    return ", ".join(f"{v[kind]} {kind}" for kind in sorted(keys))
+
+
+def _missed_assignment(v: Values) -> str:
+    kinds = {k: n for k, n in v.items() if k != "days"}
+    return f"Missed assignments in the last {v['days']} days: {_counts(v, kinds)}."
+
+
+def _missed_assignments(v: Values) -> str:
+    limits = v["limits"]
+    if not isinstance(limits, dict):
+        raise TypeError(f"limits is not a mapping: {limits!r}")
+    kinds = {k: n for k, n in v.items() if k not in ("days", "limits")}
+    return (
+        f"Missed assignments in the last {v['days']} days ({_counts(v, kinds)}) reached the "
+        f"role's threshold ({_counts(limits, limits)})."
+    )
+
+
+def _compliance_overdue(v: Values) -> str:
+    return f"A compliance module is {v['overdue_days']} days overdue (more than {v['limit_days']})."
+
+
+def _compliance_sensitive_overdue(v: Values) -> str:
+    days = v["overdue_days"]
+    return f"A compliance module is {days} days overdue in a compliance-sensitive role."
+
+
+def _quiet_weeks(v: Values) -> str:
+    week = week_label(int(_number(v, "week")))
+    return f"No warning signs in {v['quiet_weeks']} closed week(s), up to {week}."
+
+
+def _still_down(v: Values) -> str:
+    return f"Activity in {v['week']} was still down."
+
+
+def _follow_up_unresolved(v: Values) -> str:
+    return f"Tier 2 still holds at the follow-up due {v['follow_up_due']}."
+
+
+def _fixed(text: str) -> Callable[[Values], str]:
+    return lambda _: text
+
+
+_WRITERS: dict[str, Callable[[Values], str]] = {
+    **dict.fromkeys(DIP_CODES, _dip),
+    "exposed_major_dip": _exposed_major_dip,
+    "assessment_fall": _assessment_fall,
+    "performance_impact": _fixed(
+        "An assessment fall in the same week as a major drop in activity."
+    ),
+    "missed_assignment": _missed_assignment,
+    "missed_assignments": _missed_assignments,
+    "compliance_overdue": _compliance_overdue,
+    "compliance_sensitive_overdue": _compliance_sensitive_overdue,
+    "concern_raised": _fixed("The learner raised a health or personal concern."),
+    "resolved": _fixed("A manager recorded the situation as resolved."),
+    "quiet_weeks": _quiet_weeks,
+    "still_down": _still_down,
+    "follow_up_unresolved": _follow_up_unresolved,
+}
+CODES = frozenset(_WRITERS)
