@@ -15,7 +15,7 @@ from stream.core.reason_text import cause
 from stream.core.rules import activity_conditions
 from stream.core.signals import Dip
 from stream.core.state import ClosedWeek, LearnerState
-from tests.kit import POLICY
+from tests.kit import POLICY, profile
 
 weeks = st.builds(
     ClosedWeek.of,
@@ -146,3 +146,54 @@ def test_a_state_stored_by_the_previous_release_is_the_same_state_stored_again(
     again = LearnerState.model_validate_json(state.model_dump_json(exclude_defaults=True))
     assert again == state
     assert len(state.model_dump_json(exclude_defaults=True)) < len(orjson.dumps(stored))
+
+
+@given(st.lists(weeks, max_size=12), st.integers(0, 10_000))
+def test_weeks_one_after_another_round_trip_through_the_stored_json(
+    closed: list[ClosedWeek], first: int
+) -> None:
+    """Weeks that follow one another (as a learner's do), stored as short rows."""
+    run = [week._replace(week=first + i) for i, week in enumerate(closed)]
+    state = LearnerState(learner_id="a", closed_weeks=run)
+    raw = state.model_dump_json(exclude_defaults=True)
+    assert LearnerState.model_validate_json(raw) == state
+
+
+def test_a_week_after_the_row_before_it_leaves_out_its_week_and_final_zeros():
+    """
+    week         2870          2871          2872         2874 (after a gap)
+    stored as    whole row     no dip        a dip        whole row
+    """
+    closed = [
+        ClosedWeek.of(2870, 12, 4, 1, None, "none", 0, False),
+        ClosedWeek.of(2871, 9, 3, 0, 12.0, "none", 0, False),
+        ClosedWeek.of(2872, 2, 1, 0, 10.5, "major", 1, False),
+        ClosedWeek.of(2874, 0, 0, 0, 10.5, "none", 0, True),
+    ]
+    stored = orjson.loads(LearnerState(learner_id="a", closed_weeks=closed).model_dump_json())
+    assert stored["closed_weeks"] == [
+        [2870, 12, 4, 1, None, 0, 0, 0],
+        [9, 3, 0, 12.0],
+        [2, 1, 0, 10.5, 2, 1],
+        [2874, 0, 0, 0, 10.5, 0, 0, 1],
+    ]
+    assert LearnerState.model_validate(stored).closed_weeks == closed
+
+
+@pytest.mark.parametrize(
+    "rows", [[[9, 3, 0, 12.0]], [["x", 1, 1, 1, None, 0, 0, 0], [9, 3, 0, 1.0]]]
+)
+def test_a_short_row_needs_a_week_before_it(rows: list[object]) -> None:
+    with pytest.raises(ValidationError):
+        LearnerState.model_validate({"learner_id": "a", "closed_weeks": rows})
+
+
+def test_the_profile_is_stored_without_the_learner_id():
+    """The state's learner id is the profile's; a profile stored with it still loads."""
+    state = LearnerState(learner_id="a", profile=profile("a", "sales_rep", email="a@example.com"))
+    stored = orjson.loads(state.model_dump_json(exclude_defaults=True))
+    assert "learner_id" not in stored["profile"]
+    assert stored["profile"]["email"] == "a@example.com"
+    assert LearnerState.model_validate(stored) == state
+    stored["profile"]["learner_id"] = "a"
+    assert LearnerState.model_validate(stored) == state

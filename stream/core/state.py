@@ -4,6 +4,11 @@ Only aggregates are kept: counts per week, the last few scores, assignment statu
 the tier with its reasons. Event ids are kept only (as short hashes) for the weeks not
 yet evaluated, which is all de-duplication needs: an event for an evaluated week is
 late and does not count anyway.
+
+The worker stores a state as JSON without its defaults, most of it as rows: the closed
+weeks (`ClosedWeek`) and the reasons (`Cause`, without their sentences, which are rendered
+again when shown); the profile leaves out the learner id it shares with the state.
+Whatever earlier releases stored (objects, sentences) still loads.
 """
 
 from __future__ import annotations
@@ -18,6 +23,11 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    PlainValidator,
+    SerializerFunctionWrapHandler,
+    TypeAdapter,
+    ValidationInfo,
+    WrapSerializer,
     field_validator,
 )
 
@@ -49,8 +59,10 @@ class ClosedWeek(NamedTuple):
 
     Stored as a JSON row, `[week, events, active_days, completions, baseline, level,
     persistence, fell]`: twelve of these are most of a learner's state, and a row is a
-    quarter of the size of the same object and several times quicker to load. An object
-    (as stored by earlier releases) still loads (see `LearnerState`)."""
+    quarter of the size of the same object and several times quicker to load. The weeks
+    follow one another, so the row of the week after the row before it leaves out its week,
+    and its zeros at the end (a week without a dip or a fall ends at its baseline). An
+    object (as stored by earlier releases) still loads (see `StoredClosedWeeks`)."""
 
     week: int
     events: int
@@ -90,8 +102,50 @@ def _closed_week_row(item: Any) -> Any:
     return [level if n == "level" else fell if n == "fell" else item.get(n) for n in names]
 
 
+def _closed_weeks_of(value: Any) -> list[ClosedWeek]:
+    """The closed weeks from their stored rows: a short row is the week after the row
+    before it (pydantic then checks the rows as plain tuples, quicker than named tuples)."""
+    if not isinstance(value, list):
+        raise ValueError("closed weeks are a list of rows")
+    rows: list[Any] = []
+    week: Any = None
+    for item in value:
+        row = _closed_week_row(item) if type(item) is dict else item
+        if type(row) is list and _SHORTEST <= len(row) < _WHOLE:
+            if type(week) is not int:
+                raise ValueError("a row without its week must follow another row")
+            row = [week + 1, *row, *_ZEROS[len(row) + 1 :]]
+        rows.append(row)
+        week = row[0] if type(row) in (list, ClosedWeek) and row else None
+    return [ClosedWeek._make(row) for row in _ROWS.validate_python(rows)]
+
+
+def _closed_rows(weeks: list[ClosedWeek]) -> list[tuple[Any, ...]]:
+    """The stored rows of the closed weeks (see `ClosedWeek`)."""
+    rows: list[tuple[Any, ...]] = []
+    after: int | None = None
+    for week in weeks:
+        if week.week != after:
+            rows.append(week)
+        else:  # without the week, and the zeros at the end (never the baseline)
+            end = 8 if week.fell else 7 if week.persistence else 6 if week.level else 5
+            rows.append(week[1:end])
+        after = week.week + 1
+    return rows
+
+
 DIP_LEVELS: tuple[DipLevel, ...] = ("none", "minor", "major")
 _LEVEL: dict[DipLevel, Literal[0, 1, 2]] = {"none": 0, "minor": 1, "major": 2}
+_WHOLE = len(ClosedWeek._fields)  # a row with its week
+_SHORTEST = ClosedWeek._fields.index("baseline")  # a row without its week, ending at baseline
+_ZEROS = (0,) * _WHOLE
+_ROWS = TypeAdapter(
+    list[tuple[int, int, int, int, float | None, Literal[0, 1, 2], int, Literal[0, 1]]]
+)
+
+StoredClosedWeeks = Annotated[
+    list[ClosedWeek], PlainValidator(_closed_weeks_of), PlainSerializer(_closed_rows)
+]
 
 
 def _cause_row(item: Any) -> Any:
@@ -110,6 +164,18 @@ def _cause_row(item: Any) -> Any:
 StoredCause = Annotated[Cause, BeforeValidator(_cause_row), PlainSerializer(Cause.row)]
 
 
+def _without_learner_id(profile: LearnerProfile, handler: SerializerFunctionWrapHandler) -> Any:
+    stored = handler(profile)
+    if isinstance(stored, dict):
+        stored.pop("learner_id", None)
+    return stored
+
+
+# The profile as the state stores it: without the learner id, which is the state's
+# (`LearnerState._profile_of` puts it back; a profile with it still loads).
+StoredProfile = Annotated[LearnerProfile, WrapSerializer(_without_learner_id)]
+
+
 class AssignmentState(_Model):
     kind: AssignmentKind
     due: dt.date
@@ -117,16 +183,16 @@ class AssignmentState(_Model):
 
 
 class LearnerState(_Model):
-    """The per-learner value of the state table."""
+    """The per-learner value of the state table (its stored form: see the module)."""
 
     learner_id: str
-    profile: LearnerProfile | None = None
+    profile: StoredProfile | None = None
     first_week: int | None = None  # the first week with any dated record: evaluation starts here
     first_active_week: int | None = None  # the first week with activity: the baseline starts here
     evaluated_week: int | None = None  # the last week evaluated
     baseline_from_week: int | None = None  # weeks before this do not enter the baseline
     open_weeks: dict[int, OpenWeek] = Field(default_factory=dict)
-    closed_weeks: list[ClosedWeek] = Field(default_factory=list)
+    closed_weeks: StoredClosedWeeks = Field(default_factory=list)
     baseline_window: list[int] = Field(default_factory=list)  # recent non-dip week activity
     persistence: int = 0  # consecutive evaluated weeks with a dip
     scores: list[float] = Field(default_factory=list)  # recent assessment scores, oldest first
@@ -146,9 +212,10 @@ class LearnerState(_Model):
     last_transition_id: str | None = None
     late_events: int = 0
 
-    @field_validator("closed_weeks", mode="before")
+    @field_validator("profile", mode="before")
     @classmethod
-    def _rows(cls, value: Any) -> Any:
-        if isinstance(value, list) and any(isinstance(item, dict) for item in value):
-            return [_closed_week_row(item) for item in value]
+    def _profile_of(cls, value: Any, info: ValidationInfo) -> Any:
+        """The stored profile with the state's learner id (see `StoredProfile`)."""
+        if isinstance(value, dict) and "learner_id" not in value and "learner_id" in info.data:
+            return {**value, "learner_id": info.data["learner_id"]}
         return value
