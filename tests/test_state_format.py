@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import orjson
@@ -10,11 +11,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from schemas.transitions import Reason
+from schemas.transitions import Factors, Reason
 from stream.core.reason_text import cause
 from stream.core.rules import activity_conditions
 from stream.core.signals import Dip
-from stream.core.state import ClosedWeek, LearnerState
+from stream.core.state import AssignmentState, ClosedWeek, LearnerState
+from stream.core.timeline import Timeline, run_history
+from stream.simulate import simulate
 from tests.kit import POLICY, profile
 
 weeks = st.builds(
@@ -188,6 +191,41 @@ def test_a_short_row_needs_a_week_before_it(rows: list[object]) -> None:
         LearnerState.model_validate({"learner_id": "a", "closed_weeks": rows})
 
 
+def test_assignments_and_factors_are_stored_as_rows():
+    """`[kind, due]` (then 1 when completed), `[severity, persistence, exposure]`."""
+    state = LearnerState(
+        learner_id="a",
+        assignments={
+            "aml": AssignmentState(kind="compliance", due=dt.date(2026, 3, 13), completed=True),
+            "q1": AssignmentState(kind="milestone", due=dt.date(2026, 4, 10)),
+        },
+        factors=Factors(severity="major", persistence_weeks=2, role_exposure=["customer_facing"]),
+    )
+    stored = orjson.loads(state.model_dump_json(exclude_defaults=True))
+    assert stored["assignments"] == {
+        "aml": ["compliance", "2026-03-13", 1],
+        "q1": ["milestone", "2026-04-10"],
+    }
+    assert stored["factors"] == ["major", 2, ["customer_facing"]]
+    assert LearnerState.model_validate(stored) == state
+    none = state.model_copy(update={"factors": Factors(severity="none", persistence_weeks=0)})
+    assert orjson.loads(none.model_dump_json())["factors"] == ["none", 0]
+
+
+def test_assignments_and_factors_stored_as_objects_still_load():
+    """As the previous release stored them."""
+    old = {
+        "learner_id": "a",
+        "assignments": {"aml": {"kind": "compliance", "due": "2026-03-13", "completed": True}},
+        "factors": {"severity": "major", "persistence_weeks": 2, "role_exposure": []},
+    }
+    state = LearnerState.model_validate_json(orjson.dumps(old))
+    assert state.assignments["aml"] == AssignmentState(
+        kind="compliance", due=dt.date(2026, 3, 13), completed=True
+    )
+    assert state.factors == Factors(severity="major", persistence_weeks=2)
+
+
 def test_the_profile_is_stored_without_the_learner_id():
     """The state's learner id is the profile's; a profile stored with it still loads."""
     state = LearnerState(learner_id="a", profile=profile("a", "sales_rep", email="a@example.com"))
@@ -197,3 +235,12 @@ def test_the_profile_is_stored_without_the_learner_id():
     assert LearnerState.model_validate(stored) == state
     stored["profile"]["learner_id"] = "a"
     assert LearnerState.model_validate(stored) == state
+
+
+def test_no_simulated_learner_state_is_over_a_kibibyte():
+    """Every persona, 12 weeks: the stored state stays within 1,024 bytes (bench row 8)."""
+    timeline = Timeline(POLICY)
+    for _ in run_history(simulate(200, 12, 7, policy=POLICY), POLICY, None, timeline):
+        pass
+    sizes = [len(s.model_dump_json(exclude_defaults=True)) for s in timeline.states.values()]
+    assert max(sizes) <= 1024

@@ -6,9 +6,9 @@ yet evaluated, which is all de-duplication needs: an event for an evaluated week
 late and does not count anyway.
 
 The worker stores a state as JSON without its defaults, most of it as rows: the closed
-weeks (`ClosedWeek`) and the reasons (`Cause`, without their sentences, which are rendered
-again when shown); the profile leaves out the learner id it shares with the state.
-Whatever earlier releases stored (objects, sentences) still loads.
+weeks (`ClosedWeek`), the assignments, the reasons (`Cause`, without their sentences, which
+are rendered again when shown) and the factors; the profile leaves out the learner id it
+shares with the state. Whatever earlier releases stored (objects, sentences) still loads.
 """
 
 from __future__ import annotations
@@ -164,6 +164,23 @@ def _cause_row(item: Any) -> Any:
 StoredCause = Annotated[Cause, BeforeValidator(_cause_row), PlainSerializer(Cause.row)]
 
 
+def _factors_of(value: Any) -> Any:
+    """Factors stored as a row, as an object."""
+    if isinstance(value, list):
+        return dict(zip(Factors.model_fields, value, strict=False))
+    return value
+
+
+def _factors_row(factors: Factors) -> list[Any]:
+    row: list[Any] = [factors.severity, factors.persistence_weeks]
+    return [*row, factors.role_exposure] if factors.role_exposure else row
+
+
+# The transition's factors as the state stores them: `[severity, persistence_weeks,
+# role_exposure]`, without the exposure when there is none (an object still loads).
+StoredFactors = Annotated[Factors, BeforeValidator(_factors_of), PlainSerializer(_factors_row)]
+
+
 def _without_learner_id(profile: LearnerProfile, handler: SerializerFunctionWrapHandler) -> Any:
     stored = handler(profile)
     if isinstance(stored, dict):
@@ -177,9 +194,29 @@ StoredProfile = Annotated[LearnerProfile, WrapSerializer(_without_learner_id)]
 
 
 class AssignmentState(_Model):
+    """An assignment still counting; stored as a row, `[kind, due]`, ending in 1 when
+    completed (an object, as stored by earlier releases, still loads)."""
+
     kind: AssignmentKind
     due: dt.date
     completed: bool = False
+
+    def row(self) -> list[Any]:
+        """The stored form."""
+        due = self.due.isoformat()
+        return [self.kind, due, 1] if self.completed else [self.kind, due]
+
+
+def _assignment_of(item: Any) -> Any:
+    """An assignment stored as a row, as an object."""
+    if isinstance(item, list):
+        return dict(zip(("kind", "due", "completed"), item, strict=False))
+    return item
+
+
+StoredAssignment = Annotated[
+    AssignmentState, BeforeValidator(_assignment_of), PlainSerializer(AssignmentState.row)
+]
 
 
 class LearnerState(_Model):
@@ -197,12 +234,12 @@ class LearnerState(_Model):
     persistence: int = 0  # consecutive evaluated weeks with a dip
     scores: list[float] = Field(default_factory=list)  # recent assessment scores, oldest first
     last_fall_at: AwareDatetime | None = None
-    assignments: dict[str, AssignmentState] = Field(default_factory=dict)
+    assignments: dict[str, StoredAssignment] = Field(default_factory=dict)
     completed_objects: list[int] = Field(default_factory=list)  # hashes, newest last (bounded)
     tier: Tier = 0
     tier_since: AwareDatetime | None = None
     reasons: list[StoredCause] = Field(default_factory=list)  # the last transition's
-    factors: Factors | None = None
+    factors: StoredFactors | None = None
     quiet_weeks: int = 0
     follow_up_due: dt.date | None = None
     outreach_at: AwareDatetime | None = None
