@@ -108,15 +108,19 @@ def _closed_weeks_of(value: Any) -> list[ClosedWeek]:
     if not isinstance(value, list):
         raise ValueError("closed weeks are a list of rows")
     rows: list[Any] = []
-    week: Any = None
+    week: int | None = None
     for item in value:
-        row = _closed_week_row(item) if type(item) is dict else item
-        if type(row) is list and _SHORTEST <= len(row) < _WHOLE:
-            if type(week) is not int:
+        row, n = item, len(item) if type(item) is list else 0
+        if _SHORTEST <= n < _WHOLE:  # the usual row: the week after the one before
+            if week is None:
                 raise ValueError("a row without its week must follow another row")
-            row = [week + 1, *row, *_ZEROS[len(row) + 1 :]]
+            week += 1
+            row = [week, *item, *_PADDING[n]]
+        else:
+            row = _closed_week_row(item)
+            first = row[0] if isinstance(row, list | tuple) and row else None
+            week = first if type(first) is int else None
         rows.append(row)
-        week = row[0] if type(row) in (list, ClosedWeek) and row else None
     return [ClosedWeek._make(row) for row in _ROWS.validate_python(rows)]
 
 
@@ -138,7 +142,7 @@ DIP_LEVELS: tuple[DipLevel, ...] = ("none", "minor", "major")
 _LEVEL: dict[DipLevel, Literal[0, 1, 2]] = {"none": 0, "minor": 1, "major": 2}
 _WHOLE = len(ClosedWeek._fields)  # a row with its week
 _SHORTEST = ClosedWeek._fields.index("baseline")  # a row without its week, ending at baseline
-_ZEROS = (0,) * _WHOLE
+_PADDING = [(0,) * (_WHOLE - 1 - n) for n in range(_WHOLE)]  # the zeros a short row left out
 _ROWS = TypeAdapter(
     list[tuple[int, int, int, int, float | None, Literal[0, 1, 2], int, Literal[0, 1]]]
 )
