@@ -8,7 +8,7 @@ sentence again. The rules and the view both call `render`, so the two cannot dri
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 from schemas.transitions import Reason
@@ -83,8 +83,8 @@ def renders(code: str, numbers: Values, text: object) -> bool:
     """Whether `numbers` alone give back `text` (for a reason stored with its sentence)."""
     try:
         return render(code, numbers) == text
-    except (KeyError, TypeError, ValueError):
-        return False
+    except (ArithmeticError, AttributeError, LookupError, TypeError, ValueError):
+        return False  # values a writer cannot take: the sentence stays as stored
 
 
 def _number(values: Values, key: str) -> float:
@@ -126,12 +126,12 @@ def _assessment_fall(v: Values) -> str:
     return "An assessment was not passed."
 
 
-def _counts(v: Values, keys: Values) -> str:
-    return ", ".join(f"{v[kind]} {kind}" for kind in sorted(keys))
+def _counts(v: Values, kinds: Iterable[str]) -> str:
+    return ", ".join(f"{v[kind]} {kind}" for kind in sorted(kinds))
 
 
 def _missed_assignment(v: Values) -> str:
-    kinds = {k: n for k, n in v.items() if k != "days"}
+    kinds = [k for k in v if k != "days"]
     return f"Missed assignments in the last {v['days']} days: {_counts(v, kinds)}."
 
 
@@ -139,7 +139,7 @@ def _missed_assignments(v: Values) -> str:
     limits = v["limits"]
     if not isinstance(limits, dict):
         raise TypeError(f"limits is not a mapping: {limits!r}")
-    kinds = {k: n for k, n in v.items() if k not in ("days", "limits")}
+    kinds = [k for k in v if k not in ("days", "limits")]
     return (
         f"Missed assignments in the last {v['days']} days ({_counts(v, kinds)}) reached the "
         f"role's threshold ({_counts(limits, limits)})."

@@ -13,7 +13,8 @@ SEVERITY_RANK: dict[Severity, int] = {"none": 0, "minor": 1, "major": 2, "critic
 
 
 class Condition(NamedTuple):
-    """One rule that holds: the tier it calls for, its severity, its reason."""
+    """One rule that holds: the tier it calls for, its severity, its reason (a `Cause`; a
+    transition carries it with its sentence)."""
 
     tier: int
     severity: Severity
