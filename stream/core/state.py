@@ -14,6 +14,7 @@ shares with the state. Whatever earlier releases stored (objects, sentences) sti
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
@@ -44,14 +45,19 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
 
-class OpenWeek(_Model):
-    """A week not yet evaluated: its activity so far and the ids already counted."""
+@dataclass(slots=True)
+class OpenWeek:
+    """A week not yet evaluated: its activity so far and the ids already counted.
+
+    A plain dataclass, not a model: every event updates one, and setting an attribute of a
+    pydantic model costs about twenty times more. Pydantic still validates and serialises
+    it as a field of `LearnerState` (unknown keys ignored, defaults left out)."""
 
     events: int = 0
     days: int = 0  # bit i set when the learner was active on weekday i (Monday = 0)
     completions: int = 0
     fall: bool = False
-    seen: list[int] = Field(default_factory=list)
+    seen: list[int] = field(default_factory=list)
 
 
 class ClosedWeek(NamedTuple):
