@@ -101,7 +101,7 @@ def streaming_rows(args: argparse.Namespace, policy: Policy, notes: list[str]) -
         if wanted & PREFILLED:
             notes.append(run.fill(policy))
             rows = prefilled_rows(run, wanted)
-        one = rows[3].value if len(rows) > 3 else None
+        one = next((row.value for row in rows if row.number == "4"), None)  # row 4
         if "scaleout" in wanted:
             rows.append(run.scale_out(one))
         if "latency" in wanted:
