@@ -2,13 +2,14 @@
 
     python -m bench.stages [--learners 1000] [--weeks 52] [--seed 7]
 
-Simulates a history, writes it as JSON lines, then times (CPU time, `time.process_time`):
-parsing every line (`read_history`), scheduling the midnight ticks among the records,
-applying the records alone (`Timeline.feed`, no ticks), and the replay of the parsed records
-(records and ticks through `Timeline.feed`); and, per learner, a stored state's load
-(`model_validate_json`) and store (`model_dump_json`) as a worker does on every tick that
-changes it. Figures are microseconds per record (or per state): what a faster replay or
-worker tick would have to take away. Printed, never asserted.
+Simulates a history, writes it as JSON lines, then times (CPU time, `time.process_time`)
+four passes over the lines, each streamed as a replay streams them: parsing every line
+(`read_history`); parsing and scheduling the midnight ticks among the records; parsing and
+applying the records alone (`Timeline.feed`, no ticks); the whole replay (records and ticks
+through `Timeline.feed`). A stage's cost is the difference of two passes. Then, per learner,
+a replayed state's load (`model_validate_json`) and store (`model_dump_json`), as a worker
+does on every tick that changes it. Figures are microseconds per record (or per state): what
+a faster replay or worker tick would have to take away. Printed, never asserted.
 """
 
 from __future__ import annotations
@@ -17,11 +18,11 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from stream.core.state import LearnerState
-from stream.core.timeline import Timeline, schedule_timed
+from stream.core.timeline import Record, Timeline, schedule_timed
 from stream.policyfile import load_policy
 from stream.replay import Summary, _counted, read_history
 from stream.simulate import simulate, write_jsonl
@@ -46,28 +47,37 @@ def main() -> None:
             write_jsonl(simulate(args.learners, args.weeks, args.seed, policy=policy), out)
         lines = path.read_bytes().splitlines()
     n = len(lines)
-    records = list(read_history(lines, False, []))
-    timeline = Timeline(policy)
 
-    def feed() -> None:
-        for record in records:
-            timeline.feed(record)
+    def parsed() -> Iterator[Record]:
+        return read_history(lines, False, [])  # streamed: nothing kept but the states
+
+    def parse() -> None:
+        for _ in parsed():
+            pass
 
     def schedule() -> None:
-        for _ in schedule_timed(_counted(iter(records), None, Summary()), policy, None):
+        for _ in schedule_timed(_counted(parsed(), None, Summary()), policy, None):
             pass
+
+    def apply() -> None:
+        timeline = Timeline(policy)
+        for record in parsed():
+            timeline.feed(record)
 
     replayed = Timeline(policy)
 
     def replay() -> None:
-        for item in schedule_timed(_counted(iter(records), None, Summary()), policy, None):
+        for item in schedule_timed(_counted(parsed(), None, Summary()), policy, None):
             replayed.feed(item)
 
+    parsing, scheduling = cpu(parse), cpu(schedule)
+    applying, replaying = cpu(apply), cpu(replay)
     stages = {
-        "parse a line (pydantic)": cpu(lambda: list(read_history(lines, False, []))),
-        "schedule ticks among records": cpu(schedule),
-        "apply records (no ticks)": cpu(feed),
-        "replay of the parsed records (with ticks)": cpu(replay),
+        "parse a line (pydantic)": parsing,
+        "schedule the ticks among the records": scheduling - parsing,
+        "apply the records (no ticks)": applying - parsing,
+        "apply the records and the ticks": replaying - scheduling,
+        "the whole replay (parse, schedule, apply)": replaying,
     }
     print(f"{n:,} records: simulate({args.learners}, {args.weeks}, seed={args.seed})")
     for name, seconds in stages.items():
