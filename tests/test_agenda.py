@@ -9,10 +9,26 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
+from schemas.transitions import TierTransition
+from stream.core.policy import Policy
 from stream.core.timeline import Record, Timeline, schedule
 from stream.simulate import simulate
-from tests.kit import POLICY, at, evaluated, event, ordered
+from tests.kit import (
+    POLICY,
+    assignment,
+    at,
+    codes,
+    day,
+    evaluated,
+    event,
+    ordered,
+    policy_with,
+    profile,
+    weeks,
+)
 from tests.test_due import richer
+from tests.test_due_policies import SOME, policies, timed
+from tests.test_due_policies import histories as due_histories
 from tests.test_properties import FAST
 
 
@@ -75,3 +91,45 @@ def test_states_given_at_the_start_are_stepped_at_the_first_tick() -> None:
     resumed = Timeline(POLICY, states)
     assert resumed.agenda is not None
     assert resumed.agenda.take(evaluated(0)) == ["p", "q"]
+
+
+@SOME
+@given(policies(), due_histories(), st.sampled_from([5, 24]), st.data())
+def test_skipping_changes_nothing_under_other_policies_gaps_and_repeated_ticks(
+    policy: Policy, history: tuple[list[Record], int], hours: int, data: st.DataObject
+) -> None:
+    """Other time zones, graces, windows and follow-ups (`tests.test_due_policies`), ticks
+    every few hours, a run of ticks missed (a worker down) and a tick given twice."""
+    records, last = history
+    items = timed(records, at(last + 3), hours)
+    ticks = [n for n, item in enumerate(items) if isinstance(item, Tick)]
+    first = data.draw(st.integers(0, len(ticks) - 1))
+    missed = set(ticks[first : first + data.draw(st.integers(0, 12))])
+    twice = data.draw(st.sampled_from(ticks))
+    skipping, everyone = Timeline(policy), Timeline(policy, skip_quiet=False)
+    for n, item in enumerate(items):
+        if n in missed:
+            continue
+        for _ in range(2 if n == twice else 1):
+            assert skipping.feed(item) == everyone.feed(item), (policy.timezone, item)
+            assert skipping.states == everyone.states, (policy.timezone, item)
+
+
+def test_a_follow_up_that_found_nothing_is_armed_again_in_the_same_tick() -> None:
+    """A 14-day follow-up after two missed milestones (both then completed) finds nothing
+    in the outreach's week, but a later closed week holds Tier 2 still: the follow-up is
+    armed again at once, so a learner skipped until their next week close escalates on
+    the same day as one stepped every day."""
+    policy = policy_with(follow_up={"days": 14})
+    records = [profile("p"), *weeks("p", [10, 10, 10, 10, 4, 5, 10])]
+    records += [assignment("p", f"m{i}", "milestone", day(4, 0), at(0)) for i in range(2)]
+    records += [event("p", at(4, 2, 12), "completion", object_id=f"m{i}") for i in range(2)]
+    records += [assignment("p", f"n{i}", "milestone", day(7, 0), at(6)) for i in range(2)]
+    records += weeks("p", [10, 10], start=7)
+    skipping, everyone = Timeline(policy), Timeline(policy, skip_quiet=False)
+    escalations = []
+    for item in schedule(ordered(records), policy, evaluated(10)):
+        out = skipping.feed(item)
+        assert out == everyone.feed(item), item
+        escalations += [o for o in out if isinstance(o, TierTransition) and o.to_tier == 3]
+    assert [codes(t)[0] for t in escalations] == ["follow_up_unresolved"]

@@ -29,7 +29,7 @@ def policies(draw: st.DrawFn) -> Policy:
         weeks={"close_grace_hours": draw(st.sampled_from([0, 1, 6, 30, 72]))},
         assignments={"counting_days": draw(st.sampled_from([1, 3, 30]))},
         tiers={"compliance_overdue_days": draw(st.sampled_from([0, 2, 14]))},
-        follow_up={"days": draw(st.sampled_from([1, 7])), "exposed_days": 1},
+        follow_up={"days": draw(st.sampled_from([1, 7, 14])), "exposed_days": 1},
     )
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from schemas.clock import Tick
+from stream.core.step import step
+from stream.core.timeline import schedule
 from tests.kit import (
+    POLICY,
     assignment,
     at,
     codes,
@@ -12,6 +16,7 @@ from tests.kit import (
     evaluated,
     event,
     moves,
+    ordered,
     policy_with,
     profile,
     run,
@@ -202,3 +207,28 @@ def test_an_exposed_follow_up_waits_for_the_week_after_the_outreach():
     assert out[1].at == evaluated(5)
     assert codes(out[1])[0] == "follow_up_unresolved"
     assert out[1].reasons[0].numbers["follow_up_due"] == day(5, 4).isoformat()
+
+
+def test_a_repeated_tick_after_a_gap_changes_nothing() -> None:
+    """No tick for a week (the worker down), then one that closes two weeks: the follow-up
+    finds nothing in the outreach's week and is armed again at once on the later week's
+    dip, so the same tick given again leaves the state as it is (ticks are idempotent)."""
+    records = [profile("p"), *weeks("p", [10, 10, 10, 10, 4, 5])]
+    records += [assignment("p", f"m{i}", "milestone", day(4, 0), at(0)) for i in range(2)]
+    records += [event("p", at(4, 2, 12), "completion", object_id=f"m{i}") for i in range(2)]
+    down_from = evaluated(4) - dt.timedelta(days=1)
+    state = None
+    for item in schedule(ordered(records), POLICY, evaluated(5)):
+        if not isinstance(item, Tick) or item.now <= down_from:
+            state, _ = step(state, item, POLICY)
+    assert state is not None
+    assert state.tier == 2
+    assert state.follow_up_due == day(5, 1)
+    back = Tick(now=evaluated(5) + dt.timedelta(days=1), partition=0)
+    state, _ = step(state, back, POLICY)
+    assert state.follow_up_due is not None
+    assert state.follow_up_due > back.now.date()
+    once = state.model_dump_json()
+    state, again = step(state, back, POLICY)
+    assert again == []
+    assert state.model_dump_json() == once

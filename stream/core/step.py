@@ -365,8 +365,8 @@ def _follow_up(state: LearnerState, clock: Clock, policy: Policy) -> list[Output
         return []
     state.follow_up_due = None
     state.outreach_at = None
-    if not holding:
-        return []
+    if not holding:  # judged by the outreach's week: a later week may still hold Tier 2,
+        return _follow_up(state, clock, policy)  # and re-arms now, not at the next tick
     reason = cause("follow_up_unresolved", {"follow_up_due": due.isoformat()})
     conditions = [rules.Condition(3, "major", reason), *holding]
     return [move(state, 3, now, conditions, exposure, policy)]
