@@ -160,6 +160,7 @@ def test_weeks_one_after_another_round_trip_through_the_stored_json(
     state = LearnerState(learner_id="a", closed_weeks=run)
     raw = state.model_dump_json(exclude_defaults=True)
     assert LearnerState.model_validate_json(raw) == state
+    assert LearnerState.model_validate(state.model_dump()) == state  # rows as tuples
 
 
 def test_a_week_after_the_row_before_it_leaves_out_its_week_and_final_zeros():

@@ -116,7 +116,7 @@ def _closed_weeks_of(value: Any) -> list[ClosedWeek]:
     rows: list[Any] = []
     week: int | None = None
     for item in value:
-        row, n = item, len(item) if type(item) is list else 0
+        row, n = item, len(item) if isinstance(item, list | tuple) else 0
         if _SHORTEST <= n < _WHOLE:  # the usual row: the week after the one before
             if week is None:
                 raise ValueError("a row without its week must follow another row")
