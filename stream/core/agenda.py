@@ -68,10 +68,9 @@ class Agenda:
         due.clear()
         return taken
 
-    def stepped(self, state: LearnerState, now: dt.datetime) -> None:
+    def stepped(self, learner_id: str, state: LearnerState, now: dt.datetime) -> None:
         """A tick at `now` stepped the learner: quiet until `quiet_until` (or a record)."""
         ends = quiet_until(state, now, self.policy)
-        learner_id = state.learner_id
         if ends is None:
             self.until.pop(learner_id, None)
             return

@@ -120,7 +120,7 @@ class Timeline:
         for learner_id in agenda.take(now):
             state, produced = step(states[learner_id], tick, policy)
             states[learner_id] = state
-            agenda.stepped(state, now)
+            agenda.stepped(learner_id, state, now)
             out.extend(produced)
         return out
 
