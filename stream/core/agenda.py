@@ -11,6 +11,7 @@ After an event the quiet end is kept unless the event changed what `quiet_until`
 and could bring nearer: the first week to evaluate, the follow-up or the tier (an event
 otherwise only completes assignments, which takes deadline days away). Any other record
 makes the learner due at the next tick, as `QuietIndex.recorded` does for the worker.
+`Timeline.feed` applies this rule (inline: it runs once a record) and calls `add`.
 """
 
 from __future__ import annotations
@@ -19,17 +20,9 @@ import datetime as dt
 import heapq
 from dataclasses import dataclass, field
 
-from schemas.events import LearningEvent
 from stream.core.due import quiet_until
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
-
-Marks = tuple[int | None, dt.date | None, int]  # first week, follow-up due, tier
-
-
-def marks(state: LearnerState) -> Marks:
-    """What an event may change that can bring the quiet end nearer."""
-    return state.first_week, state.follow_up_due, state.tier
 
 
 @dataclass
@@ -43,16 +36,10 @@ class Agenda:
     due: set[str] = field(default_factory=set)  # stepped at the next tick whatever the time
 
     def add(self, learner_id: str) -> None:
-        """A learner the agenda has not seen: due at the next tick."""
+        """A learner due at the next tick: new (ranked after those before), or with a
+        record since their last tick that may end their quiet sooner."""
         self.ranks.setdefault(learner_id, len(self.ranks))
         self.due.add(learner_id)
-
-    def recorded(self, learner_id: str, record: object, before: Marks | None, after: Marks) -> None:
-        """A record was applied to the learner; `before` and `after` are its `marks`."""
-        if learner_id not in self.ranks:
-            self.add(learner_id)
-        elif not isinstance(record, LearningEvent) or before != after:
-            self.due.add(learner_id)
 
     def take(self, now: dt.datetime) -> list[str]:
         """The learners a tick at `now` must step, in order of first record; the caller

@@ -27,30 +27,38 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from schemas.events import LearningEvent
 from schemas.transitions import Tier
+from stream.core.clock import clock_at
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
-from stream.core.weeks import day_start, local_date, week_close
+from stream.core.weeks import day_start, week_close
 
 
 def quiet_until(state: LearnerState, now: dt.datetime, policy: Policy) -> dt.datetime | None:
     """The first instant after a tick at `now` at which a tick can change `state` (None:
     never, until a record arrives). A tick earlier than this leaves the state as it is."""
     tz = policy.tz
-    today = local_date(now, tz)
+    today = clock_at(now, policy).today  # worked out once a tick
     candidates: list[dt.datetime] = []
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
     if start is not None:
-        grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
-        candidates.append(week_close(start, tz).astimezone(dt.UTC) + grace)  # grace in real time
+        candidates.append(_evaluated_at(start, tz, policy.weeks.close_grace_hours))
     days = [day for day in _deadline_days(state, policy) if day > today]
     if state.follow_up_due is not None and state.follow_up_due > today:
         days.append(state.follow_up_due)
     if days:
         candidates.append(day_start(min(days), tz))
     return min(candidates, default=None)
+
+
+@lru_cache(maxsize=4096)
+def _evaluated_at(week: int, tz: ZoneInfo, grace_hours: float) -> dt.datetime:
+    """When a tick first evaluates `week`: its close plus the grace, in real time (UTC)."""
+    return week_close(week, tz).astimezone(dt.UTC) + dt.timedelta(hours=grace_hours)
 
 
 def _deadline_days(state: LearnerState, policy: Policy) -> list[dt.date]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, Intervention, LearnerProfile
-from stream.core.agenda import Agenda, marks
+from stream.core.agenda import Agenda
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
@@ -101,10 +101,15 @@ class Timeline:
         if self.agenda is None:
             self.states[learner_id], produced = step(state, item, self.policy)
             return produced
-        before = marks(state) if state is not None else None
+        if state is None or not isinstance(item, LearningEvent):
+            self.states[learner_id], produced = step(state, item, self.policy)
+            self.agenda.add(learner_id)  # new, or a record that can end the quiet: due
+            return produced
+        marks = state.first_week, state.follow_up_due, state.tier  # see `Agenda`
         state, produced = step(state, item, self.policy)
         self.states[learner_id] = state
-        self.agenda.recorded(learner_id, item, before, marks(state))
+        if marks != (state.first_week, state.follow_up_due, state.tier):
+            self.agenda.add(learner_id)  # an event that may bring the quiet's end nearer
         return produced
 
     def tick(self, now: dt.datetime) -> list[Output]:
