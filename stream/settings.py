@@ -62,6 +62,13 @@ class Settings(BaseSettings):
     tick_barrier_timeout_s: float = Field(
         default=30.0, gt=0, description="how long a tick waits for the inputs produced before it"
     )
+    fault_kill_after_store: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="chaos testing only: the chance that a worker kills itself (SIGKILL) after "
+        "storing a batch's states and before acknowledging its records; 0 in production",
+    )
     session_timeout_s: float = Field(default=6.0, gt=0, description="consumer session timeout")
     rebalance_timeout_s: float = Field(default=6.0, gt=0, description="consumer rebalance timeout")
     web_port: int = Field(default=6066, ge=0, le=65535, description="worker HTTP port")

@@ -11,6 +11,9 @@ states and gives the same transitions with the same ids.
 
 from __future__ import annotations
 
+import os
+import random
+import signal
 import time
 import weakref
 from collections.abc import Iterator
@@ -167,12 +170,24 @@ class Intake:
         stopped_flow = flow is not None and not flow.is_active()
         return bool(app.rebalancing or app.should_stop or stopped_flow)
 
+    async def _maybe_die_before_ack(self) -> None:
+        """Chaos testing: die between "state stored" (the changelog records sent and
+        acknowledged by the broker) and "offset committed", the window at-least-once must
+        survive (`TIERWATCH_FAULT_KILL_AFTER_STORE`, 0 by default)."""
+        chance = self.pipeline.settings.fault_kill_after_store
+        if chance > 0 and random.random() < chance:
+            if self.pipeline.app is not None:
+                await self.pipeline.app.producer.flush()
+            log.warning("fault_kill_after_store")
+            os.kill(os.getpid(), signal.SIGKILL)
+
     async def flush(self) -> None:
         """Store the batch's states, then acknowledge its records and mark them done."""
         if not self.events:
             return
         events, self.events = self.events, []
         self.batch.flush()
+        await self._maybe_die_before_ack()
         progress = self.pipeline.progress
         for event in events:
             await self.stream.ack(event)
