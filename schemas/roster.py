@@ -79,11 +79,21 @@ class Assignment(BaseModel):
 class Intervention(BaseModel):
     """What a manager recorded. The free-text `note` is stored nowhere and never forwarded.
 
+    Applied once: a repeat (the same `id`, or without ids the same kind, time and
+    transition) changes nothing, so a record processed again after a crash is harmless.
+
     `not_useful` and `incorrectly_flagged` are feedback on a transition (name it in
     `transition_id`): they change no tier, and are counted per rule to tune the policy."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="the sender's id of this intervention (a form, a chat action): the same id "
+        "recorded twice counts once; without one, the kind, time and transition identify it",
+    )
     learner_id: str = Id
     kind: InterventionKind
     at: AwareDatetime

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
-from tests.kit import at, codes, intervention, moves, run, weeks
+import datetime as dt
+
+from stream.core.step import Notice, intervention_key, step
+from tests.kit import (
+    POLICY,
+    at,
+    codes,
+    intervention,
+    moves,
+    notices,
+    profile,
+    run,
+    run_all,
+    weeks,
+)
 
 
 def test_concern_raised_goes_to_wellbeing_at_once():
@@ -62,3 +76,53 @@ def test_a_conversation_at_tier_two_changes_neither_tier_nor_follow_up():
     with_talk = run([*base, intervention("a", "conversation_held", at(6, 0, 9))], until_week=5)
     assert with_talk == without
     assert moves(with_talk) == [(0, 1), (1, 2)]
+
+
+def test_a_concern_recorded_twice_gives_one_wellbeing_transition():
+    """The same concern applied again (a record processed twice after a crash) changes nothing:
+    one 3 -> 3 transition, one duplicate notice, the same state as applying it once."""
+    concern = intervention("a", "concern_raised", at(7, 2))
+    base = [*weeks("a", [5, 5, 5, 5]), concern]
+    once = run_all(base, until_week=7)
+    twice = run_all([*base, concern], until_week=7)
+    assert [o for o in twice if not isinstance(o, Notice)] == [
+        o for o in once if not isinstance(o, Notice)
+    ]
+    assert moves(run([*base, concern], until_week=7)) == [(0, 1), (1, 2), (2, 3), (3, 3)]
+    assert notices(twice).count("duplicate") == notices(once).count("duplicate") + 1
+
+
+def test_an_intervention_is_applied_once_at_the_step():
+    """`step` with a repeated intervention returns the state unchanged and a duplicate notice."""
+    state, _ = step(None, profile("a"), POLICY)
+    concern = intervention("a", "concern_raised", at(0, 2))
+    state, first = step(state, concern, POLICY)
+    before = state.model_dump_json()
+    state, again = step(state, concern, POLICY)
+    assert [type(o).__name__ for o in first] == ["TierTransition"]
+    assert notices(again) == ["duplicate"]
+    assert state.model_dump_json() == before
+
+
+def test_interventions_with_ids_count_once_per_id():
+    """Two sender ids at the same instant are two interventions; one id sent twice is one."""
+    state, _ = step(None, profile("a"), POLICY)
+    held = intervention("a", "resolved", at(0, 2))
+    first, second = (held.model_copy(update={"id": i}) for i in ("form-1", "form-2"))
+    state, _ = step(state, first, POLICY)
+    state, out = step(state, second, POLICY)
+    assert notices(out) == []
+    state, out = step(state, first, POLICY)
+    assert notices(out) == ["duplicate"]
+
+
+def test_the_key_of_an_intervention_ignores_the_note_and_the_offset():
+    """A form re-posted with an edited note, or the same instant in another offset, is a repeat."""
+    concern = intervention("a", "concern_raised", at(0, 2))
+    noted = concern.model_copy(update={"note": "edited"})
+    shifted = concern.model_copy(
+        update={"at": concern.at.astimezone(dt.timezone(dt.timedelta(hours=5)))}
+    )
+    assert intervention_key(concern) == intervention_key(noted) == intervention_key(shifted)
+    other = concern.model_copy(update={"transition_id": "t-2"})
+    assert intervention_key(other) != intervention_key(concern)

@@ -246,6 +246,7 @@ class LearnerState(_Model):
     last_fall_at: AwareDatetime | None = None
     assignments: dict[str, StoredAssignment] = Field(default_factory=dict)
     completed_objects: list[int] = Field(default_factory=list)  # hashes, newest last (bounded)
+    seen_interventions: list[int] = Field(default_factory=list)  # keys, newest last (bounded)
     tier: Tier = 0
     tier_since: AwareDatetime | None = None
     reasons: list[StoredCause] = Field(default_factory=list)  # the last transition's

@@ -36,6 +36,7 @@ from stream.core.weeks import (
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
 MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
 MAX_COMPLETED = 256  # completed object ids remembered for assignments that arrive later
+MAX_SEEN_INTERVENTIONS = 256  # intervention keys remembered for de-duplication, newest last
 _BLAKE2B_8 = hashlib.blake2b(digest_size=8)
 _BIG_ENDIAN_U64 = struct.Struct(">Q").unpack
 
@@ -180,7 +181,22 @@ def on_assignment(state: LearnerState, assignment: Assignment, policy: Policy) -
     return []
 
 
+def intervention_key(item: Intervention) -> int:
+    """A stable key of an intervention for de-duplication (stored in states: it must never
+    change): its sender's id, or else its kind, instant and the transition it names."""
+    if item.id is not None:
+        return event_key(f"id|{item.id}")
+    instant = item.at.astimezone(dt.UTC).isoformat()
+    return event_key(f"{item.kind}|{instant}|{item.transition_id or ''}")
+
+
 def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> list[Output]:
+    key = intervention_key(item)
+    if key in state.seen_interventions:
+        return [Notice("duplicate", state.learner_id, f"intervention {item.kind}")]
+    state.seen_interventions.append(key)
+    if len(state.seen_interventions) > MAX_SEEN_INTERVENTIONS:
+        del state.seen_interventions[0]
     _seen_at(state, week_of(item.at, policy.tz))
     state.last_intervention = item.kind
     _, exposure = role_of(state, policy)
