@@ -18,9 +18,9 @@ from typing import Any
 import faust
 import structlog
 from aiokafka.partitioner import murmur2
-from faust.types import TP
 
 from stream import codec
+from stream.agents import faust_compat
 from stream.agents.batch import Intake
 from stream.core.due import QuietIndex
 from stream.core.policy import Policy
@@ -34,6 +34,7 @@ from stream.settings import Settings
 from stream.topics import Topics
 
 log = structlog.get_logger("tierwatch.worker")
+COMMIT_GUARD_S = 0.5  # how often partitions whose commits are stuck are looked for
 
 
 @lru_cache(maxsize=1 << 20)
@@ -144,14 +145,6 @@ class Pipeline:
         await self.deadletter.send(key=msg.key, value=letter)
 
 
-def committed_offset(app: faust.App, topic: str, partition: int) -> int:
-    """The offset this worker's group had committed for a partition when it took it over
-    (or since): everything before it was processed, by this worker or an earlier one."""
-    consumer = app.consumer
-    offsets = getattr(consumer, "_committed_offset", None) or {}
-    return int(offsets.get(TP(topic, partition)) or 0)
-
-
 def changelog_configs(settings: Settings) -> dict[str, str]:
     """Changelog topics keep each key's latest state (compaction) and drop records older
     than the retention (deletion): longer than the week within which every learner's state
@@ -231,12 +224,22 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         app=app,
         table=table,
         pseudonym=Pseudonymizer(settings.pseudonym_key.get_secret_value()),
-        progress=Progress(floor=lambda topic, partition: committed_offset(app, topic, partition)),
+        progress=Progress(
+            floor=lambda topic, partition: faust_compat.committed_offset(app, topic, partition)
+        ),
         source=f"/tierwatch/{settings.app_id}",
     )
-    # Faust makes a stream wait for its producer once 100 messages are buffered (a
-    # constant, not a setting); a batch writes hundreds of states at once
-    app.producer.buffer.max_messages = settings.producer_buffer
+    faust_compat.check_internals(app)
+    faust_compat.strict_commits()
+    faust_compat.set_producer_buffer(app, settings.producer_buffer)
+    guard = faust_compat.CommitGuard()
+
+    async def repair_stuck_commits() -> None:
+        for _, action in await guard.check(app):
+            pipeline.metrics.worker.commit_repairs.labels(action).inc()
+
+    app.timer(COMMIT_GUARD_S)(repair_stuck_commits)
+
     pipeline.alerts = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
     pipeline.erased = app.Table(
         "erased", partitions=settings.partitions, key_type=str, value_type=bytes

@@ -82,6 +82,7 @@ class WorkerMetrics:
     consumer_lag: Gauge
     table_recovery_remaining: Gauge
     erasures: Counter
+    commit_repairs: Counter
     feedback: Counter
     erased_dropped: Counter
     dispatches: Counter
@@ -137,6 +138,12 @@ class WorkerMetrics:
                 ("replica",),
             ),
             erasures=counter("erasures", "learners erased (their state and dispatch log deleted)"),
+            commit_repairs=counter(
+                "commit_repairs",
+                "partitions whose commits were stuck behind records never delivered, read "
+                "again (reread) or, when those offsets do not exist, skipped as a gap (gap)",
+                ("action",),
+            ),
             feedback=counter(
                 "feedback",
                 "managers' feedback on the current transition, by kind and reason code",

@@ -80,10 +80,10 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    from faust.transport.drivers import aiokafka as faust_driver
+    from stream.agents.faust_compat import use_consumer_class
 
     group_coordinator.GroupCoordinator._maybe_leave_group = _leave_group_from_generation_zero
-    faust_driver.aiokafka = _Namespace(aiokafka)  # type: ignore[attr-defined]
+    use_consumer_class(_Namespace(aiokafka))
     _applied = True
 
 

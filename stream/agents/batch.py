@@ -15,15 +15,12 @@ import os
 import random
 import signal
 import time
-import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from faust.streams import _current_event
 
+from stream.agents.faust_compat import acting_for
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import step
@@ -33,18 +30,7 @@ if TYPE_CHECKING:
     from stream.app import Pipeline
 
 log = structlog.get_logger("tierwatch.learners")
-
-
-@contextmanager
-def acting_for(event: Any) -> Iterator[None]:
-    """Table reads and writes on behalf of `event`, outside Faust's own iteration (a
-    batch): Faust picks the changelog partition, and RocksDB the partition's database,
-    from the current event."""
-    token = _current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        _current_event.reset(token)
+__all__ = ["Batch", "Intake", "Pending", "acting_for"]
 
 
 @dataclass

@@ -20,6 +20,7 @@ import aiohttp
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from yarl import URL
 
+from stream.agents.faust_compat import read_offset
 from stream.app import partition_of
 from stream.ingest.problems import PROBLEM_JSON, Refusal, problem_body
 from stream.learner_view import learner_view
@@ -49,13 +50,12 @@ def ready(pipeline: Pipeline) -> tuple[bool, str]:
 def lag_by_topic(pipeline: Pipeline) -> dict[str, int]:
     """Messages between each assigned partition's read position and its end, by topic."""
     consumer = pipeline.app.consumer
-    read = getattr(consumer, "_read_offset", {})
     lag: dict[str, int] = {}
     for tp in consumer.assignment():
         end = consumer.highwater(tp)
         if end is None:
             continue
-        position = read.get(tp)
+        position = read_offset(pipeline.app, tp)
         behind = end - (position + 1 if position is not None else 0)
         name = pipeline.topics.logical(tp.topic)
         lag[name] = lag.get(name, 0) + max(0, behind)

@@ -1,0 +1,218 @@
+"""Everything tierwatch uses of Faust beyond its public API, in one place.
+
+Each use below reaches into an attribute Faust does not document; `check_internals`
+verifies them all at start-up (a worker refuses to start on a Faust release that moved
+one), and tests/test_faust_compat.py has a test for each use.
+
+- `acting_for`: table reads and writes on behalf of an event outside Faust's own
+  iteration (the learner agent's batch): `faust.streams._current_event`.
+- `committed_offset`, `read_offset`: the consumer's `_committed_offset` and `_read_offset`.
+- `set_producer_buffer`: `producer.buffer.max_messages` (Faust's constant of 100).
+- `use_consumer_class`: the aiokafka module Faust's driver builds its consumer from (the
+  embedded broker's short-fetch consumer, see `stream.tansu`).
+- `strict_commits` and `CommitGuard`: Faust's consumer commits the acknowledged offsets
+  that follow its committed offset (`_acked`, `_gap`, `_unacked_messages`, `_new_offset`).
+  Two faults of that bookkeeping lose or hang a partition (faust-streaming issues 596 and
+  606): during a rebalance the fetcher can move a partition's read offset past records
+  that were cleared from the agents' buffers; those records are then never delivered,
+  never acknowledged, and (a) when the first acknowledged offset lies two or more past
+  the committed one, Faust never commits that partition again (the worker looks ready and
+  does nothing), or (b) when it lies one past, Faust commits over the record that was
+  never processed (lost). `strict_commits` makes Faust commit only from the committed
+  offset on (b becomes a), and the guard repairs (a): a partition whose first acknowledged
+  offset lies beyond the committed one, with nothing in flight before it, is read again
+  from the committed offset (what was processed is de-duplicated by the learner states);
+  if the same offsets are still missing after that, they do not exist (a compacted topic)
+  and are handed to Faust as a gap.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from faust.streams import _current_event
+from faust.transport import consumer as faust_consumer
+from faust.types import TP
+
+log = structlog.get_logger("tierwatch.faust")
+
+# the consumer attributes used here, checked at start-up by `check_internals`
+_CONSUMER_ATTRIBUTES = (
+    "_committed_offset",
+    "_read_offset",
+    "_acked",
+    "_acked_index",
+    "_gap",
+    "_unacked_messages",
+    "_new_offset",
+)
+
+
+class FaustInternalsChanged(RuntimeError):
+    """A Faust internal tierwatch relies on is missing: pin Faust, or update this module."""
+
+
+def check_internals(app: Any) -> None:
+    """Fail loudly when the installed Faust lacks an internal this module uses."""
+    missing = [name for name in _CONSUMER_ATTRIBUTES if not hasattr(app.consumer, name)]
+    if not hasattr(app.producer, "buffer") or not hasattr(app.producer.buffer, "max_messages"):
+        missing.append("producer.buffer.max_messages")
+    if not hasattr(faust_consumer.Consumer, "_new_offset"):
+        missing.append("Consumer._new_offset")
+    if missing:
+        raise FaustInternalsChanged(
+            f"faust-streaming lacks {', '.join(missing)}: stream/agents/faust_compat.py "
+            "must be updated for this release"
+        )
+
+
+@contextmanager
+def acting_for(event: Any) -> Iterator[None]:
+    """Table reads and writes on behalf of `event`, outside Faust's own iteration (a
+    batch): Faust picks the changelog partition, and RocksDB the partition's database,
+    from the current event."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+def committed_offset(app: Any, topic: str, partition: int) -> int:
+    """The offset this worker's group had committed for a partition when it took it over
+    (or since): everything before it was processed, by this worker or an earlier one."""
+    offsets: Mapping[TP, int | None] = getattr(app.consumer, "_committed_offset", None) or {}
+    return int(offsets.get(TP(topic, partition)) or 0)
+
+
+def read_offset(app: Any, tp: TP) -> int | None:
+    """The offset of the last record the consumer read from a partition (None: none yet)."""
+    offsets: Mapping[TP, int | None] = getattr(app.consumer, "_read_offset", None) or {}
+    return offsets.get(tp)
+
+
+def set_producer_buffer(app: Any, messages: int) -> None:
+    """Let Faust's producer buffer `messages` before a stream waits for it (Faust's own
+    limit is a constant 100; a batch writes hundreds of states at once)."""
+    app.producer.buffer.max_messages = messages
+
+
+def use_consumer_class(aiokafka_namespace: Any) -> None:
+    """Make Faust's aiokafka driver build its consumers from `aiokafka_namespace` (a
+    stand-in for the aiokafka module whose `AIOKafkaConsumer` is replaced)."""
+    from faust.transport.drivers import aiokafka as faust_driver
+
+    setattr(faust_driver, "aiokafka", aiokafka_namespace)  # noqa: B010  # not exported
+
+
+_original_new_offset = faust_consumer.Consumer._new_offset
+
+
+def _strict_new_offset(self: Any, tp: TP) -> int | None:
+    """Faust's `_new_offset`, but nothing is committed while the first acknowledged offset
+    (or gap) lies beyond the committed offset: a record there was never processed."""
+    acked = self._acked.get(tp)
+    if acked:
+        committed = self._committed_offset.get(tp) or 0
+        head = min(acked)
+        gaps = self._gap.get(tp)
+        if gaps:
+            head = min(head, min(interval.begin for interval in gaps))
+        if head > committed:
+            return None
+    result: int | None = _original_new_offset(self, tp)
+    return result
+
+
+def strict_commits() -> None:
+    """Install `_strict_new_offset` on Faust's consumer class (once per process)."""
+    setattr(faust_consumer.Consumer, "_new_offset", _strict_new_offset)  # noqa: B010
+
+
+@dataclass
+class _Stall:
+    committed: int
+    head: int
+    since: float
+    reread: bool = False
+
+
+@dataclass
+class CommitGuard:
+    """Finds partitions whose commits are stuck behind records never delivered, and reads
+    them again (or, when they do not exist, marks them as a gap). `check` runs on a timer."""
+
+    stall_s: float = 2.0
+    stalls: dict[TP, _Stall] = field(default_factory=dict)
+    repaired: int = 0
+
+    def stuck(self, consumer: Any, tp: TP) -> tuple[int, int] | None:
+        """(committed, first acknowledged) of a partition stuck behind records never
+        delivered; None when it is not stuck."""
+        acked = consumer._acked.get(tp)
+        if not acked:
+            return None
+        committed = consumer._committed_offset.get(tp) or 0
+        head = min(acked)
+        gaps = consumer._gap.get(tp)
+        if gaps:
+            head = min(head, min(interval.begin for interval in gaps))
+        if head <= committed:
+            return None
+        for message in list(consumer._unacked_messages):
+            if message.tp == tp and message.offset < head:
+                return None  # still being processed: it will be acknowledged
+        return committed, head
+
+    async def check(self, app: Any, now: float | None = None) -> list[tuple[TP, str]]:
+        """Repair what has been stuck longer than `stall_s`; return the partitions repaired
+        and how (`reread` or `gap`)."""
+        if app.rebalancing or app.should_stop:
+            self.stalls.clear()
+            return []
+        now = time.monotonic() if now is None else now
+        consumer = app.consumer
+        repaired: list[tuple[TP, str]] = []
+        assigned = set(consumer.assignment())
+        for tp in list(self.stalls):
+            if tp not in assigned:
+                del self.stalls[tp]
+        for tp in assigned:
+            found = self.stuck(consumer, tp)
+            if found is None:
+                self.stalls.pop(tp, None)
+                continue
+            committed, head = found
+            stall = self.stalls.get(tp)
+            if stall is None or (stall.committed, stall.head) != (committed, head):
+                if stall is not None and stall.committed == committed and stall.reread:
+                    stall.head, stall.since = head, now  # read again: wait for the records
+                    continue
+                self.stalls[tp] = _Stall(committed, head, now)
+                continue
+            if now - stall.since < self.stall_s:
+                continue
+            if not stall.reread:
+                log.warning(
+                    "commit_stuck_reread", topic=tp.topic, partition=tp.partition,
+                    committed=committed, first_acked=head,
+                )  # fmt: skip
+                await consumer.seek(tp, committed)
+                stall.reread, stall.since = True, now
+                repaired.append((tp, "reread"))
+            else:  # read again and still missing: those offsets do not exist
+                log.warning(
+                    "commit_gap_skipped", topic=tp.topic, partition=tp.partition,
+                    committed=committed, first_acked=head,
+                )  # fmt: skip
+                consumer._gap[tp].addi(committed, head)
+                del self.stalls[tp]
+                repaired.append((tp, "gap"))
+            self.repaired += 1
+        return repaired
