@@ -8,9 +8,11 @@ but not across topics; the barrier restores "records before ticks" across them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Mapping
 
 Floor = Callable[[str, int], int]
+RECHECK_S = 0.25  # how often a waiting barrier looks at the floor again (it moves unmarked)
 
 
 class Progress:
@@ -57,16 +59,31 @@ class Progress:
         self._waiters = still
 
     async def wait(self, partition: int, barrier: Mapping[str, int], timeout: float) -> bool:
-        """Wait until the barrier is reached; False if `timeout` seconds pass first."""
+        """Wait until the barrier is reached; False if `timeout` seconds pass first.
+
+        A mark wakes the waiter at once; the floor (what a worker that held the partition
+        before committed) moves without a mark, after a restart or a rebalance, so it is
+        looked at again every `RECHECK_S`."""
         if self.reached(partition, barrier):
             return True
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
         self._waiters.append((partition, barrier, fut))
+        deadline = loop.time() + timeout
         try:
-            await asyncio.wait_for(fut, timeout)
-        except TimeoutError:
-            return False
-        return True
+            while not fut.done():
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(fut), min(RECHECK_S, remaining))
+                if not fut.done() and self.reached(partition, barrier):
+                    fut.set_result(None)
+            return True
+        finally:
+            if not fut.done():
+                fut.cancel()  # no longer waited for: `_wake` drops it
+            self._waiters = [w for w in self._waiters if not w[2].done()]
 
     def forget(self, partitions: set[int]) -> None:
         """Drop what is known of partitions this worker no longer owns."""

@@ -127,3 +127,26 @@ def test_forget_drops_the_given_partitions_only():
     progress.forget({0})
     assert not progress.reached(0, {"events": 1})
     assert progress.reached(1, {"events": 6})
+
+
+async def test_a_floor_that_moves_without_a_mark_releases_the_waiter():
+    """After a restart the committed offset (the floor) arrives without any mark: the waiting
+    tick notices it within a re-check, not at its timeout."""
+    committed = {"events": 0}
+    progress = Progress(floor=lambda topic, partition: committed.get(topic, 0))
+    waiter = asyncio.create_task(progress.wait(0, {"events": 7}, timeout=LONG))
+    await asyncio.sleep(SHORT)
+    assert not waiter.done()
+    committed["events"] = 7
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    assert await waiter
+    assert loop.time() - started < LONG / 2
+    assert not progress.waiting()
+
+
+async def test_a_timed_out_waiter_is_no_longer_waiting():
+    """A barrier that times out leaves no waiter behind (the batch is not kept due for ever)."""
+    progress = Progress()
+    assert not await progress.wait(0, {"events": 3}, timeout=SHORT)
+    assert not progress.waiting()
