@@ -13,6 +13,7 @@ from stream import codec
 from stream.dispatch.config import ROUTE_ROLES, parse_dispatch
 from stream.dispatch.plan import plan, quiet_until
 from stream.dispatch.privacy import outbound, scan, scan_text
+from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
 from stream.replay import replay
 from stream.simulate import simulate
@@ -108,6 +109,28 @@ def test_resolved_notes_go_to_whoever_was_told_before():
         "manager",
     }
     assert planned(down, told=set()).messages == []
+
+
+def test_a_fall_that_reaches_nobody_says_so():
+    """A resolved transition with nobody addressed before is skipped with a reason (logged
+    and counted by the agent), never dropped without a word."""
+    *_, down = transitions_for([6, 6, 6, 6, 4, 6, 6])
+    result = planned(down, told=set())
+    assert result.messages == []
+    assert result.skipped == ["nobody was addressed for this learner before (resolved)"]
+
+
+def test_a_fall_reaches_the_roles_whose_rise_is_still_being_retried():
+    """The receiver was down when the rise was sent: its messages are retrying, not
+    delivered; the fall still goes to everyone the rise addressed."""
+    *rises, down = transitions_for([6, 6, 6, 6, 4, 6, 6])
+    state = DispatchState()
+    for rise in rises:
+        for p in planned(rise, told=set(state.told)).messages:
+            state.addressed(p.role)  # what the agent records before the first attempt
+    assert state.told
+    roles = {p.role for p in planned(down, told=set(state.told)).messages}
+    assert roles == set(state.told)
 
 
 def test_the_manager_script_observes_asks_offers_and_names_the_follow_up():

@@ -102,6 +102,7 @@ class Dispatcher:
                 t.learner_id, t.id, missing.channel, missing.role, missing.reason
             )
         for planned in result.messages:
+            state.addressed(planned.role)
             key = DispatchState.key(t.id, planned.message.channel, planned.role)
             if state.done(key):
                 continue

@@ -136,6 +136,8 @@ def plan(
     )
     language = profile.language if profile else None
     roles = roles_for(transition, told)
+    if not roles:
+        result.skipped.append(f"nobody was addressed for this learner before ({route})")
     for role in roles:
         for name in config.routes.get(route, []):
             channel = config.channels[name]
