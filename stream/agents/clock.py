@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import time
 from collections import Counter
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from stream import codec
+from stream.agents.faust_compat import abandon
 from stream.core.state import LearnerState
 from stream.errors import InvalidRecord
 
@@ -24,25 +26,54 @@ def register(pipeline: Pipeline) -> None:
     app, settings = pipeline.app, pipeline.settings
     channel = app.topic(pipeline.topics.clock, key_serializer="raw", value_serializer="raw")
 
+    stopping = asyncio.Event()
+
+    async def barrier_or_stop(partition: int, barrier: dict[str, int]) -> bool | None:
+        """Wait for a tick's barrier: True reached, False timed out, None the app stops
+        first (its records will not come: the input agent's flow is stopped)."""
+        reached = asyncio.ensure_future(
+            pipeline.progress.wait(partition, barrier, settings.tick_barrier_timeout_s)
+        )
+        stop = asyncio.ensure_future(stopping.wait())
+        try:
+            await asyncio.wait((reached, stop), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stop.cancel()
+        if not reached.done():
+            reached.cancel()
+            return None
+        return reached.result()
+
     async def clock(stream: Any) -> None:
-        async for event in stream.events():
+        # acknowledged by hand, once applied: a tick cut short by a stop is not acknowledged
+        # (Faust acknowledges an event whose processing is cancelled), so it comes again
+        manual = stream.noack()
+        async for event in manual.events():
             try:
                 tick = codec.decode_tick(event.message.value)
             except InvalidRecord as error:
                 await pipeline.refuse(event, error)
+                await manual.ack(event)
                 continue
             partition = event.message.partition
-            ok = await pipeline.progress.wait(
-                partition, tick.barrier, settings.tick_barrier_timeout_s
-            )
+            ok = await barrier_or_stop(partition, tick.barrier)
+            if ok is None:
+                log.info("tick_left_for_restart", partition=partition, now=tick.now.isoformat())
+                abandon(app, event)
+                continue
             if not ok:
                 log.warning("tick_barrier_timeout", partition=partition, now=tick.now.isoformat())
             async with pipeline.writing:
                 if pipeline.intake is not None:  # the table must hold every processed record
                     await pipeline.intake.flush()
                 await evaluate_partition(pipeline, partition, tick)
+            await manual.ack(event)
+
+    async def stop_waiting() -> None:
+        stopping.set()
 
     app.agent(channel, name="clock")(clock)
+    app.before_stop.append(stop_waiting)
 
     if settings.clock == "wall":
 

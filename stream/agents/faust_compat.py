@@ -97,6 +97,13 @@ def read_offset(app: Any, tp: TP) -> int | None:
     return offsets.get(tp)
 
 
+def abandon(app: Any, event: Any) -> None:
+    """Leave an event unacknowledged without making a stopping worker wait for it (Faust
+    waits for every tracked event): it is not committed, so it is processed after the
+    restart."""
+    app.consumer._unacked_messages.discard(event.message)
+
+
 def set_producer_buffer(app: Any, messages: int) -> None:
     """Let Faust's producer buffer `messages` before a stream waits for it (Faust's own
     limit is a constant 100; a batch writes hundreds of states at once)."""
