@@ -1,5 +1,6 @@
 """The worker's operational endpoints (Faust web) and its periodic gauges:
-GET /metrics, GET /healthz (alive), GET /readyz (table recovered, partitions assigned),
+GET /metrics, GET /healthz (alive), GET /readyz (table recovered, partitions assigned, the
+broker answered within `BROKER_STALE_S`),
 GET /learners/{learner_id} (a learner's tier and why, answered by the worker that owns the
 learner's partition; behind the API token).
 
@@ -13,10 +14,16 @@ the key as the table serialises it (JSON, with quotes), which names another part
 
 from __future__ import annotations
 
+import asyncio
 import hmac
+import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+import structlog
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from yarl import URL
 
@@ -32,11 +39,54 @@ LAG_INTERVAL_S = 5.0
 FORWARD_TIMEOUT_S = 10.0
 FORWARDED = "X-Tierwatch-Forwarded"  # set on a routed request: the receiver answers itself
 TOKEN_SETTING = "TIERWATCH_API_TOKEN"
+BROKER_PROBE_S = 2.0  # how often the broker is asked for its metadata
+BROKER_TIMEOUT_S = 5.0  # a probe not answered within this failed
+BROKER_STALE_S = 10.0  # not ready when the broker has not answered for this long
+log = structlog.get_logger("tierwatch.ops")
 
 
-def ready(pipeline: Pipeline) -> tuple[bool, str]:
+@dataclass
+class BrokerProbe:
+    """Whether the broker answers: a metadata request every `BROKER_PROBE_S` on a client
+    of its own (Faust's consumer keeps its old connections and says nothing while a broker
+    is paused or cut off)."""
+
+    bootstrap: str | None
+    client: AIOKafkaClient | None = None
+    answered_at: float | None = None
+
+    async def probe(self) -> bool:
+        if self.bootstrap is None:
+            return False
+        try:
+            if self.client is None:
+                self.client = AIOKafkaClient(
+                    bootstrap_servers=self.bootstrap,
+                    request_timeout_ms=int(BROKER_TIMEOUT_S * 1000),
+                )
+                await asyncio.wait_for(self.client.bootstrap(), BROKER_TIMEOUT_S)
+            await asyncio.wait_for(self.client.fetch_all_metadata(), BROKER_TIMEOUT_S)
+        except (KafkaError, TimeoutError, OSError) as exc:
+            if self.answered_at is not None and self.stale():
+                log.warning("broker_unreachable", error=repr(exc)[:200])
+            return False
+        self.answered_at = time.monotonic()
+        return True
+
+    def stale(self, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        return self.answered_at is None or now - self.answered_at > BROKER_STALE_S
+
+    async def close(self, *args: Any, **kwargs: Any) -> None:
+        if self.client is not None:
+            await self.client.close()
+
+
+def ready(pipeline: Pipeline, broker: BrokerProbe | None = None) -> tuple[bool, str]:
     """Whether the worker can answer for its partitions, and why not if it cannot."""
     app = pipeline.app
+    if broker is not None and broker.stale():
+        return False, f"the broker has not answered for more than {BROKER_STALE_S:g} s"
     recovery = getattr(app.tables, "recovery", None)
     if recovery is None or not recovery.completed.is_set():
         return False, "table recovery has not finished"
@@ -107,6 +157,9 @@ def same_node(a: URL, b: URL) -> bool:
 def register(pipeline: Pipeline) -> None:
     app = pipeline.app
     metrics = pipeline.metrics
+    broker = BrokerProbe(pipeline.settings.broker)
+    app.timer(BROKER_PROBE_S)(broker.probe)
+    app.on_before_shutdown.connect(broker.close)
     recovery_gauge = metrics.worker.table_recovery_remaining
 
     def update_recovery() -> None:
@@ -144,7 +197,7 @@ def register(pipeline: Pipeline) -> None:
 
     @app.page("/readyz")
     async def readyz(web: Any, request: Any) -> Any:
-        ok, why = ready(pipeline)
+        ok, why = ready(pipeline, broker)
         return web.json({"ready": ok, "detail": why}, status=200 if ok else 503)
 
     @app.page("/learners/{learner_id}")
