@@ -34,6 +34,8 @@ from stream.settings import Settings
 from stream.topics import Topics
 
 log = structlog.get_logger("tierwatch.worker")
+DEAD_LETTER_TRIES = 4  # sends of a dead letter before it is given up (logged and counted)
+DEAD_LETTER_BACKOFF_S = 0.25  # the first wait between two sends, doubled after each
 COMMIT_GUARD_S = 0.5  # how often partitions whose commits are stuck are looked for
 
 
@@ -132,7 +134,7 @@ class Pipeline:
         key = learner_id.encode()
         letter = codec.dead_letter(self.topics.clock, partition, -1, key, None, error, now)
         self.metrics.worker.dead_letters.labels("clock").inc()
-        await self.deadletter.send(key=key, value=letter)
+        await self.send_letter(key, letter, error.reason)
 
     async def refuse(self, event: Any, error: InvalidRecord) -> None:
         """Send a message that cannot be processed to the dead-letter topic, with the reason."""
@@ -142,7 +144,22 @@ class Pipeline:
         )
         log.warning("dead_letter", topic=msg.topic, offset=msg.offset, reason=error.reason)
         self.metrics.worker.dead_letters.labels(self.topics.logical(msg.topic)).inc()
-        await self.deadletter.send(key=msg.key, value=letter)
+        await self.send_letter(msg.key, letter, error.reason)
+
+    async def send_letter(self, key: bytes | None, letter: bytes, reason: str) -> None:
+        """Send a dead letter, trying again a few times; a letter that still cannot be sent
+        is logged with its reason and counted, and never stops the agent that refused the
+        record (a failed send crashed the learner agent)."""
+        for attempt in range(1, DEAD_LETTER_TRIES + 1):
+            try:
+                await self.deadletter.send(key=key, value=letter)
+                return
+            except Exception as exc:
+                if attempt == DEAD_LETTER_TRIES:
+                    self.metrics.worker.dead_letter_failures.inc()
+                    log.error("dead_letter_failed", reason=reason, error=repr(exc)[:300])
+                    return
+                await asyncio.sleep(DEAD_LETTER_BACKOFF_S * 2 ** (attempt - 1))
 
 
 def changelog_configs(settings: Settings) -> dict[str, str]:

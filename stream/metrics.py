@@ -83,6 +83,7 @@ class WorkerMetrics:
     table_recovery_remaining: Gauge
     erasures: Counter
     commit_repairs: Counter
+    dead_letter_failures: Counter
     feedback: Counter
     erased_dropped: Counter
     dispatches: Counter
@@ -138,6 +139,10 @@ class WorkerMetrics:
                 ("replica",),
             ),
             erasures=counter("erasures", "learners erased (their state and dispatch log deleted)"),
+            dead_letter_failures=counter(
+                "dead_letter_failures",
+                "dead letters that could not be sent after every try (each also logged)",
+            ),
             commit_repairs=counter(
                 "commit_repairs",
                 "partitions whose commits were stuck behind records never delivered, read "
