@@ -1,0 +1,139 @@
+"""`python -m bench.chaos [--short] [--runs N] [--seed S]`: the chaos suite.
+
+Prints one table row per run and writes the table to `bench/CHAOS.md` (the full suite; the
+short one only with `--out`), ends with `chaos: runs=N lost=L duplicated=D spurious=S
+state_mismatches=M hangs=H`, and exits 1 unless all of those but runs are 0. Progress goes
+to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.chaos import history as hist
+from bench.chaos import report
+from bench.chaos.play import Run, RunResult
+from bench.chaos.scenarios import Scenario, suite
+from stream.logs import configure
+from stream.policyfile import load_policy
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Config:
+    learners: int
+    weeks: int
+    kill_runs: int
+    kills: int
+    fault: float
+    erasures: int
+    cap_s: float
+    hang_s: float
+    short: bool
+
+
+def config(args: argparse.Namespace) -> Config:
+    short = args.short
+    return Config(
+        learners=args.learners or (40 if short else 120),
+        weeks=args.weeks or (7 if short else 8),
+        kill_runs=args.runs if args.runs is not None else (1 if short else 10),
+        kills=args.kills or (1 if short else 5),
+        fault=args.fault if args.fault is not None else (0.0 if short else 0.03),
+        erasures=1 if short else 3,
+        cap_s=args.cap_s or (240.0 if short else 900.0),
+        hang_s=args.hang_s,
+        short=short,
+    )
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m bench.chaos", description=__doc__)
+    p.add_argument("--short", action="store_true", help="one kill run (one kill) and scale")
+    p.add_argument("--runs", type=int, help="kill -9 runs (default 10, short 1)")
+    p.add_argument("--seed", type=int, default=1, help="seed of histories and kill times")
+    p.add_argument("--learners", type=int, help="simulated learners (default 120, short 40)")
+    p.add_argument("--weeks", type=int, help="simulated weeks (default 8, short 7)")
+    p.add_argument("--kills", type=int, help="SIGKILLs per kill run (default 5, short 1)")
+    p.add_argument("--fault", type=float, help="TIERWATCH_FAULT_KILL_AFTER_STORE on every "
+                   "second kill run (default 0.03, short 0)")  # fmt: skip
+    p.add_argument(
+        "--only", help="comma-separated scenarios: plain,kill,scale,rolling,poison,pause"
+    )
+    p.add_argument("--cap-s", type=float, help="time cap of one run (default 900, short 240)")
+    p.add_argument("--hang-s", type=float, default=60.0, help="no commit this long: a hang")
+    p.add_argument("--out", type=Path, help="the report (default bench/CHAOS.md; short: none)")
+    p.add_argument("--logs", type=Path, help="directory for the workers' logs (default: tmp)")
+    return p.parse_args(argv)
+
+
+def selected(cfg: Config, only: str | None) -> list[Scenario]:
+    runs = suite(cfg.kill_runs, cfg.kills, cfg.fault, cfg.short)
+    if only is None:
+        return runs
+    wanted = set(only.split(","))
+    kinds = {
+        "KillLoop": "kill", "Scale": "scale", "Rolling": "rolling", "Poison": "poison",
+        "Pause": "pause",
+    }  # fmt: skip
+    if cfg.short and wanted & {"rolling", "poison", "pause"}:
+        runs = suite(cfg.kill_runs, cfg.kills, cfg.fault, short=False)
+    plain = [Scenario()] if "plain" in wanted else []  # no disruption: the baseline
+    return plain + [s for s in runs if kinds[type(s).__name__] in wanted]
+
+
+async def run_all(cfg: Config, seed: int, scenarios: list[Scenario], logs: Path) -> list[RunResult]:
+    policy = load_policy()
+    results: list[RunResult] = []
+    for n, scenario in enumerate(scenarios, start=1):
+        history = hist.build(
+            policy, cfg.learners, cfg.weeks, seed + n, cfg.erasures, scenario.severe_poison
+        )
+        label = f"{n:02d}"
+        print(
+            f"chaos run {n}/{len(scenarios)}: {scenario.describe()}; {history.learners} "
+            f"learners, {len(history.records)} records, {len(history.ticks)} ticks, "
+            f"{len(history.expected)} transitions expected",
+            file=sys.stderr,
+            flush=True,
+        )
+        run = Run(
+            label, scenario, history, policy, logs / label, seed * 1000 + n, cfg.cap_s, cfg.hang_s
+        )
+        results.append(await run.execute())
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    configure("warning")  # not the embedded broker's start and stop lines
+    cfg = config(args)
+    scenarios = selected(cfg, args.only)
+    logs = args.logs or Path(tempfile.mkdtemp(prefix="tierwatch-chaos-"))
+    out = args.out if args.out is not None else (None if cfg.short else HERE / "CHAOS.md")
+    command = "python -m bench.chaos " + " ".join(argv if argv is not None else sys.argv[1:])
+    started = time.monotonic()
+    results = asyncio.run(run_all(cfg, args.seed, scenarios, logs))
+    took = time.monotonic() - started
+    print(report.table(results))
+    described = (
+        f"simulate({cfg.learners} learners, {cfg.weeks} weeks, seed {args.seed}+run), "
+        f"{cfg.erasures} erased a run, 4 partitions, a fresh embedded broker a run"
+    )
+    if out is not None:
+        report.write(out, results, command.strip(), described, took)
+        print(f"written to {out}", file=sys.stderr)
+    print(f"worker logs in {logs}; {took / 60:.1f} min", file=sys.stderr)
+    print(report.closing_line(results))
+    return 1 if report.failed(results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""One chaos run: a fresh embedded broker, the workers of a scenario, the history driven
+in simulated time, then what was streamed compared with replay.
+
+The driving loop is `stream.driver.Driver.play`'s, except that a tick that is not applied
+does not end the run: the monitor counts a hang and restarts the workers, and the loop
+keeps waiting until the run's time cap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from bench.chaos.check import (
+    Outcome,
+    compare_states,
+    compare_transitions,
+    dead_lettered,
+    read_all,
+)
+from bench.chaos.fleet import Fleet, FleetStats
+from bench.chaos.history import History
+from bench.chaos.monitor import Monitor, MonitorStats
+from bench.chaos.scenarios import Context, Scenario
+from schemas.clock import Tick
+from stream.broker import embedded_broker
+from stream.core.policy import Policy
+from stream.core.timeline import schedule
+from stream.demo import worker_env
+from stream.driver import Driver
+from stream.settings import Settings
+from stream.topics import Topics, create_topics
+
+PARTITIONS = 4
+BARRIER_LINE = b"tick_barrier_timeout"
+
+
+@dataclass
+class RunResult:
+    """Everything measured in one run."""
+
+    label: str
+    scenario: str
+    learners: int
+    ticks: int
+    applied: int = 0  # ticks applied
+    seconds: float = 0.0
+    capped: bool = False
+    outcome: Outcome = field(default_factory=Outcome)
+    fleet: FleetStats = field(default_factory=FleetStats)
+    monitor: MonitorStats = field(default_factory=MonitorStats)
+    fault_kills: int = 0
+    barrier_timeouts: int = 0
+    poison_sent: int = 0
+    poison_refused: list[str] = field(default_factory=list)  # by the broker
+    poison_dead_lettered: int = 0
+    logs: str = ""
+
+
+class Run:
+    def __init__(
+        self, label: str, scenario: Scenario, history: History, policy: Policy,
+        directory: Path, seed: int, cap_s: float, hang_s: float,
+    ) -> None:  # fmt: skip
+        self.label = label
+        self.scenario = scenario
+        self.history = history
+        self.policy = policy
+        self.directory = directory
+        self.rng = random.Random(seed)
+        self.cap_s = cap_s
+        self.hang_s = hang_s
+        self.result = RunResult(label, scenario.describe(), history.learners, len(history.ticks))
+        self.poison_at: list[tuple[str, int, int]] = []
+        self.fleet: Fleet | None = None
+        self.settings = Settings()
+
+    def say(self, text: str) -> None:
+        print(f"  [{self.label}] {text}", file=sys.stderr, flush=True)
+
+    async def execute(self) -> RunResult:
+        started = time.monotonic()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.result.logs = str(self.directory)
+        policy_file = self.directory / "policy.json"  # the workers use replay's policy
+        policy_file.write_bytes(orjson.dumps(self.policy.model_dump(mode="json")))
+        self.settings = Settings(
+            topic_prefix="chaos.", partitions=PARTITIONS, policy_file=policy_file
+        )
+        with embedded_broker() as broker:
+            try:
+                await self._with_broker(broker.bootstrap, broker.process.pid, started)
+            finally:
+                if self.fleet is not None:
+                    self.fleet.kill_all()  # after an error: no worker outlives its run
+        self.result.seconds = time.monotonic() - started
+        return self.result
+
+    async def _with_broker(self, bootstrap: str, broker_pid: int, started: float) -> None:
+        settings = self.settings
+        topics = Topics.named(settings.topic_prefix)
+        await create_topics(settings, topics, bootstrap)
+        app_id = f"chaos-{self.label}"
+        env = worker_env(bootstrap, app_id, str(self.directory), settings)
+        fleet = self.fleet = Fleet(env, self.directory, fault=self.scenario.fault)
+        async with Driver(bootstrap, topics, PARTITIONS) as driver:
+            monitor = Monitor(
+                bootstrap, app_id, topics, PARTITIONS, fleet, driver.stats.ends,
+                self.hang_s, self.label,
+            )  # fmt: skip
+            fleet.on_start = monitor.started
+            ctx = Context(fleet, self.rng, len(self.history.ticks), monitor, broker_pid)
+            self.scenario.plan(ctx)
+            for name in self.scenario.workers:
+                fleet.start(name)
+            async with monitor:
+                await self._drive(driver, monitor, ctx, topics, bootstrap, started)
+                await asyncio.gather(*ctx.tasks)
+                await fleet.stop_all()
+        alerts = await read_all(bootstrap, topics.alerts)
+        changelog = await read_all(bootstrap, f"{app_id}-learners-changelog")
+        letters = await read_all(bootstrap, topics.deadletter, idle_s=1.0)
+        self._conclude(fleet, monitor, alerts, changelog, letters)
+
+    async def _drive(
+        self, driver: Driver, monitor: Monitor, ctx: Context, topics: Topics,
+        bootstrap: str, started: float,
+    ) -> None:  # fmt: skip
+        history, n = self.history, 0
+        deadline = started + self.cap_s
+        for item in schedule(history.records, self.policy, history.until):
+            if not isinstance(item, Tick):
+                await driver.send(item)
+                continue
+            await driver.tick(item.now)
+            n += 1
+            if not await monitor.applied(driver.stats.ends, deadline):
+                self.result.capped = True
+                self.say(f"time cap ({self.cap_s:.0f} s) reached at tick {n}: stopping the run")
+                return
+            self.result.applied = n
+            for learner in history.erasures.get(item.now, []):
+                await driver.erase(learner)
+            if item.now == history.poison_tick:
+                await self._poison(driver, topics, bootstrap)
+            await self.scenario.on_tick(ctx, n)
+            if n % 7 == 0 or n == len(history.ticks):
+                s, m = ctx.fleet.stats, monitor.stats
+                self.say(
+                    f"tick {n}/{len(history.ticks)} ({item.now:%Y-%m-%d}): kills {s.kills}, "
+                    f"self-kills {s.self_kills}, restarts {s.restarts}, hangs {m.hangs}, "
+                    f"{time.monotonic() - started:.0f} s"
+                )
+        await driver.settle()
+
+    async def _poison(self, driver: Driver, topics: Topics, bootstrap: str) -> None:
+        """Send the poison records straight to the input topics; the next tick's barrier
+        includes them (so they are processed before it)."""
+        logical = ("events", "profiles", "assignments", "interventions")
+        names = dict(zip(logical, topics.inputs, strict=True))
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", max_request_size=16 << 20
+        )
+        await producer.start()
+        try:
+            for poison in self.history.poison:
+                topic = names[poison.topic]
+                try:
+                    meta = await producer.send_and_wait(topic, poison.value, poison.key)
+                except Exception as exc:
+                    self.result.poison_refused.append(f"{poison.name}: {type(exc).__name__}")
+                    continue
+                self.result.poison_sent += 1
+                self.poison_at.append((meta.topic, meta.partition, meta.offset))
+                key = (meta.topic, meta.partition)
+                driver.stats.ends[key] = max(driver.stats.ends.get(key, 0), meta.offset + 1)
+        finally:
+            await producer.stop()
+
+    def _conclude(
+        self,
+        fleet: Fleet,
+        monitor: Monitor,
+        alerts: list[Any],
+        changelog: list[Any],
+        letters: list[Any],
+    ) -> None:
+        result, outcome = self.result, Outcome()
+        compare_transitions(self.history.expected, [m.value for m in alerts], outcome)
+        compare_states(self.history.states, [(m.key, m.value) for m in changelog], outcome)
+        result.outcome = outcome
+        result.fleet = fleet.stats
+        result.monitor = monitor.stats
+        result.fault_kills = fleet.fault_kills()
+        result.barrier_timeouts = fleet.grep(BARRIER_LINE)
+        result.poison_dead_lettered = dead_lettered([m.value for m in letters], self.poison_at)
+        self.say(
+            f"done: {outcome.streamed} transitions streamed, lost {outcome.lost}, "
+            f"duplicated {outcome.duplicated}, spurious {outcome.spurious}, state mismatches "
+            f"{outcome.state_mismatches}, hangs {monitor.stats.hangs}"
+        )
+        for line in outcome.details[:12]:
+            self.say("  " + line)

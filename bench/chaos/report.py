@@ -1,0 +1,153 @@
+"""The suite's table (one row per run), `bench/CHAOS.md`, and the closing line."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import statistics
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.chaos.play import RunResult
+from bench.chaos.scenarios import NOT_RUN
+
+HEADER = [
+    "run", "scenario", "learners", "ticks", "kills/self", "restarts", "lost", "dup",
+    "spurious", "resent", "state", "hangs", "resume s", "stop s", "barrier t/o",
+    "poison dlq", "wall s",
+]  # fmt: skip
+RIGHT = set(range(2, len(HEADER)))
+
+
+def seconds(values: Sequence[float]) -> str:
+    """max (median) of some durations, or '-'."""
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{max(values):.1f} ({statistics.median(values):.1f})"
+
+
+def cells(r: RunResult) -> list[str]:
+    o, f, m = r.outcome, r.fleet, r.monitor
+    ticks = f"{r.applied}/{r.ticks}" + (" CAP" if r.capped else "")
+    resume = seconds(m.resumes) + (f" +{m.never_resumed} never" if m.never_resumed else "")
+    poison = f"{r.poison_dead_lettered}/{r.poison_sent}"
+    if r.poison_refused:
+        poison += f" ({len(r.poison_refused)} refused)"
+    return [
+        r.label, r.scenario, str(r.learners), ticks, f"{f.kills}/{f.self_kills}",
+        str(f.restarts), str(o.lost), str(o.duplicated), str(o.spurious), str(o.resent),
+        str(o.state_mismatches), str(m.hangs), resume, seconds(f.stops),
+        str(r.barrier_timeouts), poison, f"{r.seconds:.0f}",
+    ]  # fmt: skip
+
+
+def table(results: Sequence[RunResult]) -> str:
+    rows = [cells(r) for r in results]
+    rows += [["-", name, *["not run"] + [""] * (len(HEADER) - 3)] for name in NOT_RUN]
+    widths = [max(len(h), *(len(c[i]) for c in rows)) for i, h in enumerate(HEADER)]
+
+    def fmt(cs: list[str]) -> str:
+        pairs = enumerate(zip(cs, widths, strict=True))
+        parts = [c.rjust(w) if i in RIGHT else c.ljust(w) for i, (c, w) in pairs]
+        return "| " + " | ".join(parts) + " |"
+
+    rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([fmt(HEADER), rule, *(fmt(c) for c in rows)])
+
+
+def totals(results: Sequence[RunResult]) -> dict[str, int]:
+    return {
+        "runs": len(results),
+        "lost": sum(r.outcome.lost for r in results),
+        "duplicated": sum(r.outcome.duplicated for r in results),
+        "spurious": sum(r.outcome.spurious for r in results),
+        "state_mismatches": sum(r.outcome.state_mismatches for r in results),
+        "hangs": sum(r.monitor.hangs + r.capped for r in results),
+    }
+
+
+def closing_line(results: Sequence[RunResult]) -> str:
+    return "chaos: " + " ".join(f"{k}={v}" for k, v in totals(results).items())
+
+
+def failed(results: Sequence[RunResult]) -> bool:
+    return any(v for k, v in totals(results).items() if k != "runs")
+
+
+def machine() -> str:
+    memory = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**30
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        commit += " (with uncommitted changes)" if dirty else ""
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        f"{now}; {platform.system()} {platform.release()}, nproc {os.cpu_count()}, "
+        f"{memory:.1f} GiB RAM, Python {platform.python_version()}; git commit {commit}"
+    )
+
+
+LEGEND = """\
+Columns: **kills/self** SIGKILLs sent by the suite / worker exits it did not cause
+(`TIERWATCH_FAULT_KILL_AFTER_STORE`: killed after a batch's states were stored and flushed,
+before its offsets were committed); **lost** transitions replay has and the alerts topic
+has not; **dup** ids streamed with different contents; **spurious** transitions replay
+does not have; **resent** identical copies of one id (at-least-once, not a failure);
+**state** learners whose last changelog state differs from replay's (or an erased learner
+whose state is still there); **hangs** input pending and no commit by the group for 60 s
+while a worker was alive (the workers are then killed and restarted; CAP: the run hit its
+time cap); **resume s** from a restart to the group's next commit on the clock topic, max
+(median); **stop s** SIGTERM to exit, max (median), including the stop at the end of each
+run; **barrier t/o** `tick_barrier_timeout` lines in the workers' logs (a tick evaluated
+without waiting for its inputs); **poison dlq** poison records with a dead letter / sent.
+
+Expected answer: `stream.replay.replay` of the records sent (the driver sends the same
+records and midnight ticks in simulated time, `TIERWATCH_CLOCK=external`). Replay has no
+notion of erasure: an erased learner is expected to have replay's transitions up to the
+erasure, none after, and no state. Poison records are not part of the expected answer:
+they must change nothing."""
+
+
+def write(
+    path: Path, results: Sequence[RunResult], command: str, history: str, took: float
+) -> None:
+    details = []
+    for r in results:
+        notes = [*r.outcome.details, *r.monitor.hang_notes, *r.poison_refused]
+        if notes:
+            details.append(f"- **{r.label}** ({r.scenario}); logs {r.logs}")
+            details += [f"  - {n}" for n in notes[:14]]
+    text = "\n".join(
+        [
+            "# tierwatch chaos suite",
+            "",
+            f"`{command}`: {history}; {took / 60:.1f} min.",
+            "",
+            f"Machine: {machine()}.",
+            "",
+            table(results),
+            "",
+            LEGEND,
+            "",
+            "## Details (first differences of each run)",
+            "",
+            *(details or ["none"]),
+            "",
+            "```",
+            closing_line(results),
+            "```",
+            "",
+        ]
+    )
+    path.write_text(text)
