@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-fast lint bench clean
+.PHONY: help run test test-fast lint bench chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ lint: $(STAMP) ## ruff and mypy
 bench: $(STAMP) ## benchmarks (printed figures, never asserted): ingest, then the pipeline against Faust's ceiling
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.pipeline
+
+chaos: $(STAMP) ## chaos suite vs replay (kill -9, scale 1-2-1, rolling restarts, poison, broker pauses): bench/CHAOS.md
+	$(BIN)/python -m bench.chaos
 
 clean: ## remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
