@@ -1,0 +1,42 @@
+"""The short chaos suite (`python -m bench.chaos --short`): a worker SIGKILLed mid-stream and
+restarted, then a second worker joining and leaving the group; what streamed must equal
+`tierwatch replay` of the same input, transition by transition and state by state, with no
+hang. About a minute."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from bench.chaos import report
+from bench.chaos.__main__ import config, parse, run_all, selected
+
+pytestmark = pytest.mark.broker
+
+
+def test_short_chaos_suite_loses_repeats_and_hangs_nothing(tmp_path):
+    args = parse(["--short", "--logs", str(tmp_path)])
+    cfg = config(args)
+    scenarios = selected(cfg, None)
+    results = asyncio.run(run_all(cfg, args.seed, scenarios, tmp_path))
+    table = report.table(results)
+    details = "\n".join(d for r in results for d in r.outcome.details + r.monitor.hang_notes)
+    kill, scale = results
+    assert kill.fleet.kills == 1, table  # the disruptions really happened
+    assert kill.fleet.restarts == 1, table
+    assert scale.fleet.starts == {"w1": 1, "w2": 1}, table  # 1 -> 2 -> 1
+    assert len(scale.fleet.stops) == 2, table  # w2 at two thirds, w1 at the end
+    for r in results:
+        assert r.applied == r.ticks, table  # every tick applied
+        assert r.outcome.expected >= 30, table  # a team that moves through the tiers
+        assert r.outcome.learners >= 30, table
+        assert r.poison_dead_lettered == r.poison_sent > 0, table
+    assert report.totals(results) == {
+        "runs": 2,
+        "lost": 0,
+        "duplicated": 0,
+        "spurious": 0,
+        "state_mismatches": 0,
+        "hangs": 0,
+    }, f"{table}\n{details}"
