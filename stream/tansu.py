@@ -15,17 +15,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import time
 from typing import Any
 
 import aiokafka
+import structlog
 from aiokafka import TopicPartition
 from aiokafka.consumer import group_coordinator
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.group import LeaveGroupRequest
 
 _applied = False
+log = structlog.get_logger("tierwatch.tansu")
 
 
 async def _leave_group_from_generation_zero(self: Any) -> None:
@@ -45,7 +48,23 @@ class _ShortFetchConsumer(aiokafka.AIOKafkaConsumer):  # type: ignore[misc]
 
     async def end_offsets(self, partitions: Any) -> dict[Any, int]:
         ends: dict[Any, int] = await super().end_offsets(partitions)
-        return await true_end_offsets(self._client._bootstrap_servers, ends)
+        return await end_offsets_patiently(self._client._bootstrap_servers, ends)
+
+
+async def end_offsets_patiently(
+    bootstrap: Any, ends: dict[Any, int], timeout: float = 15.0, pause: float = 1.0
+) -> dict[Any, int]:
+    """`true_end_offsets`, asked again (with a warning each time) until the broker answers:
+    a table recovery needs the real ends, and a paused broker made the first ask raise and
+    the worker crash. Readiness says recovery has not finished meanwhile."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await true_end_offsets(bootstrap, ends, timeout)
+        except (KafkaError, OSError) as exc:
+            log.warning("end_offsets_retry", attempt=attempt, error=repr(exc)[:300])
+            await asyncio.sleep(pause)
 
 
 async def true_end_offsets(

@@ -38,3 +38,27 @@ def test_true_end_offsets_count_every_record_of_the_last_batch(broker: EmbeddedB
     reported, true = asyncio.run(go())
     assert true == {TopicPartition("ends", 0): 15, TopicPartition("ends", 1): 1}
     assert all(reported[tp] <= true[tp] for tp in true)
+
+
+def test_end_offsets_are_asked_again_until_the_broker_answers(monkeypatch) -> None:
+    """A probe that fails (a paused broker) is logged and asked again, never raised into
+    the table recovery (it crashed the worker after 15 s)."""
+    from structlog.testing import capture_logs
+
+    answers: list[object] = [
+        tansu.KafkaError("no high watermark"),
+        OSError("connection reset"),
+        {"tp": 9},
+    ]
+
+    async def probe(bootstrap, ends, timeout):
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(tansu, "true_end_offsets", probe)
+    with capture_logs() as logs:
+        ends = asyncio.run(tansu.end_offsets_patiently("x:1", {"tp": 3}, pause=0))
+    assert ends == {"tp": 9}
+    assert [entry["attempt"] for entry in logs if entry["event"] == "end_offsets_retry"] == [1, 2]
