@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from schemas.limits import Instant
+
+MAX_BARRIER_TOPICS = 64  # the input topics of one pipeline (four today)
+TopicName = Annotated[str, StringConstraints(min_length=1, max_length=249)]  # Kafka's limit
 
 
 class Tick(BaseModel):
@@ -15,6 +22,6 @@ class Tick(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    now: AwareDatetime
+    now: Instant
     partition: int = Field(ge=0)
-    barrier: dict[str, int] = Field(default_factory=dict)
+    barrier: dict[TopicName, int] = Field(default_factory=dict, max_length=MAX_BARRIER_TOPICS)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.limits import Instant, SourceMeta
 
 EventKind = Literal["session", "view", "progress", "completion", "assessment"]
 
@@ -16,20 +18,22 @@ class LearningEvent(BaseModel):
 
     `id` is unique per event across sources (ingest derives it from the LMS's own id or
     from a hash of the content); a re-delivered event has the same id and never counts
-    twice. `occurred_at` must carry an offset (RFC 3339).
+    twice. `occurred_at` must carry an offset (RFC 3339) and lie within the instants a
+    record can hold (`schemas.limits`); `source_meta` is a few short labels (at most 16
+    keys of 64 characters, values of 256).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Id
     learner_id: str = Id
-    occurred_at: AwareDatetime
+    occurred_at: Instant
     kind: EventKind
     object_id: str = Id
-    score: float | None = Field(default=None, ge=0.0, le=1.0)
+    score: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     success: bool | None = None
-    duration_s: float | None = Field(default=None, ge=0.0)
+    duration_s: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
     source: str = Field(min_length=1, max_length=64)
-    source_meta: dict[str, str] | None = Field(
+    source_meta: SourceMeta | None = Field(
         default=None, description="how the source said it, e.g. which field gave the time"
     )

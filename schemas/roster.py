@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.limits import Instant
 
 AssignmentKind = Literal["compliance", "certification", "milestone"]
 InterventionKind = Literal[
@@ -73,7 +75,7 @@ class Assignment(BaseModel):
     module_id: str = Id
     kind: AssignmentKind
     due: dt.date
-    assigned_at: AwareDatetime
+    assigned_at: Instant
 
 
 class Intervention(BaseModel):
@@ -96,7 +98,7 @@ class Intervention(BaseModel):
     )
     learner_id: str = Id
     kind: InterventionKind
-    at: AwareDatetime
+    at: Instant
     note: str | None = Field(default=None, max_length=4000)
     transition_id: str | None = Field(
         default=None, max_length=64, description="the transition a piece of feedback is about"

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.limits import Instant, bounded_map
 
 Tier = Literal[0, 1, 2, 3]
 Route = Literal["learner_nudge", "manager_outreach", "hr_escalation", "wellbeing", "resolved"]
 Severity = Literal["none", "minor", "major", "critical"]
 Exposure = Literal["customer_facing", "compliance_sensitive", "leadership_pipeline"]
+MAX_REASONS = 32  # a transition names a handful of conditions
+MAX_NUMBERS = 32
+Numbers = Annotated[
+    dict[str, float | int | str], Field(max_length=MAX_NUMBERS), bounded_map(MAX_NUMBERS, 64, 512)
+]
 
 
 class Reason(BaseModel):
@@ -18,9 +25,9 @@ class Reason(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    code: str
-    text: str
-    numbers: dict[str, float | int | str] = Field(default_factory=dict)
+    code: str = Field(min_length=1, max_length=64)
+    text: str = Field(max_length=2000)
+    numbers: Numbers = Field(default_factory=dict)
 
 
 class Factors(BaseModel):
@@ -30,7 +37,7 @@ class Factors(BaseModel):
 
     severity: Severity
     persistence_weeks: int = Field(ge=0)
-    role_exposure: list[Exposure] = Field(default_factory=list)
+    role_exposure: list[Exposure] = Field(default_factory=list, max_length=3)
 
 
 class TierTransition(BaseModel):
@@ -38,13 +45,13 @@ class TierTransition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
-    learner_id: str
+    id: str = Field(min_length=1, max_length=64)
+    learner_id: str = Field(min_length=1, max_length=512)
     from_tier: Tier
     to_tier: Tier
-    at: AwareDatetime
+    at: Instant
     week: str | None = Field(default=None, pattern=r"^\d{4}-W\d{2}$")
     factors: Factors
-    reasons: list[Reason]
+    reasons: list[Reason] = Field(max_length=MAX_REASONS)
     route: Route
     follow_up_due: dt.date | None = None

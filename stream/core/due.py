@@ -35,7 +35,7 @@ from schemas.transitions import Tier
 from stream.core.clock import clock_at
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
-from stream.core.weeks import day_start, week_close
+from stream.core.weeks import add_days, day_start, shifted, week_close
 
 
 def quiet_until(state: LearnerState, now: dt.datetime, policy: Policy) -> dt.datetime | None:
@@ -57,20 +57,20 @@ def quiet_until(state: LearnerState, now: dt.datetime, policy: Policy) -> dt.dat
 
 @lru_cache(maxsize=4096)
 def _evaluated_at(week: int, tz: ZoneInfo, grace_hours: float) -> dt.datetime:
-    """When a tick first evaluates `week`: its close plus the grace, in real time (UTC)."""
-    return week_close(week, tz).astimezone(dt.UTC) + dt.timedelta(hours=grace_hours)
+    """When a tick first evaluates `week`: its close plus the grace, in real time (UTC);
+    `END_OF_TIME` for a week that closes beyond the calendar."""
+    return shifted(week_close(week, tz).astimezone(dt.UTC), dt.timedelta(hours=grace_hours))
 
 
 def _deadline_days(state: LearnerState, policy: Policy) -> list[dt.date]:
     """The days on which an assignment's standing changes (see the module docstring)."""
-    window = dt.timedelta(days=policy.assignments.counting_days + 1)
-    limit = dt.timedelta(days=policy.tiers.compliance_overdue_days + 1)
-    one = dt.timedelta(days=1)
+    window = policy.assignments.counting_days + 1
+    limit = policy.tiers.compliance_overdue_days + 1
     days: list[dt.date] = []
-    for item in state.assignments.values():
-        days.append(item.due + window)
+    for item in state.assignments.values():  # saturating: a due day may be 9999-12-31
+        days.append(add_days(item.due, window))
         if not item.completed:
-            days.extend((item.due + one, item.due + limit))
+            days.extend((add_days(item.due, 1), add_days(item.due, limit)))
     return days
 
 
@@ -107,7 +107,7 @@ class QuietIndex:
         every tick it steps, so that it outlives the changelog's retention."""
         until = _seconds(state, now, self.policy)
         if state.evaluated_week is None:
-            refresh = (now + REFRESH).timestamp()
+            refresh = shifted(now, REFRESH).timestamp()
             until = refresh if until is None else min(until, refresh)
         self.entries[state.learner_id] = Quiet(now, until, state.tier)
 

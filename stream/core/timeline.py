@@ -11,12 +11,13 @@ from collections.abc import Iterable, Iterator
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
+from schemas.limits import LATEST
 from schemas.roster import Assignment, Intervention, LearnerProfile
 from stream.core.agenda import Agenda
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
-from stream.core.weeks import day_start, local_date
+from stream.core.weeks import END_OF_TIME, add_days, day_start, local_date
 
 Record = LearningEvent | LearnerProfile | Assignment | Intervention
 
@@ -33,9 +34,12 @@ def record_time(record: Record) -> dt.datetime | None:
 
 
 def next_midnight(after: dt.datetime, policy: Policy) -> dt.datetime:
-    """The first midnight (policy timezone) strictly after an instant."""
-    day = local_date(after, policy.tz) + dt.timedelta(days=1)
-    return day_start(day, policy.tz)
+    """The first midnight (policy timezone) strictly after an instant; `END_OF_TIME` when
+    that midnight is not an instant a tick can hold (the calendar's last days)."""
+    today = local_date(after, policy.tz)
+    day = add_days(today, 1)
+    midnight = day_start(day, policy.tz)
+    return midnight if day > today and midnight <= LATEST else END_OF_TIME
 
 
 def schedule(
@@ -43,7 +47,8 @@ def schedule(
 ) -> Iterator[Record | Tick]:
     """Records in their order, with a tick at every midnight from the first dated record
     (a tick at the very instant of a record comes first), then ticks on to `until`
-    (default: a week after the last record). No tick is ever later than `until`."""
+    (default: a week after the last record). No tick is ever later than `until`, nor than
+    the last instant a record can hold (`schemas.limits.LATEST`)."""
     return schedule_timed(((r, record_time(r)) for r in records), policy, until)
 
 
@@ -67,7 +72,7 @@ def schedule_timed(
         yield record
     if next_tick is None or last is None:
         return
-    end = until or default_until(last, policy)
+    end = min(until or default_until(last, policy), LATEST)
     while next_tick <= end:
         yield Tick(now=next_tick, partition=0)
         next_tick = next_midnight(next_tick, policy)
@@ -131,8 +136,8 @@ class Timeline:
 
 
 def default_until(last: dt.datetime, policy: Policy) -> dt.datetime:
-    """A week after the last record, at midnight."""
-    return day_start(local_date(last, policy.tz) + dt.timedelta(days=8), policy.tz)
+    """A week after the last record, at midnight (saturating at the calendar's end)."""
+    return day_start(add_days(local_date(last, policy.tz), 8), policy.tz)
 
 
 def run_history(

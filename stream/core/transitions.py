@@ -10,7 +10,7 @@ from schemas.transitions import Exposure, Factors, Route, Tier, TierTransition
 from stream.core.policy import Policy
 from stream.core.rules import SEVERITY_RANK, Condition
 from stream.core.state import LearnerState
-from stream.core.weeks import local_date, week_label
+from stream.core.weeks import add_days, local_date, week_label
 
 _NAMESPACE = uuid.UUID("6f1d4c8e-7a52-4f0e-9a4b-2c3e5d7f9a10")
 _ROUTES: dict[int, Route] = {
@@ -53,7 +53,7 @@ def move(
     follow_up = None
     if to_tier == 2:  # every arrival at Tier 2, up or down, is followed up
         days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
-        follow_up = local_date(at, policy.tz) + dt.timedelta(days=days)
+        follow_up = add_days(local_date(at, policy.tz), days)  # saturating at 9999-12-31
     transition = TierTransition(
         id=transition_id(state.learner_id, state.transitions, from_tier, to_tier, at),
         learner_id=state.learner_id,
