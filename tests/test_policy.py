@@ -88,3 +88,15 @@ def test_missing_file_is_a_policy_error(tmp_path: Path):
     """A path that does not exist is reported, not a traceback."""
     with pytest.raises(PolicyError):
         load_policy(tmp_path / "nope.yaml")
+
+
+def test_the_event_time_window_is_a_policy_setting():
+    """events.max_skew_minutes (60) and events.max_age_days (400) ship, with their bounds."""
+    policy = load_policy()
+    assert (policy.events.max_skew_minutes, policy.events.max_age_days) == (60, 400)
+    with pytest.raises(PolicyError) as caught:
+        parse_policy({"events": {"max_skew_minutes": -1, "max_age_days": 0}})
+    assert {path for path, _ in caught.value.problems} == {
+        "events.max_skew_minutes",
+        "events.max_age_days",
+    }

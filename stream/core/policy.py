@@ -89,6 +89,15 @@ class FollowUp(_Section):
     exposed_days: int = Field(3, ge=1, le=60)
 
 
+class Events(_Section):
+    """Event times the pipeline takes, around the clock that received them (ingest's, or
+    the broker's for a record that reached a topic another way); see `stream.core.bounds`.
+    """
+
+    max_skew_minutes: float = Field(60, ge=0, le=1440)
+    max_age_days: int = Field(400, ge=1, le=3660)
+
+
 class DeEscalation(_Section):
     quiet_weeks_per_step: int = Field(1, ge=1)
     tier3_quiet_weeks: int = Field(2, ge=1)
@@ -143,6 +152,7 @@ class Policy(_Section):
     tiers: Tiers = Tiers()
     follow_up: FollowUp = FollowUp()
     de_escalation: DeEscalation = DeEscalation()
+    events: Events = Events()
     roles: dict[str, Role] = Field(default_factory=lambda: dict(DEFAULT_ROLES))
 
     @field_validator("timezone")
