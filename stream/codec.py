@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
 
 import orjson
 from cloudevents.core.formats.json import JSONFormat
@@ -14,11 +15,13 @@ from schemas.deadletter import DeadLetter
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, Intervention, LearnerProfile
 from schemas.transitions import TierTransition
+from stream import scrub
 from stream.core.timeline import Record
 from stream.errors import InvalidRecord
+from stream.scrub import Pseudonym
 
 TRANSITION_TYPE = "org.tierwatch.tier.transition.v1"
-MAX_DEAD_PAYLOAD = 65536
+MAX_DEAD_PAYLOAD = scrub.MAX_PAYLOAD
 INPUT_MODELS: dict[
     str, type[LearningEvent] | type[LearnerProfile] | type[Assignment] | type[Intervention]
 ] = {
@@ -115,23 +118,51 @@ def decode_transition_json(value: bytes) -> TierTransition:
 
 def dead_letter(
     topic: str,
-    partition: int,
-    offset: int,
+    partition: int | None,
+    offset: int | None,
     key: bytes | None,
     value: bytes | None,
     error: InvalidRecord,
     now: dt.datetime,
+    *,
+    pseudonym: Pseudonym | None = None,
+    problems: Sequence[Mapping[str, str]] = (),
+    redrivable: bool = False,
 ) -> bytes:
-    """A dead-letter record for a refused message."""
-    payload = (value or b"")[:MAX_DEAD_PAYLOAD].decode("utf-8", "replace")
-    letter = DeadLetter(
-        topic=topic,
-        partition=partition,
-        offset=offset,
-        key=key.decode("utf-8", "replace") if key is not None else None,
-        reason=error.reason,
-        detail=error.detail,
-        payload=payload,
-        at=now,
-    )
-    return letter.model_dump_json().encode()
+    """A dead-letter record for a refused message: where it came from, why, and only what
+    diagnosis needs of the message (`stream.scrub`: personal fields removed, learner ids
+    pseudonymised with `pseudonym` when given, addresses masked in the detail too). The key
+    is kept as it came: redrive and erasure need it.
+
+    Never raises, whatever the input: a letter that cannot be built whole is built from
+    what can be kept (the reason, and a sentence saying why the rest is missing)."""
+    at = now if isinstance(now, dt.datetime) else dt.datetime.now(dt.UTC)
+    at = at if at.tzinfo is not None else at.replace(tzinfo=dt.UTC)
+    reason = scrub.text(getattr(error, "reason", "unknown"), 200)
+    try:
+        text, _ = scrub.payload(value, pseudonym)
+        letter = DeadLetter(
+            topic=scrub.text(topic, 300),
+            partition=partition if isinstance(partition, int) else None,
+            offset=offset if isinstance(offset, int) else None,
+            key=key.decode("utf-8", "replace") if isinstance(key, bytes) else None,
+            reason=reason,
+            detail=scrub.text(getattr(error, "detail", "")),
+            payload=text,
+            at=at,
+            problems=[
+                {str(k): scrub.text(v, 500) for k, v in problem.items()} for problem in problems
+            ],
+            redrivable=bool(redrivable),
+        )
+        return letter.model_dump_json().encode()
+    except Exception as exc:  # a refusal must never fail for the shape of what it refuses
+        fallback = {
+            "topic": str(topic)[:300] if isinstance(topic, str) else "?",
+            "key": key.decode("utf-8", "replace") if isinstance(key, bytes) else None,
+            "reason": reason,
+            "detail": f"the dead letter could not be built whole: {type(exc).__name__}",
+            "payload": "",
+            "at": at.isoformat(),
+        }
+        return orjson.dumps(fallback)

@@ -10,7 +10,7 @@ import pytest
 
 from schemas import Tick, TierTransition
 from schemas.deadletter import DeadLetter
-from stream import codec
+from stream import codec, scrub
 from stream.core.timeline import Record
 from stream.errors import InvalidRecord
 from tests.kit import assignment, at, day, event, intervention, profile, run, weeks
@@ -143,7 +143,8 @@ def test_decode_transition_json_reads_a_replay_output_line():
 
 
 def test_a_dead_letter_keeps_where_the_message_came_from_and_why():
-    """topic, partition, offset, key, reason, detail, payload and time are all kept."""
+    """topic, partition, offset, key, reason, detail, payload and time are all kept (a JSON
+    payload with nothing personal in it, re-written compactly)."""
     error = InvalidRecord("invalid_fields", "kind: Input should be 'session', ...")
     letter = DeadLetter.model_validate_json(
         codec.dead_letter("events", 3, 41, b"a", b'{"kind": "nap"}', error, NOW)
@@ -155,7 +156,7 @@ def test_a_dead_letter_keeps_where_the_message_came_from_and_why():
         key="a",
         reason="invalid_fields",
         detail="kind: Input should be 'session', ...",
-        payload='{"kind": "nap"}',
+        payload='{"kind":"nap"}',
         at=NOW,
     )
 
@@ -181,14 +182,14 @@ def test_a_dead_letter_replaces_undecodable_bytes():
     assert letter.payload == "ok \ufffd\ufffd end"
 
 
-def test_a_dead_letter_caps_a_long_payload():
-    """A payload longer than MAX_DEAD_PAYLOAD is cut to that size; its start is kept."""
+def test_a_dead_letter_keeps_a_bounded_prefix_of_a_long_payload_that_is_not_json():
+    """A payload that is not JSON keeps its first scrub.MAX_TEXT characters and says how
+    many bytes there were."""
     value = b"x" * (codec.MAX_DEAD_PAYLOAD + 1000)
     letter = DeadLetter.model_validate_json(
         codec.dead_letter("events", 0, 7, b"a", value, InvalidRecord("not_json", "-"), NOW)
     )
-    assert len(letter.payload) == codec.MAX_DEAD_PAYLOAD
-    assert letter.payload == "x" * codec.MAX_DEAD_PAYLOAD
+    assert letter.payload == "x" * scrub.MAX_TEXT + f"… ({len(value)} bytes)"
 
 
 def test_a_tick_round_trips_with_its_barrier():
