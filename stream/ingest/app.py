@@ -15,37 +15,40 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
-from schemas.deadletter import DeadLetter
 from schemas.roster import LearnerProfile
+from stream import codec
+from stream.errors import InvalidRecord
 from stream.ingest import canonical, lms, xapi
 from stream.ingest.context import KEY, RAW, Ingest
 from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.problems import Refusal, problem_response
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
+from stream.logs import Pseudonymizer
 from stream.settings import Settings
 from stream.topics import Topics
 
 log = structlog.get_logger("tierwatch.ingest")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-MAX_DEAD_PAYLOAD = 65536
 REASON: web.RequestKey[str] = web.RequestKey("refusal_reason", str)
 
 
 async def _dead_letter(request: web.Request, refusal: Refusal) -> None:
-    """Record a refused request, with its raw body, on the dead-letter topic."""
+    """Record a refused request on the dead-letter topic, its body scrubbed of personal data
+    (`stream.scrub`; learner ids pseudonymised with TIERWATCH_PSEUDONYM_KEY)."""
     ingest = request.app[KEY]
-    raw = request.get(RAW, b"")
-    letter = DeadLetter(
-        topic=f"http:{request.method} {request.path}",
-        key=None,
-        reason=refusal.reason,
-        detail=refusal.detail,
-        payload=raw[:MAX_DEAD_PAYLOAD].decode("utf-8", "replace"),
-        at=dt.datetime.now(dt.UTC),
+    letter = codec.dead_letter(
+        f"http:{request.method} {request.path}",
+        None,
+        None,
+        None,
+        request.get(RAW, b""),
+        InvalidRecord(refusal.reason, refusal.detail),
+        dt.datetime.now(dt.UTC),
+        pseudonym=Pseudonymizer(ingest.settings.pseudonym_key.get_secret_value()),
         problems=[{"pointer": p.pointer, "detail": p.detail} for p in refusal.problems],
     )
-    await ingest.sink.dead_letter(ingest.topics.deadletter, None, letter.model_dump_json().encode())
+    await ingest.sink.dead_letter(ingest.topics.deadletter, None, letter)
 
 
 SOURCES = {
