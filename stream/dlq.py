@@ -3,11 +3,19 @@
 `list` reads the dead-letter topic from the beginning to its end as it stood when the
 command started, with no consumer group (it moves nothing).
 
-`redrive` re-publishes dispatch's dead letters, the rendered deliveries it gave up on, to
-the retry topic (keyed by learner, round 0, due now, `reason="redrive"`) so the `redeliver`
-agent tries them again with the whole retry schedule. Dead letters from the input topics
-and from ingest cannot be redriven: they were refused as invalid when they arrived, and the
-same bytes would be refused again; fix the sender and send them again.
+`redrive` brings back dispatch's dead letters, the deliveries it gave up on. A dead letter
+never holds a rendered message (it would outlive the learner's erasure): it names the
+delivery (`ParkedDelivery`, `redrivable: true`), whose message is parked in the learner's
+dispatch state. Redrive puts a `RedriveRequest` for it on the retry topic (keyed by
+learner); the `redeliver` agent takes the parked message and tries it again (round 0, due
+now, the whole retry schedule after), unless it was delivered; for an erased learner
+nothing is parked and nothing is sent. Dead letters written before dead letters were
+scrubbed hold the rendered delivery itself, which is re-published as it is.
+
+Dead letters from the input topics and from ingest cannot be redriven: they were refused as
+invalid when they arrived, and the same bytes would be refused again; fix the sender and
+send them again. Their payloads are scrubbed of personal data (`stream.scrub`), so they
+could not be re-sent anyway.
 
 A dead letter is redriven at most once across runs: redrive reads with its own consumer
 group, `<app_id>-dlq-redrive`, starts at the offsets that group committed and, after the
@@ -33,7 +41,7 @@ from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter
-from schemas.dispatch import REDRIVE_REASON, PendingDelivery
+from schemas.dispatch import REDRIVE_REASON, ParkedDelivery, PendingDelivery, RedriveRequest
 from stream.errors import BrokerError, ConfigError
 from stream.settings import Settings
 
@@ -214,14 +222,31 @@ def list_lines(letters: Sequence[Letter], limit: int, reason: str | None = None)
 # --- redriving --------------------------------------------------------------------------
 
 
-def redrivable(letter: DeadLetter | None) -> PendingDelivery | str:
-    """The delivery a dead letter holds, or why it cannot be redriven (a key of CANNOT)."""
+Redrive = PendingDelivery | RedriveRequest
+
+
+def redrivable(letter: DeadLetter | None) -> Redrive | str:
+    """What to put on the retry topic for a dead letter: a request for the delivery it
+    names (or, in a letter from before scrubbing, the delivery it holds); else why it
+    cannot be redriven (a key of CANNOT)."""
     if letter is None:
         return "unreadable"
-    try:
-        return PendingDelivery.model_validate_json(letter.payload)
+    if letter.redrivable and letter.key:
+        try:
+            parked = ParkedDelivery.model_validate_json(letter.payload)
+        except ValidationError:
+            pass
+        else:
+            return RedriveRequest(
+                learner_id=letter.key, id=parked.id, channel=parked.channel, role=parked.role
+            )
+    if not letter.reason.startswith("dispatch_"):
+        return "input"
+    try:  # a letter from before scrubbing: the rendered delivery itself
+        pending = PendingDelivery.model_validate_json(letter.payload)
     except ValidationError:
-        return "unrendered" if letter.reason.startswith("dispatch_") else "input"
+        return "unrendered"
+    return "unrendered" if pending.recipient.startswith("<removed") else pending
 
 
 @dataclass
@@ -229,7 +254,7 @@ class RedrivePlan:
     """What a redrive does: the deliveries to re-publish, what it cannot redrive, where the
     `--reason` filter held a partition back, and the offsets to commit afterwards."""
 
-    deliveries: list[tuple[Letter, PendingDelivery]] = field(default_factory=list)
+    deliveries: list[tuple[Letter, Redrive]] = field(default_factory=list)
     cannot: Counter[str] = field(default_factory=Counter)
     other_reasons: int = 0
     held: dict[int, Letter] = field(default_factory=dict)
@@ -246,7 +271,7 @@ def plan_redrive(
             continue
         found = redrivable(x.letter)
         matches = reason is None or x.reason == reason
-        if isinstance(found, PendingDelivery) and not matches:
+        if not isinstance(found, str) and not matches:
             plan.held[x.partition] = x
             continue
         if not matches:
@@ -254,6 +279,8 @@ def plan_redrive(
         elif isinstance(found, PendingDelivery):
             update = {"round": 0, "due_at": now, "reason": REDRIVE_REASON}
             plan.deliveries.append((x, found.model_copy(update=update)))
+        elif isinstance(found, RedriveRequest):
+            plan.deliveries.append((x, found))
         else:
             plan.cannot[found] += 1
         plan.commit[x.partition] = x.offset + 1

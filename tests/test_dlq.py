@@ -2,7 +2,8 @@
 
 The broker tests put three dead letters on a fresh dead-letter topic, as the pipeline
 writes them: one from the events topic (garbage, refused on arrival) and two from dispatch
-(deliveries it gave up on, the rendered PendingDelivery in `payload`).
+(deliveries it gave up on: `payload` names the delivery, parked in the learner's dispatch
+state, and never holds the rendered message).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from typer.testing import CliRunner
 
-from schemas.dispatch import PendingDelivery
+from schemas.deadletter import DeadLetter
+from schemas.dispatch import ParkedDelivery, PendingDelivery, RedriveRequest
 from stream import codec
 from stream.cli import app
 from stream.dlq import NO_BROKER, Letter, Message, decode, plan_redrive
@@ -49,9 +51,21 @@ def input_letter(topics: Topics) -> bytes:
 
 
 def dispatch_letter(topics: Topics, p: PendingDelivery, reason: str = "delivery_exhausted"):
+    """A dispatch dead letter as the dispatch agent writes it: the parked delivery's name."""
     error = InvalidRecord(f"dispatch_{reason}", f"webhook to manager: {reason}: HTTP 503")
-    value = p.model_dump_json().encode()
-    return codec.dead_letter(topics.retry, -1, -1, p.learner_id.encode(), value, error, NOW)
+    parked = ParkedDelivery(id=p.id, channel=p.channel, role=p.role, route=p.route, round=p.round)
+    value = parked.model_dump_json().encode()
+    key = p.learner_id.encode()
+    return codec.dead_letter(topics.retry, -1, -1, key, value, error, NOW, redrivable=True)
+
+
+def legacy_dispatch_letter(topics: Topics, p: PendingDelivery) -> bytes:
+    """A dispatch dead letter written before scrubbing: the rendered delivery itself."""
+    return DeadLetter(
+        topic=topics.retry, partition=-1, offset=-1, key=p.learner_id,
+        reason="dispatch_delivery_exhausted", detail="webhook to manager: HTTP 503",
+        payload=p.model_dump_json(), at=NOW,
+    ).model_dump_json().encode()  # fmt: skip
 
 
 def produce(bootstrap: str, topic: str, values: list[tuple[bytes, bytes]]) -> None:
@@ -120,12 +134,12 @@ def test_list_filters_by_reason_and_limits(filled):
 
 @pytest.mark.broker
 def test_redrive_republishes_dispatch_letters_once_and_never_input_letters(broker, filled):
-    """Redrive sends exactly the two dispatch deliveries to the retry topic (round 0, due
-    now), says the input one cannot be redriven, and a second redrive sends nothing."""
+    """Redrive sends a request for each of the two parked dispatch deliveries to the retry
+    topic (keyed by learner), says the input one cannot be redriven, and a second redrive
+    sends nothing."""
     topics, env = filled
     dry = invoke("dlq", "redrive", "--dry-run", env=env)
     assert "would redrive 2 dispatch dead letters" in dry.stdout
-    before = dt.datetime.now(dt.UTC)
 
     first = invoke("dlq", "redrive", env=env)
     assert first.exit_code == 0, first.output
@@ -133,12 +147,11 @@ def test_redrive_republishes_dispatch_letters_once_and_never_input_letters(broke
     assert "1 input or HTTP dead letters: invalid when they arrived" in first.stdout
 
     values = asyncio.run(read_topic(broker.bootstrap, topics.retry, 2, idle_s=0.5, max_s=10))
-    redriven = sorted(map(PendingDelivery.model_validate_json, values), key=lambda p: p.id)
-    assert [(p.id, p.learner_id, p.round, p.reason) for p in redriven] == [
-        ("tr-ben-1", "ben", 0, "redrive"),
-        ("tr-cai-1", "cai", 0, "redrive"),
+    redriven = sorted(map(RedriveRequest.model_validate_json, values), key=lambda p: p.id)
+    assert redriven == [
+        RedriveRequest(learner_id="ben", id="tr-ben-1", channel="webhook", role="manager"),
+        RedriveRequest(learner_id="cai", id="tr-cai-1", channel="webhook", role="manager"),
     ]
-    assert all(before <= p.due_at <= dt.datetime.now(dt.UTC) for p in redriven)
 
     second = invoke("dlq", "redrive", env=env)
     assert second.exit_code == 0, second.output
@@ -181,8 +194,9 @@ def test_a_reason_filter_holds_a_partition_back_rather_than_pass_a_letter_over()
     letters = decode(Message(0, i, None, v) for i, v in enumerate(values))
     plan = plan_redrive(letters, NOW, "dispatch_delivery_exhausted")
     assert [p.id for _, p in plan.deliveries] == ["t1"]
-    assert plan.deliveries[0][1].round == 0
-    assert plan.deliveries[0][1].due_at == NOW
+    assert plan.deliveries[0][1] == RedriveRequest(
+        learner_id="a", id="t1", channel="webhook", role="manager"
+    )
     assert plan.held == {0: Letter(0, 2, letters[2].letter)}
     assert plan.commit == {0: 2}
     assert dict(plan.cannot) == {}  # the input letter is of another reason: passed over
@@ -200,3 +214,41 @@ def test_unrendered_dispatch_letters_and_garbage_cannot_be_redriven():
     assert plan.deliveries == []
     assert dict(plan.cannot) == {"unrendered": 1, "unreadable": 1}
     assert plan.commit == {1: 7}
+
+
+def test_a_letter_from_before_scrubbing_is_redriven_with_its_delivery():
+    """A dispatch letter that holds the rendered delivery (written before dead letters were
+    scrubbed) is re-published as it is: round 0, due now, reason redrive."""
+    letters = decode(
+        [Message(0, 0, None, legacy_dispatch_letter(Topics.named("x."), pending("a", "t1")))]
+    )
+    (found,) = [p for _, p in plan_redrive(letters, NOW).deliveries]
+    assert isinstance(found, PendingDelivery)
+    assert (found.id, found.learner_id, found.round, found.due_at, found.reason) == (
+        "t1", "a", 0, NOW, "redrive",
+    )  # fmt: skip
+
+
+def test_a_dispatch_letter_never_holds_the_rendered_message():
+    """What dispatch dead-letters names the delivery; the recipient, subject and text of the
+    message are nowhere in it, and it is marked redrivable."""
+    p = pending("ana", "tr-1").model_copy(
+        update={"recipient": "ana.lind@example.com", "text": "Ana, your activity fell"}
+    )
+    letter = DeadLetter.model_validate_json(dispatch_letter(Topics.named("x."), p))
+    assert letter.redrivable
+    assert ParkedDelivery.model_validate_json(letter.payload).id == "tr-1"
+    assert "ana.lind" not in letter.model_dump_json()
+    assert "activity fell" not in letter.model_dump_json()
+
+
+def test_a_scrubbed_delivery_is_never_redriven():
+    """A rendered delivery that went through scrubbing (its recipient and text removed) is
+    not something to send: it counts as unrendered."""
+    error = InvalidRecord("dispatch_failed", "webhook to manager: failed")
+    value = pending("ana", "tr-1").model_dump_json().encode()
+    letter = codec.dead_letter("x.retry", -1, -1, b"ana", value, error, NOW)
+    assert "https://notify.example/hook" not in letter.decode()
+    plan = plan_redrive(decode([Message(0, 0, None, letter)]), NOW)
+    assert plan.deliveries == []
+    assert dict(plan.cannot) == {"unrendered": 1}

@@ -7,6 +7,11 @@ hours) or still failing to the retry topic. `redeliver` consumes the retry topic
 until a delivery is due, tries again, and after the last round sends it to the dead-letter
 topic. Nothing is dropped silently: every message ends delivered, failed (a permanent
 refusal) or dead-lettered, each counted by channel and outcome.
+
+A dead letter of a rendered delivery names it (`ParkedDelivery`) without its contents: the
+message is parked in the learner's dispatch state, deleted with it on erasure. `tierwatch
+dlq redrive` puts a `RedriveRequest` on the retry topic and `redeliver` takes the parked
+message from the state and tries it again, unless it was delivered.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import ValidationError
 
-from schemas.dispatch import REDRIVE_REASON, PendingDelivery
+from schemas.dispatch import REDRIVE_REASON, ParkedDelivery, PendingDelivery, RedriveRequest
 from schemas.transitions import TierTransition
-from stream import codec
+from stream import codec, scrub
 from stream.dispatch.base import Channel, Message, Outcome
 from stream.dispatch.config import DispatchConfig
 from stream.dispatch.deliver import build_channels, deliver
@@ -124,13 +129,7 @@ class Dispatcher:
         channel = self.channels.get(pending.channel)
         message = _message(pending)
         if channel is None:
-            await self.dead_letter(
-                pending.learner_id,
-                pending.id,
-                pending.channel,
-                pending.role,
-                "channel no longer configured",
-            )
+            await self.give_up(state, key, pending, "channel no longer configured")
             state.record(key, "dead_lettered")
             return
         started = asyncio.get_running_loop().time()
@@ -142,6 +141,7 @@ class Dispatcher:
         outcome = result.outcome
         if outcome is Outcome.DELIVERED:
             state.record(key, "delivered")
+            state.parked.pop(key, None)
             state.delivered(pending.role, pending.route, pending.due_at.date())
         elif outcome is Outcome.RETRY and pending.round < len(self.config.retry.later_s):
             delay = max(self.config.retry.later_s[pending.round], result.retry_after_s or 0.0)
@@ -152,14 +152,7 @@ class Dispatcher:
             state.record(key, "retrying")
         else:
             reason = "delivery_exhausted" if outcome is Outcome.RETRY else outcome.value
-            await self.dead_letter(
-                pending.learner_id,
-                pending.id,
-                pending.channel,
-                pending.role,
-                f"{reason}: {result.detail}",
-                pending,
-            )
+            await self.give_up(state, key, pending, f"{reason}: {result.detail}")
             state.record(key, outcome.value if outcome is not Outcome.RETRY else "dead_lettered")
         self.metrics.dispatches.labels(pending.channel, outcome.value).inc()
 
@@ -168,15 +161,32 @@ class Dispatcher:
             key=pending.learner_id.encode(), value=pending.model_dump_json().encode()
         )
 
+    async def give_up(
+        self, state: DispatchState, key: str, pending: PendingDelivery, reason: str
+    ) -> None:
+        """Park a rendered delivery in the learner's dispatch state and dead-letter its name."""
+        state.park(key, pending)
+        await self.dead_letter(
+            pending.learner_id, pending.id, pending.channel, pending.role, reason, pending
+        )
+
     async def dead_letter(
         self, learner_id: str, transition_id: str, channel: str, role: str, reason: str,
-        pending: PendingDelivery | None = None,
+        parked: PendingDelivery | None = None,
     ) -> None:  # fmt: skip
-        """Record an undeliverable message (the rendered delivery, for a redrive)."""
+        """Record an undeliverable message: which delivery (parked, for a redrive) or which
+        transition it was, never what the message said or whom it was addressed to."""
         error = InvalidRecord(
             "dispatch_" + reason.split(":")[0].replace(" ", "_"), f"{channel} to {role}: {reason}"
         )
-        value = pending.model_dump_json().encode() if pending else transition_id.encode()
+        value = (
+            ParkedDelivery(
+                id=parked.id, channel=parked.channel, role=parked.role, route=parked.route,
+                round=parked.round,
+            ).model_dump_json().encode()
+            if parked
+            else transition_id.encode()
+        )  # fmt: skip
         letter = codec.dead_letter(
             self.pipeline.topics.retry,
             -1,
@@ -185,6 +195,8 @@ class Dispatcher:
             value,
             error,
             dt.datetime.now(dt.UTC),
+            pseudonym=self.pipeline.pseudonym,
+            redrivable=parked is not None,
         )
         self.metrics.dispatches.labels(channel, "dead_lettered").inc()
         self.metrics.dead_letters.labels("dispatch").inc()
@@ -214,16 +226,17 @@ class Dispatcher:
             await self.dead_letter(learner, transition.id, "-", "-", f"error: {exc!r}")
 
     async def on_retry(self, value: bytes) -> None:
-        """One delivery of the retry topic: wait until it is due, then try again."""
+        """One delivery of the retry topic: wait until it is due, then try again (or a
+        redrive request: try a parked delivery again now)."""
         try:
             pending = PendingDelivery.model_validate_json(value)
         except ValidationError as exc:
-            log.warning("dispatch.unreadable_retry", error=str(exc)[:300])
-            error = InvalidRecord("invalid_fields", str(exc)[:500])
-            now = dt.datetime.now(dt.UTC)
-            letter = codec.dead_letter(self.pipeline.topics.retry, -1, -1, None, value, error, now)
-            self.metrics.dead_letters.labels("retry").inc()
-            await self.pipeline.deadletter.send(key=None, value=letter)
+            try:
+                request = RedriveRequest.model_validate_json(value)
+            except ValidationError:
+                await self.unreadable_retry(value, exc)
+                return
+            await self.on_redrive(request)
             return
         wait = (pending.due_at - dt.datetime.now(dt.UTC)).total_seconds()
         while wait > 0:
@@ -236,8 +249,47 @@ class Dispatcher:
             await self.retry(pending)
         self.release(pending.learner_id)
 
-    async def retry(self, pending: PendingDelivery) -> None:
-        state = self.load(pending.learner_id)
+    async def unreadable_retry(self, value: bytes, exc: ValidationError) -> None:
+        """Dead-letter what the retry topic holds that is neither a delivery nor a request
+        (the detail names the fields, never their values)."""
+        detail = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or '(message)'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        log.warning("dispatch.unreadable_retry", error=scrub.text(detail, 300))
+        error = InvalidRecord("invalid_fields", detail)
+        now = dt.datetime.now(dt.UTC)
+        letter = codec.dead_letter(
+            self.pipeline.topics.retry, -1, -1, None, value, error, now,
+            pseudonym=self.pipeline.pseudonym,
+        )  # fmt: skip
+        self.metrics.dead_letters.labels("retry").inc()
+        await self.pipeline.deadletter.send(key=None, value=letter)
+
+    async def on_redrive(self, request: RedriveRequest) -> None:
+        """Take a parked delivery out of the learner's dispatch state and try it again (round
+        0, due now); nothing is sent when the learner was erased or nothing is parked."""
+        learner = request.learner_id
+        if self.pipeline.is_erased(learner):
+            self.metrics.erased_dropped.inc()
+            return
+        async with self.lock(learner):
+            state = self.load(learner)
+            key = DispatchState.key(request.id, request.channel, request.role)
+            parked = state.parked.pop(key, None)
+            if parked is None:
+                log.warning(
+                    "dispatch.redrive_not_parked", learner=self.pipeline.pseudonym(learner),
+                    transition=request.id, channel=request.channel, role=request.role,
+                )  # fmt: skip
+            elif state.log.get(key) == "delivered":
+                self.store(learner, state)  # delivered meanwhile: the parked copy goes
+            else:
+                update = {"round": 0, "due_at": dt.datetime.now(dt.UTC), "reason": REDRIVE_REASON}
+                await self.retry(parked.model_copy(update=update), state)
+        self.release(learner)
+
+    async def retry(self, pending: PendingDelivery, state: DispatchState | None = None) -> None:
+        state = self.load(pending.learner_id) if state is None else state
         key = DispatchState.key(pending.id, pending.channel, pending.role)
         # a redriven delivery (tierwatch dlq redrive) is tried again unless delivered
         redriven = pending.reason == REDRIVE_REASON
@@ -247,8 +299,7 @@ class Dispatcher:
             await self.attempt(state, pending, key)
         except Exception as exc:  # one bad delivery must not stop the retries
             log.exception("dispatch.error", learner=self.pipeline.pseudonym(pending.learner_id))
-            args = (pending.learner_id, pending.id, pending.channel, pending.role)
-            await self.dead_letter(*args, f"error: {exc!r}", pending)
+            await self.give_up(state, key, pending, f"error: {exc!r}")
             state.record(key, "dead_lettered")
         self.store(pending.learner_id, state)
 
