@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         "learner's state is rewritten at least once a week, so only erased or gone "
         "learners age out",
     )
+    deadletter_retention_days: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="dead letters older than this are deleted (set when the topic is created): "
+        "their payloads are scrubbed of personal data, but they stay keyed by learner id",
+    )
     standby_replicas: int = Field(
         default=0, ge=0, description="standby copies of each table partition on other workers"
     )

@@ -54,13 +54,17 @@ COMPACTED = {"lms.profiles"}
 
 
 async def create_topics(settings: Settings, topics: Topics, bootstrap: str) -> None:
-    """Create every topic with the configured partitions (profiles compacted); keep existing."""
+    """Create every topic with the configured partitions (profiles compacted, dead letters
+    deleted after `deadletter_retention_days`); keep existing ones as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         wanted = []
         for name in (*topics.inputs, topics.clock, topics.alerts, topics.deadletter, topics.retry):
             config = {"cleanup.policy": "compact"} if name == topics.profiles else {}
+            if name == topics.deadletter:
+                retention_ms = int(settings.deadletter_retention_days * 86_400_000)
+                config = {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}
             wanted.append(
                 NewTopic(name, settings.partitions, settings.replication, topic_configs=config)
             )

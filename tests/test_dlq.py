@@ -252,3 +252,28 @@ def test_a_scrubbed_delivery_is_never_redriven():
     plan = plan_redrive(decode([Message(0, 0, None, letter)]), NOW)
     assert plan.deliveries == []
     assert dict(plan.cannot) == {"unrendered": 1}
+
+
+@pytest.mark.broker
+def test_the_dead_letter_topic_is_created_with_a_retention(broker, unique):
+    """Dead letters stay keyed by learner id: the topic deletes them after
+    TIERWATCH_DEADLETTER_RETENTION_DAYS (30 by default), so none outlives that by much."""
+    from aiokafka.admin import AIOKafkaAdminClient
+    from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+    topics = make_topics(broker.bootstrap, unique)
+
+    async def describe() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=broker.bootstrap)
+        await admin.start()
+        try:
+            resource = ConfigResource(ConfigResourceType.TOPIC, topics.deadletter)
+            (response,) = await admin.describe_configs([resource])
+        finally:
+            await admin.close()
+        (entry,) = response.resources
+        return {name: value for name, value, *_ in entry[4]}
+
+    configs = asyncio.run(describe())
+    assert configs["cleanup.policy"] == "delete"
+    assert configs["retention.ms"] == str(30 * 86_400_000)
