@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.roster import Identity
-from stream.normalize.base import NormalizeError, stable_learner_id
+from stream.normalize.base import UNREPRESENTABLE, NormalizeError, stable_learner_id
 from stream.normalize.caliper import (
     KINDS,
     SUPPORTED_DATA_VERSIONS,
@@ -300,3 +300,14 @@ def test_a_grade_event_with_any_field_replaced_raises_only_normalize_error(
     (bad["object"] if in_object else bad)[field] = value
     with contextlib.suppress(NormalizeError):
         normalize(envelope(bad))
+
+
+def test_each_event_names_its_event_time_and_impossible_times_are_refused() -> None:
+    """time_fields points at each event's eventTime; one on 9999-12-31 (UTC) is refused."""
+    second = event(id="urn:uuid:5d5e6f70-8192-4a3b-9c4d-5e6f7a8b9c0d")
+    assert normalize(envelope(event(), second)).time_fields == [
+        "/data/0/eventTime",
+        "/data/1/eventTime",
+    ]
+    late = envelope(event(eventTime="9999-12-31T12:00:00.000Z"))
+    assert problems_of(late) == {"/data/0/eventTime": UNREPRESENTABLE}

@@ -12,8 +12,8 @@ import pytest
 
 from schemas.events import LearningEvent
 from schemas.roster import Identity
-from stream.normalize.base import Normalized, NormalizeError, stable_learner_id
-from stream.normalize.canvas import MAX_AHEAD, event_name, normalize_live_event
+from stream.normalize.base import UNREPRESENTABLE, Normalized, NormalizeError, stable_learner_id
+from stream.normalize.canvas import event_name, normalize_live_event
 
 FIXTURES = Path(__file__).parent / "fixtures" / "canvas"
 RECEIVED = dt.datetime(2026, 3, 12, 8, 0, tzinfo=dt.UTC)
@@ -249,18 +249,21 @@ def test_missing_event_time_is_a_problem():
     }
 
 
-def test_times_after_receipt_beyond_the_skew_are_refused():
-    """
-    received_at           +MAX_AHEAD
-        |---------------------|------------>
-        ok (skew)             ok     refused
-    """
+def test_a_time_after_receipt_is_kept_for_the_policys_window():
+    """A time after receipt is normalised (ingest judges it against the policy's window),
+    and the result names the field it came from."""
     payload = load("asset_accessed")
     sent = dt.datetime(2026, 3, 4, 9, 15, 27, 123000, tzinfo=dt.UTC)
-    assert one(payload, sent - MAX_AHEAD).occurred_at == sent
-    assert problems(payload, sent - MAX_AHEAD - dt.timedelta(milliseconds=1)) == {
-        "/metadata/event_time": "is later than the moment the event was received"
-    }
+    result = normalize_live_event(payload, sent - dt.timedelta(days=1), resolve)
+    assert result.events[0].occurred_at == sent
+    assert result.time_fields == ["/metadata/event_time"]
+
+
+def test_a_time_no_record_can_hold_is_refused_at_its_field():
+    """An event_time on the calendar's last day (UTC) is refused, naming the field."""
+    payload = load("asset_accessed")
+    payload["metadata"]["event_time"] = "9999-12-31T12:00:00Z"
+    assert problems(payload) == {"/metadata/event_time": UNREPRESENTABLE}
 
 
 def test_received_at_without_offset_is_the_callers_mistake():

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from schemas.events import LearningEvent
 from schemas.roster import Identity
-from stream.normalize.base import Normalized, NormalizeError
-from stream.normalize.moodle import MAX_AHEAD, normalize_event
+from stream.normalize.base import UNREPRESENTABLE, Normalized, NormalizeError
+from stream.normalize.moodle import normalize_event
 from tests.totality import JSON, outcome
 
 FIXTURES = Path(__file__).parent / "fixtures" / "moodle"
@@ -215,16 +215,22 @@ def test_timecreated_as_string_fixture_is_refused():
     assert set(problems(load("error_timecreated_string"))) == {"/timecreated"}
 
 
-def test_times_after_receipt_beyond_the_skew_are_refused():
-    """
-    received_at           +MAX_AHEAD
-        |---------------------|------------>
-        ok (skew)             ok     refused
-    """
+def test_a_time_after_receipt_is_kept_for_the_policys_window():
+    """A time after receipt is normalised (ingest judges it against the policy's window),
+    and the result names the field it came from."""
     payload = load("course_viewed")
     sent = dt.datetime(2026, 3, 4, 9, 15, 27, tzinfo=dt.UTC)
-    assert one(payload, sent - MAX_AHEAD).occurred_at == sent
-    assert set(problems(payload, sent - MAX_AHEAD - dt.timedelta(seconds=1))) == {"/timecreated"}
+    result = normalize_event(
+        {**payload, "timecreated": int(sent.timestamp())}, sent - dt.timedelta(days=1), resolve
+    )
+    assert result.events[0].occurred_at == sent
+    assert result.time_fields == ["/timecreated"]
+
+
+def test_a_time_no_record_can_hold_is_refused_at_its_field():
+    """timecreated on the calendar's last day (UTC) is refused, naming the field."""
+    payload = {**load("course_viewed"), "timecreated": 253402300799}
+    assert problems(payload) == {"/timecreated": UNREPRESENTABLE}
 
 
 def test_received_at_without_offset_is_the_callers_mistake():

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.roster import Identity
-from stream.normalize.base import NormalizeError, stable_learner_id
+from stream.normalize.base import UNREPRESENTABLE, NormalizeError, stable_learner_id
 from stream.normalize.xapi import (
     assign_ids,
     canonical_uuid,
@@ -206,6 +206,19 @@ def test_offset_timestamp_is_converted_to_utc() -> None:
     (event,) = normalize(statement(timestamp="2024-05-01T12:30:00+02:30")).events
     assert event.occurred_at == datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
     assert event.occurred_at.utcoffset() == timedelta(0)
+
+
+def test_each_event_names_the_field_its_time_came_from() -> None:
+    """time_fields points at each statement's timestamp, stored, or "" for receipt."""
+    result = normalize(load("without_timestamp.json"))
+    assert result.time_fields == ["/0/stored", "", "/2/timestamp"]
+
+
+def test_a_timestamp_no_record_can_hold_is_refused_at_its_field() -> None:
+    """A timestamp on the calendar's last day (UTC) is refused, naming the field."""
+    assert problems_of(statement(timestamp="9999-12-31T12:00:00Z")) == {
+        "/timestamp": UNREPRESENTABLE
+    }
 
 
 def test_statement_without_id_gets_one_before_normalising() -> None:

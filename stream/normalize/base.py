@@ -7,6 +7,12 @@ A normaliser is a pure function of a decoded JSON payload, the time it was recei
 
 It raises `NormalizeError` listing every problem (a JSON pointer into the payload and a
 sentence), and never anything else, whatever the payload.
+
+A normaliser refuses only times no record can hold (`schemas.limits`); whether a time is
+plausible for when it was received is the policy's window, judged by ingest
+(`stream.core.bounds`), which names the field through `Normalized.time_fields`. What a
+normaliser copies from the payload into `source_meta` goes through `source_meta`: a
+verbose payload loses labels, never the event.
 """
 
 from __future__ import annotations
@@ -17,12 +23,13 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from schemas.events import EventKind, LearningEvent
+from schemas.limits import MAX_META_KEY, MAX_META_KEYS, MAX_META_VALUE, representable
 from schemas.roster import Identity
 
 Resolve = Callable[[Identity], str]
@@ -79,13 +86,40 @@ class Ignored:
 
 @dataclass(slots=True)
 class Normalized:
-    """The events of a payload, and what was deliberately not turned into an event."""
+    """The events of a payload, and what was deliberately not turned into an event.
+
+    `time_fields[i]` is the JSON pointer of the field that gave `events[i]` its time
+    ("" when the time is the moment of receipt): where a refusal of that time points."""
 
     events: list[LearningEvent] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
+    time_fields: list[str] = field(default_factory=list)
+
+    def add(self, event: LearningEvent, time_field: str) -> None:
+        self.events.append(event)
+        self.time_fields.append(time_field)
 
 
-MAX_AHEAD = timedelta(minutes=5)  # clock skew tolerated between a source and us
+def source_meta(pairs: dict[str, str]) -> dict[str, str]:
+    """Labels a source gave, as an event's `source_meta` holds them: at most the first
+    `MAX_META_KEYS` keys (longer keys dropped), values cut to `MAX_META_VALUE` characters."""
+    kept: dict[str, str] = {}
+    for key, value in pairs.items():
+        if len(kept) == MAX_META_KEYS:
+            break
+        if 0 < len(key) <= MAX_META_KEY:
+            kept[key] = value[:MAX_META_VALUE]
+    return kept
+
+
+UNREPRESENTABLE = "is outside the times tierwatch can hold (0001-01-02 to 9999-12-30 UTC)"
+
+
+def time_problem(at: datetime) -> str | None:
+    """Why an aware time cannot be an event's (None when it can)."""
+    return None if representable(at) else UNREPRESENTABLE
+
+
 Where = tuple[str, ...]
 
 

@@ -54,6 +54,8 @@ from stream.normalize.base import (
     number,
     parse_time,
     pointer,
+    source_meta,
+    time_problem,
 )
 
 Path = tuple[str | int, ...]
@@ -125,7 +127,7 @@ def normalize_envelope(payload: Any, received_at: datetime, resolve: Resolve) ->
             problems.append(Problem(where, f"repeats the id of /data/{seen[result.id]}"))
         elif isinstance(result, LearningEvent):
             seen[result.id] = i
-            out.events.append(result)
+            out.add(result, pointer("data", i, "eventTime"))
         elif isinstance(result, Ignored):
             out.ignored.append(result)
     if problems:
@@ -179,6 +181,8 @@ def _event(
     when = parse_time(item.get("eventTime"))
     if when is None:
         problems.append(Problem(pointer(*at, "eventTime"), "must be an ISO 8601 date-time"))
+    elif (problem := time_problem(when[0])) is not None:
+        problems.append(Problem(pointer(*at, "eventTime"), problem))
     graded = item["type"] == "GradeEvent"
     learner, object_id, score = (
         _graded(item, at, problems) if graded else _acted(item, at, problems)
@@ -194,7 +198,7 @@ def _event(
         "object_id": object_id,
         "score": score,
         "source": "caliper",
-        "source_meta": {**meta, "action": item["action"]},
+        "source_meta": source_meta({**meta, "action": item["action"]}),
     }
     try:
         return LearningEvent.model_validate(fields)

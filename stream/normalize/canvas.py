@@ -35,8 +35,8 @@ Decisions, from what Canvas documents for each event:
   (course_progress comes from a background job): `body.user.id` is the student, a local id.
 - Canvas sends no event id: the id is "canvas:" + `content_hash(payload)`, so a
   re-delivered event is a duplicate and any change of content is a new event.
-- The time is `metadata.event_time`, stored in UTC; a time more than `MAX_AHEAD` after
-  `received_at` (an aware datetime) is refused.
+- The time is `metadata.event_time`, stored in UTC; whether it is plausible for when it
+  was received is the policy's window, judged by ingest.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ from typing import Any
 from schemas.events import EventKind, LearningEvent
 from schemas.roster import Identity
 from stream.normalize.base import (
-    MAX_AHEAD,
     Facts,
     Found,
     Ignored,
@@ -60,6 +59,8 @@ from stream.normalize.base import (
     Resolve,
     Where,
     content_hash,
+    source_meta,
+    time_problem,
 )
 
 SOURCE = "canvas"
@@ -101,12 +102,12 @@ def normalize_live_event(payload: Any, received_at: datetime, resolve: Resolve) 
     body = payload.get("body")
     if not isinstance(body, dict):
         found.add(("body",), f"must be an object, not {_json_type(body)}")
-        _event_time(found, metadata.get("event_time"), received_at)
+        _event_time(found, metadata.get("event_time"))
         raise NormalizeError(found.problems)
     facts = handler(found, metadata, body)
     if isinstance(facts, Ignored):
         return Normalized(ignored=[facts])
-    occurred_at = _event_time(found, metadata.get("event_time"), received_at)
+    occurred_at = _event_time(found, metadata.get("event_time"))
     event_id = None if found.problems else _event_id(found, payload)  # no noise on a bad field
     learner, object_id = facts.learner, facts.object_id
     if found.problems or not (occurred_at and event_id and learner and object_id):
@@ -120,9 +121,9 @@ def normalize_live_event(payload: Any, received_at: datetime, resolve: Resolve) 
         score=facts.score,
         success=facts.success,
         source=SOURCE,
-        source_meta={"format": SOURCE, "event_name": name},
+        source_meta=source_meta({"format": SOURCE, "event_name": name}),
     )
-    return Normalized(events=[event])
+    return Normalized(events=[event], time_fields=["/metadata/event_time"])
 
 
 def _envelope(payload: Any) -> tuple[dict[str, Any], str]:
@@ -269,7 +270,7 @@ def _number(found: Found, value: Any, where: Where) -> float | None:
     return None
 
 
-def _event_time(found: Found, value: Any, received_at: datetime) -> datetime | None:
+def _event_time(found: Found, value: Any) -> datetime | None:
     """metadata.event_time in UTC, or None with a problem."""
     where = ("metadata", "event_time")
     if not isinstance(value, str) or len(value) > 64:
@@ -283,8 +284,8 @@ def _event_time(found: Found, value: Any, received_at: datetime) -> datetime | N
         return None
     if occurred_at is None:
         found.add(where, "has no UTC offset: the moment is ambiguous")
-    elif occurred_at > received_at + MAX_AHEAD:
-        found.add(where, "is later than the moment the event was received")
+    elif (problem := time_problem(occurred_at)) is not None:
+        found.add(where, problem)
         return None
     return occurred_at
 

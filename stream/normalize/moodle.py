@@ -37,8 +37,8 @@ Decisions, from what Moodle's event classes carry:
   the grade item (`other.itemid`). A null finalgrade (a grade cleared) is ignored.
 - A view or login by user 0 (not logged in) is ignored; other learners must be positive.
 - The id is "moodle:" + `content_hash(payload without token)`: Moodle sends no event id.
-- The time is `timecreated` (an integer of unix seconds, in UTC); a time more than
-  `MAX_AHEAD` after `received_at` (an aware datetime) is refused.
+- The time is `timecreated` (an integer of unix seconds, in UTC); whether it is plausible
+  for when it was received is the policy's window, judged by ingest.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ import orjson
 from schemas.events import LearningEvent
 from schemas.roster import Identity
 from stream.normalize.base import (
-    MAX_AHEAD,
     Facts,
     Found,
     Ignored,
@@ -66,6 +65,8 @@ from stream.normalize.base import (
     Where,
     content_hash,
     pointer,
+    source_meta,
+    time_problem,
 )
 
 SOURCE = "moodle"
@@ -92,7 +93,7 @@ def normalize_event(payload: Any, received_at: datetime, resolve: Resolve) -> No
     facts = handler(found, payload)
     if isinstance(facts, Ignored):
         return Normalized(ignored=[facts])
-    occurred_at = _time(found, payload.get("timecreated"), received_at)
+    occurred_at = _time(found, payload.get("timecreated"))
     event_id = None if found.problems else _event_id(found, payload)  # no noise on a bad field
     learner, object_id = facts.learner, facts.object_id
     if found.problems or not (occurred_at and event_id and learner and object_id):
@@ -105,9 +106,9 @@ def normalize_event(payload: Any, received_at: datetime, resolve: Resolve) -> No
         object_id=object_id,
         success=facts.success,
         source=SOURCE,
-        source_meta={"format": SOURCE, "eventname": name},
+        source_meta=source_meta({"format": SOURCE, "eventname": name}),
     )
-    return Normalized(events=[event])
+    return Normalized(events=[event], time_fields=["/timecreated"])
 
 
 def _eventname(payload: Any) -> str:
@@ -252,15 +253,15 @@ def _id(found: Found, parent: dict[str, Any], where: Where) -> str | None:
     return None
 
 
-def _time(found: Found, value: Any, received_at: datetime) -> datetime | None:
+def _time(found: Found, value: Any) -> datetime | None:
     """timecreated as a UTC datetime, or None with a problem."""
     where = ("timecreated",)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= LATEST:
         found.add(where, _expected("a whole number of unix seconds", value))
         return None
     occurred_at = datetime.fromtimestamp(value, UTC)
-    if occurred_at > received_at + MAX_AHEAD:
-        found.add(where, "is later than the moment the event was received")
+    if (problem := time_problem(occurred_at)) is not None:
+        found.add(where, problem)
         return None
     return occurred_at
 

@@ -51,6 +51,8 @@ from stream.normalize.base import (
     number,
     parse_time,
     pointer,
+    source_meta,
+    time_problem,
 )
 from stream.normalize.xapi_verbs import (
     IGNORED_VERBS,
@@ -124,7 +126,7 @@ def normalize_statements(payload: Any, received_at: datetime, resolve: Resolve) 
         elif sid is not None:
             seen[sid] = at
         if isinstance(result, LearningEvent):
-            out.events.append(result)
+            out.add(result, _time_field(item, at))
         elif isinstance(result, Ignored):
             out.ignored.append(result)
     if problems:
@@ -175,7 +177,9 @@ def _statement(
         "success": outcome.success if scored else None,
         "duration_s": outcome.duration_s,
         "source": "xapi",
-        "source_meta": {"format": "xapi", **meta, **({"version": version} if version else {})},
+        "source_meta": source_meta(
+            {"format": "xapi", **meta, **({"version": version} if version else {})}
+        ),
     }
     return _event(fields, at, problems)
 
@@ -353,8 +357,19 @@ def _time(
                 problems.append(Problem(pointer(*at, key), "must be an ISO 8601 date-time"))
                 return received_at, {}
             when, assumed = parsed
+            if (problem := time_problem(when)) is not None:
+                problems.append(Problem(pointer(*at, key), problem))
+                return received_at, {}
             return when, {"time": key, **({"tz": "assumed-utc"} if assumed else {})}
     return received_at, {"time": "received"}
+
+
+def _time_field(item: dict[str, Any], at: Path) -> str:
+    """The pointer of the field a statement's time came from ("" for the time of receipt)."""
+    for key in ("timestamp", "stored"):
+        if key in item:
+            return pointer(*at, key)
+    return ""
 
 
 def assign_ids(payload: Any, new_id: Callable[[], uuid.UUID] = uuid.uuid4) -> Any:
