@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -48,7 +49,9 @@ def sample_statement() -> dict[str, Any]:
             "id": "https://lms.example.com/courses/onboarding/module/1",
         },
         "result": {"completion": True, "duration": "PT25M"},
-        "timestamp": "2026-03-09T09:30:00Z",
+        "timestamp": (dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)).isoformat(
+            timespec="seconds"
+        ),  # recent: ingest refuses times outside the policy's window around its clock
     }
 
 

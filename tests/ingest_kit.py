@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp.test_utils import TestClient, TestServer
 
+from stream.core.policy import Policy
 from stream.ingest.app import make_app
+from stream.ingest.context import KEY
 from stream.ingest.sink import BrokerUnavailable
 from stream.settings import Settings
 from stream.topics import Topics
@@ -20,6 +23,10 @@ CALIPER_TOKEN = "caliper-token"
 CANVAS_SECRET = "canvas-shared-secret"
 MOODLE_TOKEN = "moodle-token"
 TOPICS = Topics.named("")
+# the fixtures' times run from 2023 to March 2026: tests receive them at a fixed moment
+# after all of them, under a policy that takes events up to ten years old
+RECEIVED = dt.datetime(2026, 3, 10, 12, tzinfo=dt.UTC)
+WIDE = Policy.model_validate({"events": {"max_age_days": 3650}})
 
 
 @dataclass
@@ -52,8 +59,18 @@ def settings(**overrides: object) -> Settings:
 
 
 @contextlib.asynccontextmanager
-async def client(sink: FakeSink, **overrides: object) -> AsyncIterator[TestClient]:
+async def client(
+    sink: FakeSink,
+    *,
+    policy: Policy = WIDE,
+    received: dt.datetime = RECEIVED,
+    **overrides: object,
+) -> AsyncIterator[TestClient]:
+    """A test client of an ingest app that writes to `sink`, receiving every request at
+    `received` and judging event times by `policy`; `overrides` change the settings."""
     app = make_app(settings(**overrides), sink, TOPICS)
+    app[KEY].policy = policy
+    app[KEY].clock = lambda: received
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import orjson
 
 from schemas.deadletter import DeadLetter
 from schemas.roster import Identity
 from stream.ingest.context import KEY
 from tests.ingest_kit import TOPICS, FakeSink, api_headers, client
+from tests.kit import POLICY
 
 EVENT = {
     "id": "evt-1",
@@ -223,12 +226,92 @@ async def test_delete_learner_sends_a_tombstone_and_forgets_identities():
 
 
 async def test_events_dated_in_the_future_are_refused_whole():
-    """An event more than 5 minutes ahead of the server's clock refuses the batch (400)."""
+    """An event more than the policy's skew (60 minutes) ahead of the moment received
+    refuses the batch (400), naming its occurred_at; a dead letter is kept."""
     sink = FakeSink()
-    async with client(sink) as http:
+    async with client(sink, policy=POLICY) as http:
         batch = [EVENT, {**EVENT, "id": "evt-9", "occurred_at": "2099-01-01T00:00:00Z"}]
         response = await http.post("/events", json=batch, headers=api_headers())
         body = await response.json()
     assert response.status == 400
     assert body["type"].endswith("event_in_the_future")
+    assert [e["pointer"] for e in body["errors"]] == ["/1/occurred_at"]
+    assert "events.max_skew_minutes: 60" in body["errors"][0]["detail"]
+    assert TOPICS.events not in sink.sent
+    (letter,) = [DeadLetter.model_validate_json(v) for _, v in sink.sent[TOPICS.deadletter]]
+    assert letter.reason == "event_in_the_future"
+
+
+async def test_the_window_of_event_times_is_the_policys_around_the_moment_received():
+    """Default policy: 59 minutes ahead and 400 days back are taken; 401 days back is
+    400 event_too_old naming the field; a year-1 event is refused the same way."""
+    received = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
+    sink = FakeSink()
+
+    def dated(eid: str, at: dt.datetime) -> dict:
+        return {**EVENT, "id": eid, "occurred_at": at.isoformat()}
+
+    async with client(sink, policy=POLICY, received=received) as http:
+        inside = [
+            dated("soon", received + dt.timedelta(minutes=59)),
+            dated("year-old", received - dt.timedelta(days=400)),
+        ]
+        ok = await http.post("/events", json=inside, headers=api_headers())
+        old = await http.post(
+            "/events",
+            json=[EVENT, dated("old", received - dt.timedelta(days=401))],
+            headers=api_headers(),
+        )
+        ancient = await http.post(
+            "/events",
+            json=[dated("year-1", dt.datetime(1, 6, 1, tzinfo=dt.UTC))],
+            headers=api_headers(),
+        )
+        body = await old.json()
+    assert (ok.status, old.status, ancient.status) == (200, 400, 400)
+    assert body["type"].endswith("event_too_old")
+    assert body["errors"] == [
+        {
+            "pointer": "/1/occurred_at",
+            "detail": "occurred_at is 401 days before the event was received "
+            "(events.max_age_days: 400)",
+        }
+    ]
+    assert len(sink.sent[TOPICS.events]) == 2
+
+
+async def test_an_oversized_source_meta_is_refused_naming_the_field():
+    """A canonical event whose source_meta is too big is refused (400) at /0/source_meta,
+    with a short sentence rather than the oversized value."""
+    sink = FakeSink()
+    async with client(sink) as http:
+        huge = {**EVENT, "source_meta": {"blob": "x" * 200_000}}
+        response = await http.post("/events", json=[huge], headers=api_headers())
+        body = await response.json()
+    assert response.status == 400
+    assert [e["pointer"] for e in body["errors"]] == ["/0/source_meta"]
+    assert len(orjson.dumps(body)) < 1000
+    assert TOPICS.events not in sink.sent
+
+
+async def test_a_body_over_max_body_bytes_is_413_even_without_a_length():
+    """max_body_bytes holds for a chunked body too (no Content-Length): 413 body_too_large,
+    recorded as a dead letter."""
+    sink = FakeSink()
+
+    async def chunks():  # a body streamed in chunks, without Content-Length
+        for _ in range(4):
+            yield b" " * 1024
+
+    async with client(sink, max_body_bytes=2048) as http:
+        response = await http.post(
+            "/events",
+            data=chunks(),
+            headers=api_headers(**{"Content-Type": "application/json"}),
+        )
+        body = await response.json()
+    assert response.status == 413
+    assert body["type"].endswith("body_too_large")
+    (letter,) = [DeadLetter.model_validate_json(v) for _, v in sink.sent[TOPICS.deadletter]]
+    assert letter.reason == "body_too_large"
     assert TOPICS.events not in sink.sent

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import datetime as dt
 import os
 import subprocess
 import sys
@@ -25,6 +26,12 @@ pytestmark = pytest.mark.broker
 XAPI = base64.b64encode(b"lrs:secret").decode()
 ANA_MBOX = "mailto:ana.lima@example.com"
 ANA_CALIPER = "https://example.edu/users/554433"
+# yesterday: ingest judges event times against its own clock and the default policy
+BASE = dt.datetime.now(dt.UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+
+
+def _iso(at: dt.datetime) -> str:
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
@@ -47,14 +54,14 @@ def statement(score: float, day: int) -> dict:
         "verb": {"id": "http://adlnet.gov/expapi/verbs/scored"},
         "object": {"objectType": "Activity", "id": "https://lms.example.com/quiz/aml"},
         "result": {"score": {"scaled": score}, "success": True},
-        "timestamp": f"2026-03-0{day}T10:00:00Z",
+        "timestamp": _iso(BASE + dt.timedelta(hours=day)),
     }
 
 
 def grade_event(score: float, max_score: float) -> dict:
     return {
         "sensor": "https://example.edu/sensors/lms",
-        "sendTime": "2026-03-05T11:00:01.000Z",
+        "sendTime": _iso(BASE + dt.timedelta(hours=5, seconds=1)),
         "dataVersion": "http://purl.imsglobal.org/ctx/caliper/v1p2",
         "data": [
             {
@@ -79,7 +86,7 @@ def grade_event(score: float, max_score: float) -> dict:
                     "scoreGiven": score,
                     "maxScore": max_score,
                 },
-                "eventTime": "2026-03-05T11:00:00.000Z",
+                "eventTime": _iso(BASE + dt.timedelta(hours=5)),
             }
         ],
     }

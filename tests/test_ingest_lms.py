@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import orjson
 from schemas.roster import Identity
 from stream.normalize.base import stable_learner_id
 from tests.ingest_kit import CALIPER_TOKEN, CANVAS_SECRET, TOPICS, FakeSink, client
+from tests.kit import POLICY
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CALIPER = {"Authorization": f"Bearer {CALIPER_TOKEN}"}
@@ -151,3 +153,29 @@ async def test_canvas_events_signed_as_jwt_verify_against_the_jwks(tmp_path):
         assert refused.status == 401
     (produced,) = events_of(sink)
     assert produced["kind"] == "view"
+
+
+async def test_lms_event_times_outside_the_window_are_refused_at_their_field():
+    """Received on 2026-01-01: Canvas's and Moodle's March 2026 events are 400
+    event_in_the_future, Caliper's May 2024 ones 400 event_too_old, each pointing at the
+    payload's own time field; a dead letter is kept for each."""
+    received = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    sink = FakeSink()
+    moodle = {**fixture("moodle/course_viewed.json"), "token": "moodle-token"}
+    async with client(sink, policy=POLICY, received=received) as http:
+        caliper = await http.post(
+            "/caliper", json=fixture("caliper/v1p2_assignable.json"), headers=CALIPER
+        )
+        canvas = await http.post(
+            "/webhooks/canvas", json=fixture("canvas/asset_accessed.json"), headers=CANVAS
+        )
+        moodled = await http.post("/webhooks/moodle", json=moodle)
+        bodies = [await r.json() for r in (caliper, canvas, moodled)]
+    assert [r.status for r in (caliper, canvas, moodled)] == [400, 400, 400]
+    reasons = [b["type"].rsplit("/", 1)[1] for b in bodies]
+    assert reasons == ["event_too_old", "event_in_the_future", "event_in_the_future"]
+    pointers = [[e["pointer"] for e in b["errors"]] for b in bodies]
+    assert pointers[1:] == [["/metadata/event_time"], ["/timecreated"]]
+    assert all(p.startswith("/data/") and p.endswith("/eventTime") for p in pointers[0])
+    assert events_of(sink) == []
+    assert len(sink.sent[TOPICS.deadletter]) == 3

@@ -9,6 +9,7 @@ import uuid
 import orjson
 
 from tests.ingest_kit import TOPICS, FakeSink, client, xapi_headers
+from tests.kit import POLICY
 
 PASSED = {
     "actor": {"objectType": "Agent", "name": "Ana Lima", "mbox": "mailto:ana.lima@example.com"},
@@ -139,3 +140,20 @@ async def test_a_real_xapi_client_library_sends_statements():
     )
     assert first["learner_id"] == second["learner_id"]
     assert second["id"] == f"xapi:{with_id.id}"
+
+
+async def test_a_statement_dated_ahead_is_refused_pointing_into_the_request():
+    """A batch whose second statement is dated a day after receipt: 400 naming /1/timestamp
+    (its place in the request, even when an earlier statement was already stored)."""
+    sink = FakeSink()
+    stored = {**PASSED, "id": str(uuid.uuid4())}
+    ahead = {**PASSED, "id": str(uuid.uuid4()), "timestamp": "2026-03-11T12:00:00Z"}
+    async with client(sink, policy=POLICY) as http:
+        first = await http.post("/xapi/statements", json=[stored], headers=xapi_headers())
+        again = await http.post("/xapi/statements", json=[stored, ahead], headers=xapi_headers())
+        body = await again.json()
+        assert (first.status, again.status) == (200, 400)
+        assert again.headers["X-Experience-API-Version"] == "1.0.3"
+    assert body["type"].endswith("event_in_the_future")
+    assert [e["pointer"] for e in body["errors"]] == ["/1/timestamp"]
+    assert len(events_of(sink)) == 1

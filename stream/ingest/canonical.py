@@ -53,7 +53,7 @@ async def post_events(request: web.Request) -> web.Response:
     _authorize(request)
     ingest = ingest_of(request)
     events = validate_items(await read_json(request), LearningEvent, ingest.settings.max_batch)
-    await ingest.send_events(events)
+    await ingest.send_events(events, [pointer(i, "occurred_at") for i in range(len(events))])
     return web.json_response({"accepted": len(events)})
 
 

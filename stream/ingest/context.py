@@ -7,7 +7,7 @@ import binascii
 import datetime as dt
 import hmac
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,8 @@ from aiohttp import web
 
 from schemas.events import LearningEvent
 from stream import codec
+from stream.core.bounds import event_time_problem
+from stream.core.policy import Policy
 from stream.ingest.identity import IdentityMap
 from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.problems import Refusal
@@ -23,13 +25,24 @@ from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import Sink
 from stream.metrics import Metrics
 from stream.normalize.base import NormalizeError, Problem
+from stream.policyfile import load_policy
 from stream.settings import Settings
 from stream.topics import Topics
 
 
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+MAX_TIME_PROBLEMS = 20  # problems listed in a refusal of event times (the count is in full)
+
+
 @dataclass
 class Ingest:
-    """Settings, the sink, the identity map and the limits of one ingest service."""
+    """Settings, the sink, the identity map and the limits of one ingest service.
+
+    `policy` (the settings' policy file unless given) names the window of event times
+    ingest takes; `clock` says when a request was received."""
 
     settings: Settings
     sink: Sink
@@ -38,10 +51,14 @@ class Ingest:
     identities: IdentityMap = field(default_factory=IdentityMap)
     canvas_jwks: JwksVerifier | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("ingest",)))
+    policy: Policy | None = None
+    clock: Callable[[], dt.datetime] = now
 
     def __post_init__(self) -> None:
         unmapped = self.metrics.ingest.unmapped_identities
         self.identities.on_unmapped = lambda identity: unmapped.labels(identity.source).inc()
+        if self.policy is None:
+            self.policy = load_policy(self.settings.policy_file)
 
     def throttle(self, credential: str) -> None:
         """Refuse with 429 when the credential is over its rate."""
@@ -56,19 +73,36 @@ class Ingest:
                 headers={"Retry-After": retry},
             )
 
-    async def send_events(self, events: Sequence[LearningEvent]) -> None:
-        """Produce events keyed by learner and wait for the broker's acknowledgement."""
-        limit = now() + MAX_AHEAD
-        ahead = [
-            Problem("", f"event {e.id} is dated {e.occurred_at.isoformat()}")
-            for e in events
-            if e.occurred_at > limit
-        ]
-        if ahead:
+    def check_times(self, events: Sequence[LearningEvent], time_fields: Sequence[str] = ()) -> None:
+        """Refuse the request (400) when any event's time is outside the policy's window
+        around now (`stream.core.bounds`); `time_fields[i]` points at event i's time."""
+        assert self.policy is not None
+        received = self.clock()
+        problems: list[Problem] = []
+        reasons: set[str] = set()
+        for index, event in enumerate(events):
+            problem = event_time_problem(event.occurred_at, received, self.policy)
+            if problem is None:
+                continue
+            reasons.add(problem.reason)
+            where = time_fields[index] if index < len(time_fields) else ""
+            detail = problem.detail if where else f"event {event.id}: {problem.detail}"
+            problems.append(Problem(where, detail))
+        if problems:
+            reason = "event_in_the_future" if "event_in_the_future" in reasons else "event_too_old"
             detail = (
-                f"{len(ahead)} event(s) dated more than {MAX_AHEAD} ahead: check the sender's clock"
+                f"{len(problems)} event(s) dated outside the policy's window "
+                f"({self.policy.events.max_skew_minutes:g} minutes ahead of the moment "
+                f"received, {self.policy.events.max_age_days} days before it)"
             )
-            raise Refusal(400, "event_in_the_future", detail, ahead[:20])
+            raise Refusal(400, reason, detail, problems[:MAX_TIME_PROBLEMS])
+
+    async def send_events(
+        self, events: Sequence[LearningEvent], time_fields: Sequence[str] = ()
+    ) -> None:
+        """Produce events keyed by learner and wait for the broker's acknowledgement; all
+        or none: one event outside the window of event times refuses the request."""
+        self.check_times(events, time_fields)
         if events:
             records = [(e.learner_id, codec.encode_record(e)) for e in events]
             started = time.perf_counter()
@@ -78,17 +112,12 @@ class Ingest:
                 self.metrics.ingest.events_in.labels(event.source, event.kind).inc()
 
 
-MAX_AHEAD = dt.timedelta(minutes=5)  # the furthest ahead an event's time may be (clock skew)
 KEY: web.AppKey[Ingest] = web.AppKey("ingest", Ingest)
 RAW: web.RequestKey[bytes] = web.RequestKey("raw", bytes)
 
 
 def ingest_of(request: web.Request) -> Ingest:
     return request.app[KEY]
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 async def read_json(request: web.Request, *, media: tuple[str, ...] = ("application/json",)) -> Any:

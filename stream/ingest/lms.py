@@ -11,7 +11,6 @@ from stream.ingest.context import (
     ingest_of,
     matches,
     not_configured,
-    now,
     read_body,
     read_json,
     refuse_invalid,
@@ -40,12 +39,12 @@ async def post_caliper(request: web.Request) -> web.Response:
     if isinstance(data, list) and len(data) > ingest.settings.max_batch:
         raise _too_many(len(data), ingest.settings.max_batch)
     try:
-        result = caliper.normalize_envelope(payload, now(), ingest.identities.resolve)
+        result = caliper.normalize_envelope(payload, ingest.clock(), ingest.identities.resolve)
     except caliper.UnsupportedDataVersion as exc:
         raise refuse_invalid(exc, 422, "unsupported_data_version") from None
     except NormalizeError as exc:
         raise refuse_invalid(exc) from None
-    await ingest.send_events(result.events)
+    await ingest.send_events(result.events, result.time_fields)
     return _answer(result, len(data) if isinstance(data, list) else 0)
 
 
@@ -60,10 +59,10 @@ async def post_canvas(request: web.Request) -> web.Response:
         payload = await read_json(request)
     ingest.throttle("canvas")
     try:
-        result = canvas.normalize_live_event(payload, now(), ingest.identities.resolve)
+        result = canvas.normalize_live_event(payload, ingest.clock(), ingest.identities.resolve)
     except NormalizeError as exc:
         raise refuse_invalid(exc) from None
-    await ingest.send_events(result.events)
+    await ingest.send_events(result.events, result.time_fields)
     return _answer(result, 1)
 
 
@@ -90,10 +89,10 @@ async def post_moodle(request: web.Request) -> web.Response:
         raise Refusal(401, "unauthorized", "the body's `token` is missing or wrong")
     ingest.throttle("moodle")
     try:
-        result = moodle.normalize_event(payload, now(), ingest.identities.resolve)
+        result = moodle.normalize_event(payload, ingest.clock(), ingest.identities.resolve)
     except NormalizeError as exc:
         raise refuse_invalid(exc) from None
-    await ingest.send_events(result.events)
+    await ingest.send_events(result.events, result.time_fields)
     return _answer(result, 1)
 
 

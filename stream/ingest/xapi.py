@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from stream.ingest.context import basic, ingest_of, now, read_json, refuse_invalid, secrets
+from stream.ingest.context import basic, ingest_of, read_json, refuse_invalid, secrets
 from stream.ingest.problems import Refusal
 from stream.normalize import xapi
 from stream.normalize.base import NormalizeError, Problem, pointer
@@ -128,16 +128,32 @@ async def _store(request: web.Request, statements: list[dict[str, Any]], version
             conflicts,
             {VERSION_HEADER: version},
         )
-    fresh = [s for s in statements if str(s["id"]).lower() not in same]
+    origin = [i for i, s in enumerate(statements) if str(s["id"]).lower() not in same]
+    fresh = [statements[i] for i in origin]
     try:
-        result = xapi.normalize_statements(fresh, now(), ingest.identities.resolve)
+        result = xapi.normalize_statements(fresh, ingest.clock(), ingest.identities.resolve)
     except NormalizeError as exc:
         refusal = refuse_invalid(exc)
         refusal.headers[VERSION_HEADER] = version
         raise refusal from None
-    await ingest.send_events(result.events)
+    try:
+        await ingest.send_events(
+            result.events, [_in_request(f, origin) for f in result.time_fields]
+        )
+    except Refusal as refusal:
+        refusal.headers[VERSION_HEADER] = version
+        raise
     registry.remember(fresh)
     return [str(s["id"]) for s in statements]
+
+
+def _in_request(field: str, origin: list[int]) -> str:
+    """A pointer into the statements normalised (`/3/timestamp`) as a pointer into the
+    request, whose statements already stored were left out of them."""
+    if not field:
+        return field
+    _, index, rest = field.split("/", 2)
+    return f"/{origin[int(index)]}/{rest}"
 
 
 async def post_statements(request: web.Request) -> web.Response:
