@@ -132,16 +132,20 @@ class Pipeline:
         """Record a learner a tick could not evaluate (keyed by learner, for a retry)."""
         now = dt.datetime.now(dt.UTC)
         key = learner_id.encode()
-        letter = codec.dead_letter(self.topics.clock, partition, -1, key, None, error, now)
+        letter = codec.dead_letter(
+            self.topics.clock, partition, -1, key, None, error, now, pseudonym=self.pseudonym
+        )
         self.metrics.worker.dead_letters.labels("clock").inc()
         await self.send_letter(key, letter, error.reason)
 
     async def refuse(self, event: Any, error: InvalidRecord) -> None:
         """Send a message that cannot be processed to the dead-letter topic, with the reason."""
         msg = event.message
+        now = dt.datetime.now(dt.UTC)
         letter = codec.dead_letter(
-            msg.topic, msg.partition, msg.offset, msg.key, msg.value, error, dt.datetime.now(dt.UTC)
-        )
+            msg.topic, msg.partition, msg.offset, msg.key, msg.value, error, now,
+            pseudonym=self.pseudonym,
+        )  # fmt: skip
         log.warning("dead_letter", topic=msg.topic, offset=msg.offset, reason=error.reason)
         self.metrics.worker.dead_letters.labels(self.topics.logical(msg.topic)).inc()
         await self.send_letter(msg.key, letter, error.reason)
@@ -247,9 +251,16 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         source=f"/tierwatch/{settings.app_id}",
     )
     faust_compat.check_internals(app)
-    faust_compat.strict_commits()
+    inputs = set(topics.inputs)
+
+    def stored_up_to(tp: Any) -> int | None:
+        """The learner agent's input offsets are committed no further than it has stored
+        (Faust also acknowledges records it skipped at a rebalance)."""
+        return pipeline.progress.next_offset(tp.topic, tp.partition) if tp.topic in inputs else None
+
+    faust_compat.strict_commits(app, stored_up_to)
     faust_compat.set_producer_buffer(app, settings.producer_buffer)
-    guard = faust_compat.CommitGuard()
+    guard = faust_compat.CommitGuard(cap=stored_up_to)
 
     async def repair_stuck_commits() -> None:
         for _, action in await guard.check(app):

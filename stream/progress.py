@@ -35,6 +35,10 @@ class Progress:
         if self._waiters:
             self._wake()
 
+    def next_offset(self, topic: str, partition: int) -> int:
+        """The offset after the last one marked processed (0: none yet)."""
+        return self._next.get((topic, partition), 0)
+
     def waiting(self) -> bool:
         """Whether a tick waits for a barrier (records should be marked done soon)."""
         return bool(self._waiters)

@@ -6,15 +6,12 @@ stream/agents/faust_compat.py (and pin the release) before anything else.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from types import SimpleNamespace
 from typing import Any
 
 import faust
 import pytest
 from faust.streams import current_event
-from faust.transport import consumer as faust_consumer
 from faust.transport.drivers import aiokafka as faust_driver
 from faust.types import TP
 
@@ -27,16 +24,6 @@ TP0 = TP("events", 0)
 @pytest.fixture
 def app() -> faust.App:
     return faust.App("compat", broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False)
-
-
-@contextlib.contextmanager
-def strict() -> Iterator[None]:
-    original = faust_consumer.Consumer._new_offset
-    faust_compat.strict_commits()
-    try:
-        yield
-    finally:
-        faust_consumer.Consumer._new_offset = original
 
 
 class Message:
@@ -108,28 +95,55 @@ def test_faust_alone_commits_over_a_record_never_acknowledged(app):
 
 
 def test_strict_commits_wait_for_the_record_at_the_committed_offset(app):
-    """Committed 4, acknowledged 5-7: nothing is committed until 4 is acknowledged."""
-    with strict():
-        acked(app.consumer, TP0, 4, [5, 6, 7])
-        assert app.consumer._new_offset(TP0) is None
-        app.consumer._acked[TP0].append(4)
-        app.consumer._acked_index[TP0].add(4)
-        assert app.consumer._new_offset(TP0) == 8
+    """Committed 4, acknowledged 5-7: nothing is committed until 4 is acknowledged; then 8,
+    and the committed offsets leave Faust's lists."""
+    faust_compat.strict_commits(app)
+    acked(app.consumer, TP0, 4, [5, 6, 7])
+    assert app.consumer._new_offset(TP0) is None
+    app.consumer._acked[TP0].append(4)
+    app.consumer._acked_index[TP0].add(4)
+    assert app.consumer._new_offset(TP0) == 8
+    assert app.consumer._acked[TP0] == []
+    assert app.consumer._acked_index[TP0] == set()
 
 
 def test_strict_commits_accept_a_gap_that_starts_at_the_committed_offset(app):
     """Offsets 4-5 known not to exist (a gap), 6-7 acknowledged: 8 is committed."""
-    with strict():
-        acked(app.consumer, TP0, 4, [6, 7])
-        app.consumer._gap[TP0].addi(4, 6)
-        assert app.consumer._new_offset(TP0) == 8
+    faust_compat.strict_commits(app)
+    acked(app.consumer, TP0, 4, [6, 7])
+    app.consumer._gap[TP0].addi(4, 6)
+    assert app.consumer._new_offset(TP0) == 8
 
 
 def test_strict_commits_from_a_partition_never_committed_start_at_zero(app):
     """No committed offset: acknowledged 1-3 wait for offset 0."""
-    with strict():
-        acked(app.consumer, TP0, None, [1, 2, 3])
-        assert app.consumer._new_offset(TP0) is None
+    faust_compat.strict_commits(app)
+    acked(app.consumer, TP0, None, [1, 2, 3])
+    assert app.consumer._new_offset(TP0) is None
+
+
+def test_strict_commits_go_no_further_than_the_agent_stored(app):
+    """Acknowledged 4-9 (Faust acknowledges records it skipped at a rebalance), stored up
+    to 6: 7 is committed, 7-9 wait for the agent."""
+    stored = {TP0: 7}
+    faust_compat.strict_commits(app, stored.get)
+    acked(app.consumer, TP0, 4, [4, 5, 6, 7, 8, 9])
+    assert app.consumer._new_offset(TP0) == 7
+    assert app.consumer._acked[TP0] == [7, 8, 9]
+    app.consumer._committed_offset[TP0] = 7
+    assert app.consumer._new_offset(TP0) is None
+    stored[TP0] = 10
+    assert app.consumer._new_offset(TP0) == 10
+
+
+def test_offsets_acknowledged_before_the_committed_one_are_dropped(app):
+    """A previous generation's acknowledgements below the committed offset are forgotten,
+    and the run from the committed offset is committed."""
+    faust_compat.strict_commits(app)
+    acked(app.consumer, TP0, 10, [3, 4, 10, 11])
+    assert app.consumer._new_offset(TP0) == 12
+    assert app.consumer._acked[TP0] == []
+    assert app.consumer._acked_index[TP0] == set()
 
 
 def guarded_app(app: Any, seeks: list[tuple[TP, int]]) -> Any:
@@ -156,8 +170,21 @@ async def test_a_stuck_partition_is_read_again_then_its_missing_offsets_skipped(
     assert seeks == [(TP0, 10)]
     assert await guard.check(target, now=3.0) == []
     assert await guard.check(target, now=5.0) == [(TP0, "gap")]
-    with strict():
-        assert app.consumer._new_offset(TP0) == 15
+    faust_compat.strict_commits(app)
+    assert app.consumer._new_offset(TP0) == 15
+
+
+async def test_records_acknowledged_but_never_stored_are_read_again(app):
+    """Committed 10, Faust acknowledged 10-12 (skipped at a rebalance), the agent stored
+    nothing: after `stall_s` the partition is read again from 10 (never a gap)."""
+    seeks: list[tuple[TP, int]] = []
+    target = guarded_app(app, seeks)
+    acked(app.consumer, TP0, 10, [10, 11, 12])
+    guard = CommitGuard(stall_s=1.0, cap={TP0: 0}.get)
+    await guard.check(target, now=0.0)
+    assert await guard.check(target, now=1.5) == [(TP0, "reread")]
+    assert await guard.check(target, now=3.0) == [(TP0, "reread")]
+    assert seeks == [(TP0, 10), (TP0, 10)]
 
 
 async def test_a_partition_with_a_record_in_flight_is_not_stuck(app):

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -118,28 +118,55 @@ def use_consumer_class(aiokafka_namespace: Any) -> None:
     setattr(faust_driver, "aiokafka", aiokafka_namespace)  # noqa: B010  # not exported
 
 
-_original_new_offset = faust_consumer.Consumer._new_offset
+Cap = Callable[[TP], int | None]
 
 
-def _strict_new_offset(self: Any, tp: TP) -> int | None:
-    """Faust's `_new_offset`, but nothing is committed while the first acknowledged offset
-    (or gap) lies beyond the committed offset: a record there was never processed."""
-    acked = self._acked.get(tp)
-    if acked:
-        committed = self._committed_offset.get(tp) or 0
-        head = min(acked)
-        gaps = self._gap.get(tp)
-        if gaps:
-            head = min(head, min(interval.begin for interval in gaps))
-        if head > committed:
-            return None
-    result: int | None = _original_new_offset(self, tp)
-    return result
+def committable(consumer: Any, tp: TP, cap: Cap | None = None) -> int | None:
+    """The offset to commit for a partition (None: nothing new), as Faust's `_new_offset`
+    but strict: only the run of acknowledged offsets (and known gaps) that starts at the
+    committed offset counts, and never beyond `cap(tp)` (what the agent says it has
+    stored: Faust also acknowledges records it skipped without processing them). What is
+    committed leaves Faust's acknowledged list; what lies before the committed offset (a
+    previous generation's) is dropped."""
+    acked: list[int] = consumer._acked.get(tp) or []
+    if not acked:
+        return None
+    committed, end, offsets, covered = _run(consumer, tp, cap)
+    if covered:
+        consumer._gap[tp].chop(0, max(interval.end for interval in covered))
+    stale = {offset for offset in offsets if offset < committed}
+    done = {offset for offset in offsets if committed <= offset < end}
+    acked[:] = sorted(offsets - done - stale)
+    consumer._acked_index[tp].difference_update(stale | done)
+    return end if end > committed else None
 
 
-def strict_commits() -> None:
-    """Install `_strict_new_offset` on Faust's consumer class (once per process)."""
-    setattr(faust_consumer.Consumer, "_new_offset", _strict_new_offset)  # noqa: B010
+def _run(consumer: Any, tp: TP, cap: Cap | None) -> tuple[int, int, set[int], list[Any]]:
+    """(committed, end of the committable run, acknowledged offsets with the known gaps
+    among them, those gaps), changing nothing."""
+    committed = consumer._committed_offset.get(tp) or 0
+    offsets = set(consumer._acked.get(tp) or ())
+    gaps = consumer._gap.get(tp)
+    covered = list(gaps.overlap(0, max(offsets) + 1)) if gaps and offsets else []
+    for interval in covered:
+        offsets.update(range(interval.begin, interval.end))
+    end = committed
+    while end in offsets:
+        end += 1
+    limit = cap(tp) if cap is not None else None
+    if limit is not None:
+        end = min(end, max(limit, committed))
+    return committed, end, offsets, covered
+
+
+def strict_commits(app: Any, cap: Cap | None = None) -> None:
+    """Make the app's consumer commit by `committable` (faust-streaming 596/606)."""
+    consumer = app.consumer
+
+    def new_offset(tp: TP) -> int | None:
+        return committable(consumer, tp, cap)
+
+    consumer._new_offset = new_offset
 
 
 @dataclass
@@ -156,26 +183,23 @@ class CommitGuard:
     them again (or, when they do not exist, marks them as a gap). `check` runs on a timer."""
 
     stall_s: float = 2.0
+    cap: Cap | None = None  # as given to `strict_commits`
     stalls: dict[TP, _Stall] = field(default_factory=dict)
     repaired: int = 0
 
     def stuck(self, consumer: Any, tp: TP) -> tuple[int, int] | None:
-        """(committed, first acknowledged) of a partition stuck behind records never
-        delivered; None when it is not stuck."""
-        acked = consumer._acked.get(tp)
-        if not acked:
-            return None
-        committed = consumer._committed_offset.get(tp) or 0
-        head = min(acked)
-        gaps = consumer._gap.get(tp)
-        if gaps:
-            head = min(head, min(interval.begin for interval in gaps))
-        if head <= committed:
+        """(committed, first acknowledged at or after it) of a partition whose commits
+        are stuck: acknowledged offsets wait, nothing can be committed (the record at the
+        committed offset was never acknowledged, or never stored), and nothing of the
+        partition is being processed. None when it is not stuck."""
+        committed, end, offsets, _ = _run(consumer, tp, self.cap)
+        ahead = [offset for offset in offsets if offset >= committed]
+        if not ahead or end > committed:
             return None
         for message in list(consumer._unacked_messages):
-            if message.tp == tp and message.offset < head:
+            if message.tp == tp and message.offset >= committed:
                 return None  # still being processed: it will be acknowledged
-        return committed, head
+        return committed, min(ahead)
 
     async def check(self, app: Any, now: float | None = None) -> list[tuple[TP, str]]:
         """Repair what has been stuck longer than `stall_s`; return the partitions repaired
@@ -213,7 +237,7 @@ class CommitGuard:
                 await consumer.seek(tp, committed)
                 stall.reread, stall.since = True, now
                 repaired.append((tp, "reread"))
-            else:  # read again and still missing: those offsets do not exist
+            elif head > committed:  # read again and still missing: they do not exist
                 log.warning(
                     "commit_gap_skipped", topic=tp.topic, partition=tp.partition,
                     committed=committed, first_acked=head,
@@ -221,5 +245,13 @@ class CommitGuard:
                 consumer._gap[tp].addi(committed, head)
                 del self.stalls[tp]
                 repaired.append((tp, "gap"))
+            else:  # acknowledged but never stored, even after a re-read: read again
+                log.error(
+                    "commit_stuck_again", topic=tp.topic, partition=tp.partition,
+                    committed=committed,
+                )  # fmt: skip
+                await consumer.seek(tp, committed)
+                stall.since = now
+                repaired.append((tp, "reread"))
             self.repaired += 1
         return repaired
