@@ -207,7 +207,7 @@ class Dispatcher:
             role=role,
             reason=reason,
         )
-        await self.pipeline.deadletter.send(key=learner_id.encode(), value=letter)
+        await self.pipeline.send_letter(learner_id.encode(), letter, error.reason)
 
     async def on_alert(self, value: bytes) -> None:
         """One message of the alerts topic: plan and deliver, or dead-letter on a bug."""
@@ -263,7 +263,7 @@ class Dispatcher:
             pseudonym=self.pipeline.pseudonym,
         )  # fmt: skip
         self.metrics.dead_letters.labels("retry").inc()
-        await self.pipeline.deadletter.send(key=None, value=letter)
+        await self.pipeline.send_letter(None, letter, error.reason)
 
     async def on_redrive(self, request: RedriveRequest) -> None:
         """Take a parked delivery out of the learner's dispatch state and try it again (round
