@@ -76,7 +76,12 @@ def replay(
         ),
     ] = 0,
 ) -> None:
-    """Replay a history offline: transitions as JSON lines, a summary on stderr."""
+    """Replay a history offline: transitions as JSON lines, a summary on stderr.
+
+    An event dated more than the policy's events.max_age_days (plus the skew) before or
+    after the history's newest event so far is skipped as a bad line, as the stream
+    dead-letters an event outside its window of event times."""
+    from stream.core.bounds import HistoryWindow
     from stream.replay import BadLine, read_history, replay_file
     from stream.replay import replay as run_replay
 
@@ -91,10 +96,11 @@ def replay(
     sink = out.open("wb") if out else sys.stdout.buffer
     try:
         if str(history) == "-":
-            summary = run_replay(read_history(sys.stdin.buffer, strict, errors), rules, sink, end)
+            lines = read_history(sys.stdin.buffer, strict, errors, HistoryWindow(rules))
+            summary = run_replay(lines, rules, sink, end)
         else:
             count = workers or min(len(os.sched_getaffinity(0)), 4)
-            summary = replay_file(history, rules, sink, end, strict, errors, count)
+            summary = replay_file(history, rules, sink, end, strict, errors, count, window=True)
     except BadLine as exc:
         typer.echo(f"{history}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -102,6 +108,7 @@ def replay(
         sink.flush()
         if out:
             sink.close()
+    errors.sort(key=lambda bad: bad.number)
     for bad in errors[:20]:
         typer.echo(f"{history}: skipped {bad}", err=True)
     if len(errors) > 20:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import heapq
+import itertools
 import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -15,8 +16,10 @@ import orjson
 from pydantic import ValidationError
 
 from schemas.clock import Tick
+from schemas.events import LearningEvent
 from schemas.history import HISTORY_LINE
 from schemas.transitions import TierTransition
+from stream.core.bounds import LOOKAHEAD, HistoryWindow
 from stream.core.policy import Policy
 from stream.core.step import Notice
 from stream.core.timeline import Record, Timeline, record_time, schedule_timed
@@ -92,20 +95,76 @@ def _iso_week(at: dt.datetime) -> str:
 _validate_json = HISTORY_LINE.validator.validate_json  # the TypeAdapter's, minus a wrapper
 
 
-def read_history(lines: Iterable[bytes], strict: bool, errors: list[BadLine]) -> Iterator[Record]:
-    """Parse history lines; bad ones are appended to `errors` (or raised when strict)."""
-    for number, line in enumerate(lines, start=1):
+def read_history(
+    lines: Iterable[bytes],
+    strict: bool,
+    errors: list[BadLine],
+    window: HistoryWindow | None = None,
+) -> Iterator[Record]:
+    """Parse history lines; bad ones are appended to `errors` (or raised when strict).
+    With a `window`, an event outside the policy's window of event times around the
+    history's own clock (see `stream.core.bounds.HistoryWindow`) is a bad line too."""
+    numbered = enumerate(lines, start=1)
+    if window is not None:  # the clock is set from the first lines, then they are judged
+        head = list(_parsed(itertools.islice(numbered, LOOKAHEAD), strict, errors))
+        window.look_ahead([r.occurred_at for _, r in head if isinstance(r, LearningEvent)])
+        for number, record in head:
+            if _taken(number, record, window, strict, errors):
+                yield record
+    problem = window.problem if window is not None else None
+    for number, line in numbered:  # inline: this loop runs once a line of every replay
         if not line.strip():
             continue
         try:
-            yield _validate_json(line)
+            record = _validate_json(line)
         except ValidationError as exc:
-            err = exc.errors()[0]
-            where = ".".join(str(p) for p in err["loc"]) or "(line)"
-            bad = BadLine(number, where, err["msg"])
+            bad = _bad(number, exc)
             if strict:
                 raise bad from None
             errors.append(bad)
+            continue
+        if (
+            problem is None
+            or not isinstance(record, LearningEvent)
+            or (refused := problem(record.occurred_at)) is None
+        ):
+            yield record
+        else:
+            _refuse(BadLine(number, "occurred_at", refused.detail), strict, errors)
+
+
+def _parsed(
+    numbered: Iterable[tuple[int, bytes]], strict: bool, errors: list[BadLine]
+) -> Iterator[tuple[int, Record]]:
+    for number, line in numbered:
+        if not line.strip():
+            continue
+        try:
+            yield number, _validate_json(line)
+        except ValidationError as exc:
+            _refuse(_bad(number, exc), strict, errors)
+
+
+def _taken(
+    number: int, record: Record, window: HistoryWindow, strict: bool, errors: list[BadLine]
+) -> bool:
+    if not isinstance(record, LearningEvent):
+        return True
+    refused = window.problem(record.occurred_at)
+    if refused is not None:
+        _refuse(BadLine(number, "occurred_at", refused.detail), strict, errors)
+    return refused is None
+
+
+def _bad(number: int, exc: ValidationError) -> BadLine:
+    err = exc.errors()[0]
+    return BadLine(number, ".".join(str(p) for p in err["loc"]) or "(line)", err["msg"])
+
+
+def _refuse(bad: BadLine, strict: bool, errors: list[BadLine]) -> None:
+    if strict:
+        raise bad
+    errors.append(bad)
 
 
 def replay(
@@ -176,16 +235,20 @@ def replay_file(
     strict: bool = False,
     errors: list[BadLine] | None = None,
     workers: int = 1,
+    window: bool = False,
 ) -> Summary:
     """Replay a history file as `replay` does, in `workers` processes that each replay a
     share of the learners (learners are independent): the same lines, in the same order,
-    and the same summary as one process. Bad lines are appended to `errors`."""
+    and the same summary as one process. Bad lines are appended to `errors`. With
+    `window`, events outside the policy's window of event times are bad lines too (see
+    `read_history`)."""
     errors = [] if errors is None else errors
     if workers <= 1:
+        times = HistoryWindow(policy) if window else None
         with path.open("rb") as source:
-            return replay(read_history(source, strict, errors), policy, out, until)
+            return replay(read_history(source, strict, errors, times), policy, out, until)
     context = multiprocessing.get_context()  # fork on Linux: the children start at once
-    jobs = [(path, policy, until, strict, (index, workers)) for index in range(workers)]
+    jobs = [(path, policy, until, strict, (index, workers), window) for index in range(workers)]
     with context.Pool(workers) as pool:
         parts = pool.map(_replay_share, jobs)
     for _, _, line in heapq.merge(*(lines for _, lines, _ in parts), key=_order):
@@ -199,13 +262,15 @@ def _order(line: Line) -> tuple[int, int]:
 
 
 def _replay_share(
-    job: tuple[Path, Policy, dt.datetime | None, bool, Share],
+    job: tuple[Path, Policy, dt.datetime | None, bool, Share, bool],
 ) -> tuple[Summary, list[Line], list[BadLine]]:
     """One process of `replay_file`: every line read (and checked), one share replayed."""
-    path, policy, until, strict, share = job
+    path, policy, until, strict, share, window = job
     summary, errors = Summary(), list[BadLine]()
+    times = HistoryWindow(policy) if window else None
     with path.open("rb") as source:
-        lines = list(sweep(read_history(source, strict, errors), policy, until, summary, share))
+        records = read_history(source, strict, errors, times)
+        lines = list(sweep(records, policy, until, summary, share))
     return summary, lines, errors
 
 

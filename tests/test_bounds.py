@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.limits import EARLIEST, LATEST
-from stream.core.bounds import event_time_problem, too_far_ahead, too_old
+from stream.core.bounds import HistoryWindow, event_time_problem, too_far_ahead, too_old
 from tests.kit import POLICY, policy_with
 
 RECEIVED = dt.datetime(2026, 12, 6, 12, tzinfo=dt.UTC)
@@ -67,3 +67,31 @@ def test_never_raises_for_any_two_instants(occurred, received, offset):
     at = occurred.replace(tzinfo=dt.UTC).astimezone(zone)
     problem = event_time_problem(at, received.replace(tzinfo=dt.UTC), POLICY)
     assert problem is None or problem.detail.startswith("occurred_at is ")
+
+
+def test_a_history_keeps_its_own_clock():
+    """Replay's window: events within 400 days (and the skew) of the newest event so far
+    are taken and move the clock; a year-9999 or year-1900 one is refused, the clock stays."""
+    window = HistoryWindow(POLICY)
+    window.look_ahead([RECEIVED, RECEIVED + DAY])
+    assert window.problem(RECEIVED) is None
+    assert window.problem(RECEIVED + 300 * DAY) is None  # a quiet spell: the clock moves
+    future = window.problem(dt.datetime(9999, 6, 1, tzinfo=dt.UTC))
+    past = window.problem(dt.datetime(1900, 1, 1, tzinfo=dt.UTC))
+    assert future is not None
+    assert future.reason == "event_in_the_future"
+    assert past is not None
+    assert past.reason == "event_too_old"
+    assert "history's newest event so far" in past.detail
+    assert window.newest == RECEIVED + 300 * DAY
+    assert window.problem(RECEIVED - 90 * DAY) is None  # late, but inside the window
+
+
+def test_a_far_off_first_line_does_not_set_a_historys_clock():
+    """The clock starts at the first event near the median of the first ones: a year-1
+    first line (and a year-9999 second) is refused, the rest of the history is taken."""
+    first = [dt.datetime(1, 1, 2, tzinfo=dt.UTC), dt.datetime(9999, 1, 1, tzinfo=dt.UTC)]
+    sparse = [RECEIVED - 500 * DAY + 100 * i * DAY for i in range(8)]  # 700 days, in order
+    window = HistoryWindow(POLICY)
+    window.look_ahead(first + sparse)
+    assert [window.problem(at) is None for at in first + sparse] == [False, False] + [True] * 8

@@ -280,6 +280,34 @@ def test_replay_strict_stops_at_the_first_bad_line(tmp_path, simulated):
     assert "replayed" not in result.stderr
 
 
+def test_replay_skips_events_outside_the_window_of_event_times(tmp_path, simulated, replayed):
+    """Events in years 1, 1900 and 9999 (the first event line among them) are skipped as
+    bad lines naming occurred_at, as the stream dead-letters them: the rest replays as if
+    alone, with one process, with two, and from stdin."""
+    lines = simulated.read_text().splitlines()
+    first_event = next(i for i, line in enumerate(lines) if '"type":"event"' in line)
+    event = orjson.loads(lines[first_event])
+    middle = (first_event + len(lines)) // 2
+    far = {
+        "0001-01-02T10:00:00+00:00": first_event,
+        "9999-12-30T10:00:00-05:00": middle,
+        "1900-01-01T00:00:00Z": middle + 1,
+    }
+    for n, (when, at) in enumerate(sorted(far.items(), key=lambda item: -item[1])):
+        lines.insert(at, orjson.dumps({**event, "id": f"far-{n}", "occurred_at": when}).decode())
+    history = tmp_path / "far.jsonl"
+    history.write_text("\n".join(lines) + "\n")
+    for args, stdin in (((history, "--workers", "1"), None), ((history, "--workers", "2"), None),
+                        (("-",), history.read_bytes())):  # fmt: skip
+        result = invoke("replay", *args, stdin=stdin)
+        assert result.exit_code == 0, result.output
+        assert result.stdout == replayed
+        reports = [line for line in result.stderr.splitlines() if " skipped line " in line]
+        assert len(reports) == 3
+        assert all(": occurred_at: occurred_at is " in report for report in reports)
+        assert "skipped 3 bad lines" in result.stderr
+
+
 def test_replay_until_before_the_dip_is_evaluated_gives_no_transition(tmp_path):
     """A history ending in the dip week, --until the day before it is evaluated: nothing."""
     history = dip_history(tmp_path / "dip.jsonl", [6, 6, 6, 6, 2])

@@ -14,10 +14,11 @@ record on the stream; in replay the history's own clock, see `stream.replay`).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from stream.core.policy import Policy
+from stream.core.weeks import END_OF_TIME, START_OF_TIME, shifted
 
 TimeReason = Literal["event_in_the_future", "event_too_old"]
 
@@ -80,3 +81,71 @@ def _span(delta: dt.timedelta) -> str:
         return f"{delta.days} days"
     minutes = delta.total_seconds() / 60
     return f"{minutes:.0f} minutes" if minutes >= 1 else f"{delta.total_seconds():.0f} seconds"
+
+
+LOOKAHEAD = 256  # history lines read ahead to set a history's clock before its first line
+
+
+@dataclass(slots=True)
+class HistoryWindow:
+    """The window over a history file, which has no receiving clock of its own: its lines
+    come in the order they were received, so the history keeps its own clock, the newest
+    event time taken so far, and an event is refused when it lies further from that clock
+    than the policy lets a stream's clock be from it:
+
+    - older than `max_age_days` (plus the skew) before it, as a stream refuses an event
+      that old when it arrives (it arrived after the newest one, less the skew);
+    - newer than `max_age_days` (plus the skew) after it: a line that would move the
+      history's clock that far at once, past every later line (a year-9999 event), which
+      the broker's clock of a stream would have refused as well.
+
+    The first lines have no clock yet: it starts at the first of the first `LOOKAHEAD`
+    events that lies within the window of their median, so a far-off first line is
+    refused all the same (a history so sparse that its first `LOOKAHEAD` events span more
+    than twice the window would lose its earliest ones). `stream.replay` uses this; it
+    never raises. Every event of a replay passes here: the limits are kept
+    as instants, and a problem's sentence is only written for a refused event."""
+
+    policy: Policy
+    newest: dt.datetime | None = None
+    _span: dt.timedelta = field(init=False)
+    _floor: dt.datetime = field(init=False, default=END_OF_TIME)  # empty until a clock
+    _ceiling: dt.datetime = field(init=False, default=START_OF_TIME)
+
+    def __post_init__(self) -> None:
+        events = self.policy.events
+        self._span = dt.timedelta(days=events.max_age_days, minutes=events.max_skew_minutes)
+
+    def _move(self, at: dt.datetime) -> None:
+        self.newest = at
+        try:
+            self._floor, self._ceiling = at - self._span, at + self._span
+        except OverflowError:
+            self._floor, self._ceiling = shifted(at, -self._span), shifted(at, self._span)
+
+    def look_ahead(self, times: list[dt.datetime]) -> None:
+        """Set the history's clock from the times of its first events, in their order: the
+        first one within the window of their median (a far-off first line is not)."""
+        if not times:
+            return
+        median = sorted(times)[(len(times) - 1) // 2]
+        self._move(next(t for t in times if abs(t - median) <= self._span))
+
+    def problem(self, occurred_at: dt.datetime) -> TimeProblem | None:
+        """Why an event of the history is refused (None: taken, and the clock moves on)."""
+        if self._floor <= occurred_at <= self._ceiling:
+            if occurred_at > self.newest:  # type: ignore[operator]  # set with the bounds
+                self._move(occurred_at)
+            return None
+        newest = self.newest
+        if newest is None:
+            self._move(occurred_at)
+            return None
+        events, span = self.policy.events, _span(abs(occurred_at - newest))
+        side = "after" if occurred_at > newest else "before"
+        return TimeProblem(
+            "event_in_the_future" if side == "after" else "event_too_old",
+            f"occurred_at is {span} {side} the history's newest event so far "
+            f"(events.max_age_days: {events.max_age_days}, "
+            f"events.max_skew_minutes: {events.max_skew_minutes:g})",
+        )
