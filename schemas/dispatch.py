@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.limits import Instant
 
 REDRIVE_REASON = "redrive"  # the `reason` of a delivery brought back by `tierwatch dlq redrive`
+
+# Generous bounds (a rendered message is a few kB): what a retry topic's reader accepts.
+LearnerId = Field(min_length=1, max_length=512)
+MessageId = Field(min_length=1, max_length=128)  # a transition id, "." and a role
+RouteName = Field(min_length=1, max_length=64)
+ChannelName = Field(min_length=1, max_length=256)  # as named in the dispatch file
 
 
 class PendingDelivery(BaseModel):
@@ -16,19 +24,20 @@ class PendingDelivery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    learner_id: str
+    learner_id: str = LearnerId
     role: Literal["learner", "manager", "hr", "wellbeing"]
-    id: str  # the message's idempotency key: the transition id (+ "." + role after the first)
-    route: str
-    channel: str
-    recipient: str
-    subject: str
-    text: str
-    html: str | None = None
-    payload: dict[str, Any] = Field(default_factory=dict)
+    # the message's idempotency key: the transition id (+ "." + role after the first)
+    id: str = MessageId
+    route: str = RouteName
+    channel: str = ChannelName
+    recipient: str = Field(max_length=4096)  # an address or a URL
+    subject: str = Field(max_length=2000)
+    text: str = Field(max_length=200_000)
+    html: str | None = Field(default=None, max_length=1_000_000)
+    payload: dict[str, Any] = Field(default_factory=dict, max_length=256)
     round: int = Field(ge=0)
-    due_at: AwareDatetime
-    reason: str = ""
+    due_at: Instant
+    reason: str = Field(default="", max_length=4000)
 
 
 class ParkedDelivery(BaseModel):
@@ -38,10 +47,10 @@ class ParkedDelivery(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    id: str
-    channel: str
+    id: str = MessageId
+    channel: str = ChannelName
     role: Literal["learner", "manager", "hr", "wellbeing"]
-    route: str
+    route: str = RouteName
     round: int = Field(ge=0)
 
 
@@ -52,8 +61,8 @@ class RedriveRequest(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    learner_id: str
-    id: str
-    channel: str
+    learner_id: str = LearnerId
+    id: str = MessageId
+    channel: str = ChannelName
     role: Literal["learner", "manager", "hr", "wellbeing"]
     reason: Literal["redrive"] = "redrive"

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from schemas import Intervention, LearningEvent, Tick, TierTransition
+from schemas.dispatch import PendingDelivery, RedriveRequest
 from schemas.limits import EARLIEST, LATEST, MAX_META_KEYS, representable
 from stream import codec
 from stream.errors import InvalidRecord
@@ -104,3 +105,23 @@ def test_tick_barrier_and_transition_sizes_are_bounded():
     assert errors(TierTransition, transition)[0][0] == "reasons.0.numbers"
     many = {**transition, "reasons": [{"code": "dip", "text": "x"}] * 33}
     assert errors(TierTransition, many)[0][0] == "reasons"
+
+
+def test_retry_topic_records_are_bounded():
+    """A delivery waiting on the retry topic and a redrive request have size limits."""
+    pending = {
+        "learner_id": "ana",
+        "role": "learner",
+        "id": "t1",
+        "route": "learner_nudge",
+        "channel": "c" * 257,
+        "recipient": "ana@example.com",
+        "subject": "s",
+        "text": "t",
+        "round": 0,
+        "due_at": "2026-03-02T00:00:00Z",
+    }
+    assert errors(PendingDelivery, pending)[0][0] == "channel"
+    assert PendingDelivery.model_validate({**pending, "channel": "email"}).channel == "email"
+    redrive = {"learner_id": "a" * 513, "id": "t1", "channel": "email", "role": "hr"}
+    assert errors(RedriveRequest, redrive)[0][0] == "learner_id"
