@@ -319,6 +319,7 @@ def ingest() -> None:
     from stream.worker import broker_for
 
     settings = _settings()
+    _policy(settings.policy_file)  # its window of event times: a broken file exits 2 first
     with broker_for(settings) as (bootstrap, effective):
         topics = Topics.named(effective.topic_prefix)
         asyncio.run(create_topics(effective, topics, bootstrap))

@@ -136,6 +136,16 @@ def test_replay_with_a_broken_policy_exits_2(tmp_path, simulated):
     assert result.stdout == ""
 
 
+def test_ingest_with_a_broken_policy_file_exits_2_before_starting(tmp_path):
+    """Ingest judges event times by the policy: a broken TIERWATCH_POLICY_FILE stops it
+    with exit code 2 and the problems, before any broker is started."""
+    policy = tmp_path / "broken.yaml"
+    policy.write_text(BROKEN_POLICY)
+    result = invoke("ingest", env={"TIERWATCH_POLICY_FILE": str(policy)})
+    assert result.exit_code == 2
+    assert "activity.dip_below" in result.stderr
+
+
 # simulate
 
 
