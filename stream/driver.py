@@ -22,7 +22,7 @@ from schemas.events import LearningEvent
 from schemas.roster import Assignment, Intervention, LearnerProfile
 from stream import codec
 from stream.core.policy import Policy
-from stream.core.timeline import Record, schedule
+from stream.core.timeline import Record, record_time, schedule
 from stream.errors import TierwatchError
 from stream.topics import Topics
 
@@ -54,6 +54,7 @@ class Driver:
             bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20
         )
         self._pending: list[asyncio.Future[Any]] = []
+        self._clock: dt.datetime | None = None  # the simulated clock: latest record time
 
     async def __aenter__(self) -> Driver:
         await self._producer.start()
@@ -74,11 +75,19 @@ class Driver:
         raise TypeError(type(record).__name__)
 
     async def send(self, record: Record) -> None:
-        """Queue a record (keyed by learner) without waiting for the broker."""
+        """Queue a record (keyed by learner) without waiting for the broker. Its timestamp
+        is the simulated clock (the latest record time so far, as `tierwatch replay`
+        keeps it): the worker judges an event's time against it, as ingest does against
+        its own clock."""
+        at = record_time(record)
+        if at is not None and (self._clock is None or at > self._clock):
+            self._clock = at
+        stamp = int(self._clock.timestamp() * 1000) if self._clock is not None else None
         value = codec.encode_record(record)
         fut = await self._producer.send(
-            self.topic_of(record), value=value, key=record.learner_id.encode()
-        )
+            self.topic_of(record), value=value, key=record.learner_id.encode(),
+            timestamp_ms=stamp,
+        )  # fmt: skip
         self._pending.append(fut)
         self.stats.records += 1
 

@@ -13,13 +13,16 @@ state is read and written once per batch (see `stream.agents.batch`).
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from schemas.events import LearningEvent
 from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
 from stream import codec
 from stream.agents.batch import Batch, Intake, acting_for
+from stream.core.bounds import event_time_problem
 from stream.core.state import LearnerState
 from stream.errors import InvalidRecord
 
@@ -38,6 +41,15 @@ def erase(pipeline: Pipeline, learner_id: str) -> None:
     pipeline.erased[pipeline.pseudonym(learner_id)] = b"1"
     pipeline.metrics.worker.erasures.inc()
     log.info("learner_erased", learner=pipeline.pseudonym(learner_id))
+
+
+def received_at(msg: Any) -> dt.datetime:
+    """When the broker says a record was produced (its timestamp), or now if it has none:
+    the clock an event's time is judged by, as ingest judges it by its own."""
+    stamp = getattr(msg, "timestamp", None)
+    if isinstance(stamp, int | float) and stamp > 0:
+        return dt.datetime.fromtimestamp(stamp, dt.UTC)
+    return dt.datetime.now(dt.UTC)
 
 
 def count_feedback(pipeline: Pipeline, record: Intervention, state: LearnerState | None) -> None:
@@ -71,6 +83,11 @@ def register(pipeline: Pipeline) -> None:
         except InvalidRecord as error:
             await pipeline.refuse(event, error)
             return
+        if isinstance(record, LearningEvent):
+            problem = event_time_problem(record.occurred_at, received_at(msg), pipeline.policy)
+            if problem is not None:
+                await pipeline.refuse(event, InvalidRecord(problem.reason, problem.detail))
+                return
         if pipeline.is_erased(record.learner_id):
             if not isinstance(record, LearnerProfile):
                 pipeline.metrics.worker.erased_dropped.inc()
