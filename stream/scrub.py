@@ -244,7 +244,7 @@ class _Walk:
             }
         if name == "identities" and isinstance(item, list):
             return [
-                {str(k): self.ident(v, depth) if k == "value" else self.value(v, depth)
+                {self.string(str(k)): self.ident(v, depth) if k == "value" else self.value(v, depth)
                  for k, v in list(i.items())[:MAX_ITEMS]}
                 if isinstance(i, dict) else self.value(i, depth)
                 for i in item[:MAX_ITEMS]
