@@ -17,10 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench.common import http_get
 from stream.broker import free_port
 
 FAULT_ENV = "TIERWATCH_FAULT_KILL_AFTER_STORE"
 FAULT_LINE = b"fault_kill_after_store"
+EVIDENCE = (b"tierwatch_consumer_lag", b"tierwatch_events_processed_total")  # for a hang note
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Proc:
     name: str
     proc: subprocess.Popen[bytes]
     started: float  # monotonic
+    port: int  # its web port: /metrics, /readyz
     leaving: bool = False  # we are stopping it: its exit is not a crash
 
     def alive(self) -> bool:
@@ -55,13 +58,11 @@ class Fleet:
         env: dict[str, str],
         directory: Path,
         fault: float = 0.0,
-        fault_budget: int = 3,
         on_start: Callable[[str, bool], None] | None = None,
     ) -> None:
         self.env = env
         self.directory = directory
         self.fault = fault
-        self.fault_budget = fault_budget
         self.on_start = on_start
         self.procs: dict[str, Proc] = {}
         self.stats = FleetStats()
@@ -69,12 +70,15 @@ class Fleet:
     def log(self, name: str) -> Path:
         return self.directory / f"{name}.log"
 
-    def start(self, name: str) -> Proc:
-        """Start (or restart) worker `name`: a fresh web port, its own data directory."""
+    def start(self, name: str, armed: bool = False) -> Proc:
+        """Start (or restart) worker `name`: a fresh web port, its own data directory;
+        `armed`: with the fault kill (`self.fault`), so that each armed start dies at most
+        once by it (a worker that killed itself comes back unarmed)."""
         env = dict(self.env)
-        env["TIERWATCH_WEB_PORT"] = str(free_port())
+        port = free_port()
+        env["TIERWATCH_WEB_PORT"] = str(port)
         env["TIERWATCH_DATA_DIR"] = str(self.directory / name)
-        if self.fault > 0 and self.stats.self_kills < self.fault_budget:
+        if self.fault > 0 and armed:
             env[FAULT_ENV] = str(self.fault)
         restart = name in self.procs
         self.stats.starts[name] = self.stats.starts.get(name, 0) + 1
@@ -83,7 +87,7 @@ class Fleet:
             sink.flush()
             cmd = [sys.executable, "-m", "stream.cli", "worker"]
             proc = subprocess.Popen(cmd, env=env, stdout=sink, stderr=sink)
-        self.procs[name] = Proc(name, proc, time.monotonic())
+        self.procs[name] = Proc(name, proc, time.monotonic(), port)
         if restart:
             self.stats.restarts += 1
         if self.on_start is not None:
@@ -157,6 +161,20 @@ class Fleet:
             if path.exists():
                 count += sum(1 for line in path.read_bytes().splitlines() if needle in line)
         return count
+
+    async def evidence(self, name: str, tag: str) -> str:
+        """Save a live worker's /metrics to `<tag>-<name>.metrics` in the run's directory;
+        return its /readyz status and a few of its gauges, for a hang's note."""
+        port = self.procs[name].port
+        ready, _ = await asyncio.to_thread(http_get, port, "/readyz")
+        _, body = await asyncio.to_thread(http_get, port, "/metrics")
+        (self.directory / f"{tag}-{name}.metrics").write_bytes(body)
+        picked = [
+            line.decode()
+            for line in body.splitlines()
+            if line.startswith(EVIDENCE) and not line.endswith((b" 0.0", b" 0"))
+        ]
+        return f"{name}: /readyz {ready or 'no answer'}; " + ", ".join(picked[:8])
 
     def kill_all(self) -> None:
         """SIGKILL every live worker now (the run ended by an error)."""

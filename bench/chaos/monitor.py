@@ -141,6 +141,9 @@ class Monitor:
             if self.committed.get((t, p), 0) < end
         }
         note = f"no commit for {now - quiet_since:.0f} s, committed<sent: {lag}"
+        tag = f"hang{self.stats.hangs}"
+        for name in self.fleet.alive():
+            note += f"; {await self.fleet.evidence(name, tag)}"
         self.stats.hang_notes.append(note)
         print(f"  [{self.label}] HANG: {note}; restarting", file=sys.stderr)
         for name in self.fleet.alive():

@@ -110,6 +110,7 @@ class Run:
         await create_topics(settings, topics, bootstrap)
         app_id = f"chaos-{self.label}"
         env = worker_env(bootstrap, app_id, str(self.directory), settings)
+        env["TIERWATCH_LOG_LEVEL"] = "info"  # evidence: assignments, notices, transitions
         fleet = self.fleet = Fleet(env, self.directory, fault=self.scenario.fault)
         async with Driver(bootstrap, topics, PARTITIONS) as driver:
             monitor = Monitor(
@@ -120,7 +121,7 @@ class Run:
             ctx = Context(fleet, self.rng, len(self.history.ticks), monitor, broker_pid)
             self.scenario.plan(ctx)
             for name in self.scenario.workers:
-                fleet.start(name)
+                fleet.start(name, armed=True)
             async with monitor:
                 await self._drive(driver, monitor, ctx, topics, bootstrap, started)
                 await asyncio.gather(*ctx.tasks)

@@ -1,9 +1,9 @@
 """What each run does to its workers, tick by tick (after a tick was applied).
 
 - `KillLoop`: SIGKILL the worker at random moments (a random tick, then 0-500 ms into the
-  next day's records) and start it again; on some runs, also
-  `TIERWATCH_FAULT_KILL_AFTER_STORE` so a worker kills itself between storing a batch's
-  states and committing its offsets (started again by the monitor).
+  next day's records) and start it again; on some runs, each start but a revival also has
+  `TIERWATCH_FAULT_KILL_AFTER_STORE`, so the worker may kill itself between storing a
+  batch's states and committing its offsets (the monitor starts it again, without).
 - `Scale`: one worker, a second one of the same group a third of the way in, the second
   stopped (SIGTERM, timed) at two thirds: 1 -> 2 -> 1.
 - `Rolling`: two workers; four times, one of them (in turn) is stopped with SIGTERM
@@ -88,7 +88,7 @@ class KillLoop(Scenario):
     async def _kill(self, ctx: Context, delay: float) -> None:
         await asyncio.sleep(delay)
         await ctx.fleet.kill("w1")
-        ctx.fleet.start("w1")
+        ctx.fleet.start("w1", armed=True)
 
 
 class Scale(Scenario):
