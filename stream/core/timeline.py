@@ -13,10 +13,10 @@ from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.limits import LATEST
 from schemas.roster import Assignment, Intervention, LearnerProfile
-from stream.core.agenda import Agenda
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
+from stream.core.wakeups import WakeIndex
 from stream.core.weeks import END_OF_TIME, add_days, day_start, local_date
 
 Record = LearningEvent | LearnerProfile | Assignment | Intervention
@@ -81,8 +81,9 @@ def schedule_timed(
 class Timeline:
     """Per-learner states, advanced by records and ticks through `step`.
 
-    A tick steps only the learners it can change (`Agenda`, from `stream.core.due`); with
-    `skip_quiet=False` it steps every learner. Both give the same states and outputs."""
+    A tick steps only the learners it can change (`stream.core.wakeups`, the index the
+    worker's ticks use too); with `skip_quiet=False` it steps every learner. Both give the
+    same states and outputs, in the same order."""
 
     def __init__(
         self,
@@ -92,10 +93,10 @@ class Timeline:
     ) -> None:
         self.policy = policy
         self.states: dict[str, LearnerState] = {} if states is None else states
-        self.agenda: Agenda | None = Agenda(policy) if skip_quiet else None
-        if self.agenda is not None:
-            for learner_id in self.states:
-                self.agenda.add(learner_id)
+        self.wakeups: WakeIndex | None = WakeIndex(policy) if skip_quiet else None
+        if self.wakeups is not None:
+            for learner_id, state in self.states.items():
+                self.wakeups.recorded(learner_id, state, events_only=False)
 
     def feed(self, item: Record | Tick) -> list[Output]:
         """Apply a record to its learner, or a tick to every known learner."""
@@ -103,34 +104,36 @@ class Timeline:
             return self.tick(item.now)
         learner_id = item.learner_id
         state = self.states.get(learner_id)
-        if self.agenda is None:
+        wakeups = self.wakeups
+        if wakeups is None:
             self.states[learner_id], produced = step(state, item, self.policy)
             return produced
         if state is None or not isinstance(item, LearningEvent):
-            self.states[learner_id], produced = step(state, item, self.policy)
-            self.agenda.add(learner_id)  # new, or a record that can end the quiet: due
+            state, produced = step(state, item, self.policy)
+            self.states[learner_id] = state
+            wakeups.recorded(learner_id, state, events_only=False)  # new, or due
             return produced
-        marks = state.first_week, state.follow_up_due, state.tier  # see `Agenda`
+        marks = state.first_week, state.follow_up_due, state.tier  # see `stream.core.wakeups`
         state, produced = step(state, item, self.policy)
         self.states[learner_id] = state
         if marks != (state.first_week, state.follow_up_due, state.tier):
-            self.agenda.add(learner_id)  # an event that may bring the quiet's end nearer
+            wakeups.recorded(learner_id, state, events_only=True)  # else the index keeps it
         return produced
 
     def tick(self, now: dt.datetime) -> list[Output]:
         """Evaluate every known learner as of `now` (skipping those it cannot change)."""
         out: list[Output] = []
         tick = Tick(now=now, partition=0)
-        states, policy, agenda = self.states, self.policy, self.agenda
-        if agenda is None:
+        states, policy, wakeups = self.states, self.policy, self.wakeups
+        if wakeups is None:
             for learner_id, state in states.items():
                 states[learner_id], produced = step(state, tick, policy)
                 out.extend(produced)
             return out
-        for learner_id in agenda.take(now):
+        for learner_id in wakeups.take(now):
             state, produced = step(states[learner_id], tick, policy)
             states[learner_id] = state
-            agenda.stepped(learner_id, state, now)
+            wakeups.stepped(learner_id, state, now)
             out.extend(produced)
         return out
 

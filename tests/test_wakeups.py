@@ -1,5 +1,7 @@
-"""A timeline that steps only the learners its `Agenda` names gives the same outputs, in the
-same order, and the same states as one that steps every learner at every tick."""
+"""A timeline that steps only the learners its wake-up index names gives the same outputs,
+in the same order, and the same states as one that steps every learner at every tick.
+
+(`tests.test_wakeups_worker` drives the same index as the worker does.)"""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 from schemas.clock import Tick
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
-from stream.core.timeline import Record, Timeline, schedule
+from stream.core.timeline import Record, Timeline, record_time, schedule
 from stream.simulate import simulate
 from tests.kit import (
     POLICY,
@@ -47,25 +49,39 @@ def compare(records: list[Record], until: dt.datetime | None) -> None:
 
 
 @FAST
-@given(richer(), richer(), st.booleans())
+@given(richer(), richer(), st.booleans(), st.data())
 def test_skipping_quiet_learners_changes_nothing(
-    first: tuple[list[Record], int], second: tuple[list[Record], int], third_late: bool
+    first: tuple[list[Record], int],
+    second: tuple[list[Record], int],
+    third_late: bool,
+    data: st.DataObject,
 ) -> None:
-    """Two generated learners (interventions, late assignments, assessment falls), and a
-    third whose first record comes mid-history."""
+    """Two generated learners (interventions, late assignments, assessment falls), a third
+    whose first record comes mid-history, and a fourth with a profile alone until an event
+    of theirs sets a first week to evaluate."""
     records = as_learner(first[0], "p") + as_learner(second[0], "q")
     last = max(first[1], second[1])
     if third_late:
         records.append(event("r", at(last // 2, 3, 10), "session"))
-    compare(ordered(records), evaluated(last + 3))
+    week, weekday = data.draw(st.integers(0, last)), data.draw(st.integers(0, 6))
+    records = ordered([*records, event("s", at(week, weekday, 10))])
+    joined = at(data.draw(st.integers(0, week)), data.draw(st.integers(0, 6)), 9)
+    compare(arriving(records, profile("s"), joined), evaluated(last + 3))
+
+
+def arriving(records: list[Record], record: Record, when: dt.datetime) -> list[Record]:
+    """`record` (a profile: no time of its own) placed among `records` at `when`."""
+    later = (n for n, r in enumerate(records) if (record_time(r) or when) > when)
+    n = next(later, len(records))
+    return [*records[:n], record, *records[n:]]
 
 
 def test_a_simulated_team_gives_the_same_and_most_learners_are_skipped() -> None:
     records = list(simulate(60, 10, seed=5, policy=POLICY))
     skipping = Timeline(POLICY)
     stepped = 0
-    assert skipping.agenda is not None
-    take = skipping.agenda.take
+    assert skipping.wakeups is not None
+    take = skipping.wakeups.take
 
     def counting(now: dt.datetime) -> list[str]:
         nonlocal stepped
@@ -73,7 +89,7 @@ def test_a_simulated_team_gives_the_same_and_most_learners_are_skipped() -> None
         stepped += len(taken)
         return taken
 
-    skipping.agenda.take = counting  # type: ignore[method-assign]
+    skipping.wakeups.take = counting  # type: ignore[method-assign,assignment]
     everyone = Timeline(POLICY, skip_quiet=False)
     ticks = 0
     for item in schedule(records, POLICY):
@@ -89,8 +105,8 @@ def test_states_given_at_the_start_are_stepped_at_the_first_tick() -> None:
         source.feed(record)
     states = {k: s.model_copy(deep=True) for k, s in source.states.items()}
     resumed = Timeline(POLICY, states)
-    assert resumed.agenda is not None
-    assert resumed.agenda.take(evaluated(0)) == ["p", "q"]
+    assert resumed.wakeups is not None
+    assert resumed.wakeups.take(evaluated(0)) == ["p", "q"]
 
 
 @SOME
