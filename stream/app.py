@@ -22,10 +22,10 @@ from aiokafka.partitioner import murmur2
 from stream import codec
 from stream.agents import faust_compat
 from stream.agents.batch import Intake
-from stream.core.due import QuietIndex
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Input, Notice, Output, step
+from stream.core.wakeups import WakeIndex
 from stream.errors import InvalidRecord
 from stream.logs import Pseudonymizer
 from stream.metrics import Metrics
@@ -67,11 +67,12 @@ class Pipeline:
     # held by whoever reads, steps and writes learner states (a batch, a tick), so that a
     # tick and a batch never interleave their read-modify-writes of one learner
     writing: asyncio.Lock = field(default_factory=asyncio.Lock)
-    quiet: QuietIndex = field(init=False)  # learners a tick may skip (see stream.core.due)
+    wakeups: WakeIndex = field(init=False)  # when a tick must step whom (stream.core.wakeups)
     intake: Intake | None = None  # the learner agent's records processed but not stored
 
     def __post_init__(self) -> None:
-        self.quiet = QuietIndex(self.policy)
+        partitions = self.settings.partitions
+        self.wakeups = WakeIndex(self.policy, lambda key: partition_of(key, partitions))
 
     def is_erased(self, learner_id: str) -> bool:
         """Whether a learner was erased (no keyed hash is computed while nobody was)."""
@@ -277,7 +278,7 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     async def on_revoked(app: Any, revoked: Any, **kwargs: Any) -> None:
         """Forget what this worker knew of partitions it no longer owns."""
         gone = {tp.partition for tp in revoked if tp.topic == topics.clock}
-        pipeline.quiet.entries.clear()  # the next tick on each partition evaluates everyone
+        pipeline.wakeups.clear()  # the next tick on each partition evaluates everyone
         for partition in gone:
             pipeline.tiers_by_partition.pop(partition, None)
         pipeline.progress.forget(gone)

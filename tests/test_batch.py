@@ -16,10 +16,10 @@ from faust.streams import current_event
 from stream.agents import batch as batch_module
 from stream.agents.batch import Batch, Intake, acting_for
 from stream.app import Pipeline
-from stream.core.due import QuietIndex
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.timeline import Record
+from stream.core.wakeups import WakeIndex
 from stream.metrics import Metrics
 from stream.progress import Progress
 from stream.settings import Settings
@@ -56,7 +56,7 @@ class FakePipeline:
     table: CountingTable = field(default_factory=CountingTable)
     sent: list[Output] = field(default_factory=list)
     metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("worker",)))
-    quiet: QuietIndex = field(default_factory=lambda: QuietIndex(POLICY))
+    wakeups: WakeIndex = field(default_factory=lambda: WakeIndex(POLICY))
     settings: Settings = field(default_factory=Settings)
     progress: Progress = field(default_factory=Progress)
     topics: Topics = field(default_factory=lambda: Topics.named(""))
@@ -191,16 +191,17 @@ def test_acting_for_sets_and_restores_the_current_event() -> None:
         assert current_event() is outer
 
 
-def test_a_batch_keeps_the_quiet_index_true() -> None:
+def test_a_batch_keeps_the_wake_up_index_true() -> None:
     pipeline = FakePipeline()
     run_batch(pipeline, history())
-    for raw in pipeline.table.values():
-        pipeline.quiet.ticked(LearnerState.model_validate_json(raw), at(0, 6, 23))
+    assert pipeline.wakeups.take(at(0, 6, 23)) == ["ann", "bob"]  # new: due at once
+    for key, raw in pipeline.table.items():
+        pipeline.wakeups.stepped(key, LearnerState.model_validate_json(raw), at(0, 6, 23))
     run_batch(pipeline, [event("ann", at(1, 0)), event("bob", at(1, 0))])
-    assert set(pipeline.quiet.entries) == {"ann", "bob"}  # events: still quiet, recomputed
+    assert pipeline.wakeups.take(at(1, 0, 5)) == []  # events: asleep till week 0 is closed
     due = at(1, 0).date()
     run_batch(pipeline, [assignment("bob", "m9", "compliance", due, at(1, 0))])
-    assert set(pipeline.quiet.entries) == {"ann"}  # an assignment: evaluated at the next tick
+    assert pipeline.wakeups.take(at(1, 0, 5)) == ["bob"]  # an assignment: due at once
 
 
 @dataclass

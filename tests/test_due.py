@@ -1,4 +1,5 @@
-"""`quiet_until`: a tick before it changes nothing, over generated and simulated histories."""
+"""`quiet_until`, and the wake-up index built on it: a tick the index lets a learner sleep
+through changes nothing, over generated and simulated histories."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
-from stream.core.due import QuietIndex, quiet_until
+from schemas.events import LearningEvent
+from stream.core.due import quiet_until
 from stream.core.state import LearnerState
 from stream.core.step import step
 from stream.core.timeline import Record, schedule
+from stream.core.wakeups import WakeIndex
 from stream.core.weeks import week_of_date
 from stream.simulate import simulate
 from tests.kit import POLICY, assignment, at, day, evaluated, intervention, ordered, profile
@@ -19,30 +22,32 @@ from tests.test_properties import FAST, KINDS, histories
 
 
 def checked_run(records: list[Record], until: dt.datetime | None) -> tuple[int, int]:
-    """Feed records and midnight ticks, keeping a `QuietIndex`; at every tick the index
-    says a learner may skip, check that stepping them changes nothing. Return (ticks
-    skipped, ticks evaluated)."""
+    """Feed records and midnight ticks, keeping a `WakeIndex` told of every record; at
+    every tick step every learner, and check that those the index leaves asleep do not
+    change (nor does their tier as the index has it). Return (ticks skipped, ticks
+    evaluated)."""
     states: dict[str, LearnerState] = {}
-    index = QuietIndex(POLICY)
+    index = WakeIndex(POLICY)
     skipped = evaluated_ = 0
     for item in schedule(records, POLICY, until):
         if not isinstance(item, Tick):
             state, _ = step(states.get(item.learner_id), item, POLICY)
             states[item.learner_id] = state
-            index.recorded(state, {type(item)})
+            index.recorded(item.learner_id, state, isinstance(item, LearningEvent))
             continue
+        due = index.take(item.now)
+        assert due == [k for k in states if k in due]  # in the order first seen
         for learner_id, state in states.items():
             before = state.model_dump_json()
-            quiet = index.skips(learner_id, item.now)
             state, outputs = step(state, item, POLICY)
-            if quiet is not None:
+            if learner_id not in due:
                 skipped += 1
-                assert outputs == [], (learner_id, item.now, quiet)
-                assert state.model_dump_json() == before, (learner_id, item.now, quiet)
-                assert quiet.tier == state.tier
+                assert outputs == [], (learner_id, item.now)
+                assert state.model_dump_json() == before, (learner_id, item.now)
+                assert index.tier(learner_id) == state.tier
             else:
                 evaluated_ += 1
-                index.ticked(state, item.now)
+                index.stepped(learner_id, state, item.now)
     return skipped, evaluated_
 
 

@@ -1,6 +1,7 @@
-"""`quiet_until` under other policies and clocks: time zones with daylight saving, other
-grace hours, counting windows, compliance limits and follow-ups, a profile that changes
-mid-history, and ticks every few hours (a wall-clock worker ticks every minute)."""
+"""`quiet_until` and the wake-up index under other policies and clocks: time zones with
+daylight saving, other grace hours, counting windows, compliance limits and follow-ups, a
+profile that changes mid-history, and ticks every few hours (a wall-clock worker ticks
+every minute)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
-from stream.core.due import REFRESH, QuietIndex
+from schemas.events import LearningEvent
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import step
 from stream.core.timeline import Record, record_time
+from stream.core.wakeups import REFRESH, WakeIndex
 from tests.kit import assignment, at, day, event, intervention, ordered, policy_with, profile
 from tests.test_properties import KINDS, ROLES
 
@@ -83,22 +85,22 @@ def test_a_tick_before_quiet_until_changes_nothing_under_any_policy(
     middle = len(records) // 2
     records = [*records[:middle], profile("p", new_role), *records[middle:]]
     state: LearnerState | None = None
-    index = QuietIndex(policy)
+    index = WakeIndex(policy)
     for item in timed(records, at(last + 3), hours):
         if not isinstance(item, Tick):
             state, _ = step(state, item, policy)
-            index.recorded(state, {type(item)})
+            index.recorded("p", state, isinstance(item, LearningEvent))
             continue
         if state is None:
             continue
-        quiet = index.skips("p", item.now)
+        due = index.take(item.now)
         before = state.model_dump_json()
         state, outputs = step(state, item, policy)
-        if quiet is None:
-            index.ticked(state, item.now)
+        if due:
+            index.stepped("p", state, item.now)
         else:
-            assert outputs == [], (policy.timezone, item.now, quiet)
-            assert state.model_dump_json() == before, (policy.timezone, item.now, quiet)
+            assert outputs == [], (policy.timezone, item.now)
+            assert state.model_dump_json() == before, (policy.timezone, item.now)
 
 
 def test_a_learner_never_evaluated_is_due_again_within_a_week() -> None:
@@ -106,8 +108,10 @@ def test_a_learner_never_evaluated_is_due_again_within_a_week() -> None:
     changelog's retention drops it: the index lets it rest a week at most."""
     policy = policy_with()
     state, _ = step(None, profile("p"), policy)
-    index = QuietIndex(policy)
+    index = WakeIndex(policy)
+    index.recorded("p", state, events_only=False)
     now = dt.datetime(2026, 1, 6, tzinfo=dt.UTC)
-    index.ticked(state, now)
-    assert index.skips("p", now + REFRESH - dt.timedelta(seconds=1)) is not None
-    assert index.skips("p", now + REFRESH) is None
+    assert index.take(now) == ["p"]
+    index.stepped("p", state, now)
+    assert index.take(now + REFRESH - dt.timedelta(seconds=1)) == []
+    assert index.take(now + REFRESH) == ["p"]

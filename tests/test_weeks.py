@@ -17,11 +17,12 @@ from schemas import Assignment, Intervention, LearnerProfile, LearningEvent
 from schemas.clock import Tick
 from schemas.limits import EARLIEST, LATEST
 from stream.core.clock import clock_at
-from stream.core.due import QuietIndex, quiet_until
+from stream.core.due import quiet_until
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Input, step
 from stream.core.timeline import Timeline, default_until, next_midnight, schedule
+from stream.core.wakeups import WakeIndex
 from stream.core.weeks import (
     END_OF_TIME,
     START_OF_TIME,
@@ -191,7 +192,7 @@ def extreme_runs(draw: st.DrawFn) -> tuple[Policy, list[Input]]:
 
 def run_extreme(policy: Policy, items: list[Input], skip_quiet: bool) -> list[object]:
     timeline = Timeline(policy, skip_quiet=skip_quiet)
-    index = QuietIndex(policy)
+    index = WakeIndex(policy)  # told of every record and tick, as the worker's is
     outputs: list[object] = []
     for item in items:
         if isinstance(item, Tick) and "p" not in timeline.states:
@@ -199,10 +200,11 @@ def run_extreme(policy: Policy, items: list[Input], skip_quiet: bool) -> list[ob
         outputs.extend(timeline.feed(item))
         state = timeline.states["p"]
         if isinstance(item, Tick):
-            index.ticked(state, item.now)
+            index.take(item.now)
+            index.stepped("p", state, item.now)
             quiet_until(state, item.now, policy)
         else:
-            index.recorded(state, {type(item)})
+            index.recorded("p", state, isinstance(item, LearningEvent))
         timeline.states["p"] = LearnerState.model_validate_json(state.model_dump_json())
     return outputs
 

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from schemas.events import LearningEvent
 from stream.agents.faust_compat import acting_for
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
@@ -85,7 +86,7 @@ class Batch:
     def forget(self, learner_id: str) -> None:
         """Drop a learner from the batch (erased: nothing of them is written back)."""
         self.pending.pop(learner_id, None)
-        self.pipeline.quiet.forget(learner_id)
+        self.pipeline.wakeups.forget(learner_id)
 
     def flush(self) -> int:
         """Store every changed state once; return how many were written."""
@@ -96,9 +97,10 @@ class Batch:
             try:
                 with acting_for(pending.event):
                     written += self.pipeline.store(pending.state, pending.stored)
-                self.pipeline.quiet.recorded(pending.state, {type(r) for r in pending.applied})
+                events_only = all(isinstance(r, LearningEvent) for r in pending.applied)
+                self.pipeline.wakeups.recorded(learner_id, pending.state, events_only)
             except Exception:  # one learner's failure must not lose the others' batch
-                self.pipeline.quiet.forget(learner_id)
+                self.pipeline.wakeups.forget(learner_id)
                 log.exception("store_error", learner=self.pipeline.pseudonym(learner_id))
         self.pending.clear()
         return written

@@ -89,42 +89,36 @@ def register(pipeline: Pipeline) -> None:
 
 
 async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> int:
-    """Step every learner of a partition with the tick (except those the quiet index says
-    it cannot change); return how many were stepped. Counts the partition's learners by
-    tier for the `learners_by_tier` gauge."""
+    """Step the learners of a partition the tick may change (`stream.core.wakeups`: those
+    whose wake-up has come, and those the index has not seen); return how many were
+    stepped. Counts the partition's learners by tier for the `learners_by_tier` gauge."""
     from stream.app import partition_of
 
     metrics = pipeline.metrics.worker
     started = time.perf_counter()
     n = pipeline.settings.partitions
     keys = [k for k in list(pipeline.table.keys()) if partition_of(k, n) == partition]
-    tiers: Counter[int] = Counter()
     stepped = 0
-    for learner_id in keys:
-        quiet = pipeline.quiet.skips(learner_id, tick.now)
-        if quiet is not None:
-            tiers[quiet.tier] += 1
-            continue
+    for learner_id in pipeline.wakeups.take(tick.now, partition, keys):
         stepped += 1
         try:
             raw = pipeline.table.get(learner_id)
             if raw is not None:
                 state = LearnerState.model_validate_json(raw)
                 # an unchanged state is not written again, except one never evaluated (a
-                # profile alone; the quiet index brings it back within a week): every state
+                # profile alone; the wake-up index brings it back within a week): every state
                 # must be rewritten within the changelog's retention, and a week close
                 # rewrites (changes) every evaluated one
                 unchanged = raw if state.evaluated_week is not None else None
                 state = await pipeline.apply(state, tick, unchanged=unchanged)
-                pipeline.quiet.ticked(state, tick.now)
-                tiers[state.tier] += 1
+                pipeline.wakeups.stepped(learner_id, state, tick.now)
         except Exception as exc:  # one learner's failure must not stop the partition's tick
-            pipeline.quiet.forget(learner_id)
+            pipeline.wakeups.forget(learner_id)
             who = pipeline.pseudonym(learner_id)
             log.exception("evaluation_error", learner=who, partition=partition)
             error = InvalidRecord("evaluation_error", f"learner {who}: {exc!r}"[:500])
             await pipeline.dead_letter_tick(partition, learner_id, error)
-    pipeline.tiers_by_partition[partition] = tiers
+    pipeline.tiers_by_partition[partition] = pipeline.wakeups.tiers(partition)
     total: Counter[int] = sum(pipeline.tiers_by_partition.values(), Counter())
     for tier in range(4):
         metrics.learners_by_tier.labels(str(tier)).set(total.get(tier, 0))

@@ -12,11 +12,13 @@ these instants (`on_tick` in `stream.core.step` is idempotent):
 The deadline conditions, the follow-up's decision and the Tier 2 re-arming depend on the
 day only through these dates, and `rise` never moves on conditions that did not change.
 A record can change this. An event can set the first week to evaluate, complete an
-assignment (which only weakens deadline conditions) or raise the tier (setting a follow-up
-a day or more ahead), so after an event `quiet_until` is computed again as of the
-learner's last tick. A profile, an assignment or an intervention can make a condition
-hold at once (a new role's thresholds, an assignment already overdue, a `resolved`): the
-learner is evaluated at the next tick. `QuietIndex` keeps this per learner.
+assignment (which only weakens deadline conditions: the instant can only move later) or
+raise the tier (setting a follow-up a day or more ahead), so after an event that set the
+first week or the tier `quiet_until` is computed again as of the learner's last tick. A
+profile, an assignment or an intervention can make a condition hold at once (a new role's
+thresholds, an assignment already overdue, a `resolved`): the learner is evaluated at the
+next tick. `stream.core.wakeups.WakeIndex` keeps this per learner, for replay and the
+worker alike.
 
 A worker (and a replay) that skips a learner whose `quiet_until` is later than the tick
 gives the same states and transitions as one that evaluates everyone: the property tests
@@ -26,12 +28,9 @@ check this over generated and simulated histories.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from schemas.events import LearningEvent
-from schemas.transitions import Tier
 from stream.core.clock import clock_at
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
@@ -72,60 +71,3 @@ def _deadline_days(state: LearnerState, policy: Policy) -> list[dt.date]:
         if not item.completed:
             days.extend((add_days(item.due, 1), add_days(item.due, limit)))
     return days
-
-
-REFRESH = dt.timedelta(days=7)  # the longest a never-evaluated learner stays quiet
-
-
-@dataclass(slots=True)
-class Quiet:
-    """A learner a tick may skip: their last tick, the instant that ends the quiet (POSIX
-    seconds; None: no end), and their tier (for counts by tier without loading them)."""
-
-    last_tick: dt.datetime
-    until: float | None
-    tier: Tier
-
-
-@dataclass
-class QuietIndex:
-    """The learners ticks may skip, kept up to date by the ticks and records that touch them."""
-
-    policy: Policy
-    entries: dict[str, Quiet] = field(default_factory=dict)
-
-    def skips(self, learner_id: str, now: dt.datetime) -> Quiet | None:
-        """The learner's entry when a tick at `now` can leave them as they are."""
-        quiet = self.entries.get(learner_id)
-        if quiet is None or (quiet.until is not None and now.timestamp() >= quiet.until):
-            return None
-        return quiet
-
-    def ticked(self, state: LearnerState, now: dt.datetime) -> None:
-        """A tick at `now` evaluated the learner. A learner never evaluated (a profile
-        alone) is due again a week later all the same: the worker rewrites such a state at
-        every tick it steps, so that it outlives the changelog's retention."""
-        until = _seconds(state, now, self.policy)
-        if state.evaluated_week is None:
-            refresh = shifted(now, REFRESH).timestamp()
-            until = refresh if until is None else min(until, refresh)
-        self.entries[state.learner_id] = Quiet(now, until, state.tier)
-
-    def recorded(self, state: LearnerState, kinds: set[type]) -> None:
-        """Records of these types were applied to the learner since their last tick."""
-        quiet = self.entries.get(state.learner_id)
-        if quiet is None:
-            return
-        if kinds <= {LearningEvent}:
-            quiet.until = _seconds(state, quiet.last_tick, self.policy)
-            quiet.tier = state.tier
-        else:
-            del self.entries[state.learner_id]
-
-    def forget(self, learner_id: str) -> None:
-        self.entries.pop(learner_id, None)
-
-
-def _seconds(state: LearnerState, now: dt.datetime, policy: Policy) -> float | None:
-    until = quiet_until(state, now, policy)
-    return until.timestamp() if until is not None else None
