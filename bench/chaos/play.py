@@ -59,6 +59,7 @@ class RunResult:
     monitor: MonitorStats = field(default_factory=MonitorStats)
     fault_kills: int = 0
     barrier_timeouts: int = 0
+    reread: tuple[int, int] = (0, 0)  # duplicate and late_event notices in the workers' logs
     poison_sent: int = 0
     poison_refused: list[str] = field(default_factory=list)  # by the broker
     poison_dead_lettered: int = 0
@@ -202,6 +203,7 @@ class Run:
         result.monitor = monitor.stats
         result.fault_kills = fleet.fault_kills()
         result.barrier_timeouts = fleet.grep(BARRIER_LINE)
+        result.reread = (fleet.grep(b"] duplicate "), fleet.grep(b"] late_event "))
         result.poison_dead_lettered = dead_lettered([m.value for m in letters], self.poison_at)
         self.say(
             f"done: {outcome.streamed} transitions streamed, lost {outcome.lost}, "

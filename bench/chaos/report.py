@@ -33,7 +33,7 @@ def seconds(values: Sequence[float]) -> str:
 def cells(r: RunResult) -> list[str]:
     o, f, m = r.outcome, r.fleet, r.monitor
     ticks = f"{r.applied}/{r.ticks}" + (" CAP" if r.capped else "")
-    resume = seconds(m.resumes) + (f" +{m.never_resumed} never" if m.never_resumed else "")
+    resume = seconds(m.resumes) + (f" +{m.never_resumed} cut" if m.never_resumed else "")
     poison = f"{r.poison_dead_lettered}/{r.poison_sent}"
     if r.poison_refused:
         poison += f" ({len(r.poison_refused)} refused)"
@@ -107,10 +107,12 @@ does not have; **resent** identical copies of one id (at-least-once, not a failu
 **state** learners whose last changelog state differs from replay's (or an erased learner
 whose state is still there); **hangs** input pending and no commit by the group for 60 s
 while a worker was alive (the workers are then killed and restarted; CAP: the run hit its
-time cap); **resume s** from a restart to the group's next commit on the clock topic, max
-(median); **stop s** SIGTERM to exit, max (median), including the stop at the end of each
-run; **barrier t/o** `tick_barrier_timeout` lines in the workers' logs (a tick evaluated
-without waiting for its inputs); **poison dlq** poison records with a dead letter / sent.
+time cap); **resume s** from a restart (or the broker's SIGCONT) to the group's next
+commit on the clock topic, max (median); "+N cut": restarts disrupted again (or the run
+ended) before that commit; **stop s** SIGTERM to exit, max (median), including the stop
+at the end of each run; **barrier t/o** `tick_barrier_timeout` lines in the workers' logs
+(a tick evaluated without waiting for its inputs); **poison dlq** poison records with a
+dead letter / sent.
 
 Expected answer: `stream.replay.replay` of the records sent (the driver sends the same
 records and midnight ticks in simulated time, `TIERWATCH_CLOCK=external`). Replay has no
@@ -125,6 +127,9 @@ def write(
     details = []
     for r in results:
         notes = [*r.outcome.details, *r.monitor.hang_notes, *r.poison_refused]
+        duplicates, late = r.reread
+        if notes and (duplicates or late):
+            notes.append(f"workers logged {duplicates} duplicate and {late} late_event notices")
         if notes:
             details.append(f"- **{r.label}** ({r.scenario}); logs {r.logs}")
             details += [f"  - {n}" for n in notes[:14]]
