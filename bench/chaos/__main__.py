@@ -37,6 +37,7 @@ class Config:
     cap_s: float
     hang_s: float
     short: bool
+    fail_fast: bool = False
 
 
 def config(args: argparse.Namespace) -> Config:
@@ -51,6 +52,7 @@ def config(args: argparse.Namespace) -> Config:
         cap_s=args.cap_s or (240.0 if short else 900.0),
         hang_s=args.hang_s,
         short=short,
+        fail_fast=args.fail_fast,
     )
 
 
@@ -69,6 +71,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--cap-s", type=float, help="time cap of one run (default 900, short 240)")
     p.add_argument("--hang-s", type=float, default=60.0, help="no commit this long: a hang")
+    p.add_argument("--fail-fast", action="store_true", help="end a run at its first hang")
     p.add_argument("--out", type=Path, help="the report (default bench/CHAOS.md; short: none)")
     p.add_argument("--logs", type=Path, help="directory for the workers' logs (default: tmp)")
     return p.parse_args(argv)
@@ -105,8 +108,9 @@ async def run_all(cfg: Config, seed: int, scenarios: list[Scenario], logs: Path)
             flush=True,
         )
         run = Run(
-            label, scenario, history, policy, logs / label, seed * 1000 + n, cfg.cap_s, cfg.hang_s
-        )
+            label, scenario, history, policy, logs / label, seed * 1000 + n,
+            cfg.cap_s, cfg.hang_s, cfg.fail_fast,
+        )  # fmt: skip
         results.append(await run.execute())
     return results
 

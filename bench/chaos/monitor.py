@@ -151,16 +151,18 @@ class Monitor:
             self.fleet.start(name)
         self.last_progress = time.monotonic()
 
-    async def applied(self, ends: dict[tuple[str, int], int], deadline: float) -> bool:
+    async def applied(
+        self, ends: dict[tuple[str, int], int], deadline: float, fail_fast: bool = False
+    ) -> bool:
         """Wait until the group committed the clock topic up to `ends` (a tick applied);
-        False when the monotonic `deadline` passes first."""
+        False when the monotonic `deadline` passes first (or, `fail_fast`, at a hang)."""
         clock = self.topics.clock
         wanted = {tp: end for tp, end in ends.items() if tp[0] == clock}
         while True:
             if all(self.committed.get(tp, 0) >= end for tp, end in wanted.items()):
                 return True
             left = deadline - time.monotonic()
-            if left <= 0:
+            if left <= 0 or (fail_fast and self.stats.hangs):
                 return False
             self._changed.clear()
             with contextlib.suppress(TimeoutError):

@@ -53,7 +53,8 @@ class RunResult:
     ticks: int
     applied: int = 0  # ticks applied
     seconds: float = 0.0
-    capped: bool = False
+    capped: bool = False  # the run hit its time cap
+    aborted: bool = False  # ended at its first hang (--fail-fast): later ticks never sent
     outcome: Outcome = field(default_factory=Outcome)
     fleet: FleetStats = field(default_factory=FleetStats)
     monitor: MonitorStats = field(default_factory=MonitorStats)
@@ -69,7 +70,7 @@ class RunResult:
 class Run:
     def __init__(
         self, label: str, scenario: Scenario, history: History, policy: Policy,
-        directory: Path, seed: int, cap_s: float, hang_s: float,
+        directory: Path, seed: int, cap_s: float, hang_s: float, fail_fast: bool = False,
     ) -> None:  # fmt: skip
         self.label = label
         self.scenario = scenario
@@ -79,6 +80,7 @@ class Run:
         self.rng = random.Random(seed)
         self.cap_s = cap_s
         self.hang_s = hang_s
+        self.fail_fast = fail_fast  # end the run at its first hang (the test: it failed)
         self.result = RunResult(label, scenario.describe(), history.learners, len(history.ticks))
         self.poison_at: list[tuple[str, int, int]] = []
         self.fleet: Fleet | None = None
@@ -144,9 +146,11 @@ class Run:
                 continue
             await driver.tick(item.now)
             n += 1
-            if not await monitor.applied(driver.stats.ends, deadline):
-                self.result.capped = True
-                self.say(f"time cap ({self.cap_s:.0f} s) reached at tick {n}: stopping the run")
+            if not await monitor.applied(driver.stats.ends, deadline, self.fail_fast):
+                self.result.capped = not monitor.stats.hangs
+                self.result.aborted = bool(monitor.stats.hangs)
+                why = "a hang (--fail-fast)" if monitor.stats.hangs else f"{self.cap_s:.0f} s cap"
+                self.say(f"{why} at tick {n}: stopping the run")
                 return
             self.result.applied = n
             for learner in history.erasures.get(item.now, []):

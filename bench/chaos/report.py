@@ -32,7 +32,7 @@ def seconds(values: Sequence[float]) -> str:
 
 def cells(r: RunResult) -> list[str]:
     o, f, m = r.outcome, r.fleet, r.monitor
-    ticks = f"{r.applied}/{r.ticks}" + (" CAP" if r.capped else "")
+    ticks = f"{r.applied}/{r.ticks}" + (" CAP" if r.capped else " ABORT" if r.aborted else "")
     resume = seconds(m.resumes) + (f" +{m.never_resumed} cut" if m.never_resumed else "")
     poison = f"{r.poison_dead_lettered}/{r.poison_sent}"
     if r.poison_refused:
