@@ -146,7 +146,19 @@ def test_offsets_acknowledged_before_the_committed_one_are_dropped(app):
     assert app.consumer._acked_index[TP0] == set()
 
 
-def guarded_app(app: Any, seeks: list[tuple[TP, int]]) -> Any:
+class Buffer:
+    """An agent's buffer of records read but not yet taken."""
+
+    def __init__(self, items: int) -> None:
+        self.items = items
+
+    def empty(self) -> bool:
+        return self.items == 0
+
+
+def guarded_app(
+    app: Any, seeks: list[tuple[TP, int]], high: int | None = 15, buffered: int = 0
+) -> Any:
     consumer = app.consumer
 
     async def seek(tp: TP, offset: int) -> None:
@@ -154,7 +166,10 @@ def guarded_app(app: Any, seeks: list[tuple[TP, int]]) -> Any:
 
     consumer.assignment = lambda: {TP0}
     consumer.seek = seek
-    return SimpleNamespace(consumer=consumer, rebalancing=False, should_stop=False)
+    consumer.highwater = lambda tp: high
+    channel = SimpleNamespace(queue=Buffer(buffered))
+    topics = SimpleNamespace(_tp_index={TP0: [channel]})
+    return SimpleNamespace(consumer=consumer, rebalancing=False, should_stop=False, topics=topics)
 
 
 async def test_a_stuck_partition_is_read_again_then_its_missing_offsets_skipped(app):
@@ -172,6 +187,43 @@ async def test_a_stuck_partition_is_read_again_then_its_missing_offsets_skipped(
     assert await guard.check(target, now=5.0) == [(TP0, "gap")]
     faust_compat.strict_commits(app)
     assert app.consumer._new_offset(TP0) == 15
+
+
+async def test_the_last_record_read_and_never_delivered_is_read_again(app):
+    """Committed 36, one record there (high watermark 37), nothing acknowledged, in flight
+    or buffered (a tick read, then cleared at a rebalance): read again from 36, and again
+    if it still does not come; never skipped as a gap."""
+    seeks: list[tuple[TP, int]] = []
+    target = guarded_app(app, seeks, high=37)
+    app.consumer._committed_offset[TP0] = 36
+    guard = CommitGuard(stall_s=5.0)
+    assert await guard.check(target, now=0.0) == []
+    assert await guard.check(target, now=4.0) == []
+    assert await guard.check(target, now=5.5) == [(TP0, "reread")]
+    assert await guard.check(target, now=11.0) == [(TP0, "reread")]
+    assert seeks == [(TP0, 36), (TP0, 36)]
+
+
+async def test_an_idle_partition_is_not_stuck(app):
+    """Committed 36 and nothing past it (high watermark 36): nothing to repair."""
+    seeks: list[tuple[TP, int]] = []
+    target = guarded_app(app, seeks, high=36)
+    app.consumer._committed_offset[TP0] = 36
+    guard = CommitGuard(stall_s=1.0)
+    for now in (0.0, 5.0, 10.0):
+        assert await guard.check(target, now=now) == []
+    assert seeks == []
+
+
+async def test_records_waiting_in_an_agent_s_buffer_are_not_stuck(app):
+    """Records read and waiting for a busy agent: the guard waits for the agent."""
+    seeks: list[tuple[TP, int]] = []
+    target = guarded_app(app, seeks, high=40, buffered=3)
+    app.consumer._committed_offset[TP0] = 36
+    guard = CommitGuard(stall_s=1.0)
+    for now in (0.0, 5.0, 10.0):
+        assert await guard.check(target, now=now) == []
+    assert seeks == []
 
 
 async def test_records_acknowledged_but_never_stored_are_read_again(app):

@@ -172,34 +172,50 @@ def strict_commits(app: Any, cap: Cap | None = None) -> None:
 @dataclass
 class _Stall:
     committed: int
-    head: int
+    head: int | None
     since: float
     reread: bool = False
+
+
+def queued(app: Any, tp: TP) -> bool:
+    """Whether records of a partition wait in an agent's buffer (read, not yet taken)."""
+    channels = getattr(app.topics, "_tp_index", {}).get(tp, ())
+    return any(not channel.queue.empty() for channel in channels if hasattr(channel, "queue"))
 
 
 @dataclass
 class CommitGuard:
     """Finds partitions whose commits are stuck behind records never delivered, and reads
-    them again (or, when they do not exist, marks them as a gap). `check` runs on a timer."""
+    them again (or, when they do not exist, marks them as a gap). `check` runs on a timer.
 
-    stall_s: float = 2.0
+    A partition is stuck when it holds records past its committed offset (its high
+    watermark), nothing more can be committed, and none of its records is in flight (being
+    processed, or waiting in an agent's buffer), for `stall_s`. That covers the record
+    never delivered while later ones were acknowledged, and the last record of a partition
+    read and then cleared at a rebalance, which nothing after it would ever reveal."""
+
+    stall_s: float = 5.0
     cap: Cap | None = None  # as given to `strict_commits`
     stalls: dict[TP, _Stall] = field(default_factory=dict)
     repaired: int = 0
 
-    def stuck(self, consumer: Any, tp: TP) -> tuple[int, int] | None:
-        """(committed, first acknowledged at or after it) of a partition whose commits
-        are stuck: acknowledged offsets wait, nothing can be committed (the record at the
-        committed offset was never acknowledged, or never stored), and nothing of the
-        partition is being processed. None when it is not stuck."""
+    def stuck(self, app: Any, tp: TP) -> tuple[int, int | None] | None:
+        """(committed, first acknowledged at or after it, if any) of a stuck partition;
+        None when it is not stuck."""
+        consumer = app.consumer
         committed, end, offsets, _ = _run(consumer, tp, self.cap)
-        ahead = [offset for offset in offsets if offset >= committed]
-        if not ahead or end > committed:
-            return None
+        if end > committed:
+            return None  # it can commit
+        high = consumer.highwater(tp)
+        if high is None or high <= committed:
+            return None  # nothing to process
         for message in list(consumer._unacked_messages):
             if message.tp == tp and message.offset >= committed:
-                return None  # still being processed: it will be acknowledged
-        return committed, min(ahead)
+                return None  # being processed: it will be acknowledged
+        if queued(app, tp):
+            return None  # waiting in an agent's buffer
+        ahead = [offset for offset in offsets if offset >= committed]
+        return committed, min(ahead) if ahead else None
 
     async def check(self, app: Any, now: float | None = None) -> list[tuple[TP, str]]:
         """Repair what has been stuck longer than `stall_s`; return the partitions repaired
@@ -215,29 +231,23 @@ class CommitGuard:
             if tp not in assigned:
                 del self.stalls[tp]
         for tp in assigned:
-            found = self.stuck(consumer, tp)
+            found = self.stuck(app, tp)
             if found is None:
                 self.stalls.pop(tp, None)
                 continue
             committed, head = found
             stall = self.stalls.get(tp)
-            if stall is None or (stall.committed, stall.head) != (committed, head):
-                if stall is not None and stall.committed == committed and stall.reread:
-                    stall.head, stall.since = head, now  # read again: wait for the records
-                    continue
+            if stall is None or stall.committed != committed:
                 self.stalls[tp] = _Stall(committed, head, now)
+                continue
+            if stall.head != head:  # acknowledged records came: wait again
+                stall.head, stall.since = head, now
                 continue
             if now - stall.since < self.stall_s:
                 continue
-            if not stall.reread:
-                log.warning(
-                    "commit_stuck_reread", topic=tp.topic, partition=tp.partition,
-                    committed=committed, first_acked=head,
-                )  # fmt: skip
-                await consumer.seek(tp, committed)
-                stall.reread, stall.since = True, now
-                repaired.append((tp, "reread"))
-            elif head > committed:  # read again and still missing: they do not exist
+            self.repaired += 1
+            if stall.reread and head is not None and head > committed:
+                # read again, and still nothing before `head`: those offsets do not exist
                 log.warning(
                     "commit_gap_skipped", topic=tp.topic, partition=tp.partition,
                     committed=committed, first_acked=head,
@@ -245,13 +255,13 @@ class CommitGuard:
                 consumer._gap[tp].addi(committed, head)
                 del self.stalls[tp]
                 repaired.append((tp, "gap"))
-            else:  # acknowledged but never stored, even after a re-read: read again
-                log.error(
-                    "commit_stuck_again", topic=tp.topic, partition=tp.partition,
-                    committed=committed,
-                )  # fmt: skip
-                await consumer.seek(tp, committed)
-                stall.since = now
-                repaired.append((tp, "reread"))
-            self.repaired += 1
+                continue
+            level = log.error if stall.reread else log.warning
+            level(
+                "commit_stuck_reread", topic=tp.topic, partition=tp.partition,
+                committed=committed, first_acked=head, again=stall.reread,
+            )  # fmt: skip
+            await consumer.seek(tp, committed)
+            stall.reread, stall.since = True, now
+            repaired.append((tp, "reread"))
         return repaired
