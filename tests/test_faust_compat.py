@@ -6,6 +6,7 @@ stream/agents/faust_compat.py (and pin the release) before anything else.
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +20,7 @@ from stream.agents import faust_compat
 from stream.agents.faust_compat import CommitGuard, FaustInternalsChanged
 
 TP0 = TP("events", 0)
+CHANGELOG = TP("app-learners-changelog", 0)
 
 
 @pytest.fixture
@@ -168,8 +170,15 @@ def guarded_app(
     consumer.seek = seek
     consumer.highwater = lambda tp: high
     channel = SimpleNamespace(queue=Buffer(buffered))
-    topics = SimpleNamespace(_tp_index={TP0: [channel]})
-    return SimpleNamespace(consumer=consumer, rebalancing=False, should_stop=False, topics=topics)
+    topics = SimpleNamespace(
+        _tp_index={TP0: [channel]}, acks_enabled_for=lambda topic: topic != CHANGELOG.topic
+    )
+    recovery = SimpleNamespace(completed=asyncio.Event())
+    recovery.completed.set()
+    return SimpleNamespace(
+        consumer=consumer, rebalancing=False, should_stop=False, topics=topics,
+        tables=SimpleNamespace(recovery=recovery),
+    )  # fmt: skip
 
 
 async def test_a_stuck_partition_is_read_again_then_its_missing_offsets_skipped(app):
@@ -274,5 +283,21 @@ async def test_nothing_is_repaired_while_the_group_rebalances(app):
     acked(app.consumer, TP0, 10, [13])
     guard = CommitGuard(stall_s=0.5)
     for now in (0.0, 1.0, 2.0):
+        assert await guard.check(target, now=now) == []
+    assert seeks == []
+
+
+async def test_changelogs_and_a_recovering_worker_are_left_alone(app):
+    """A changelog partition (never committed) and any partition while the tables recover
+    (the inputs are paused) are never read again."""
+    seeks: list[tuple[TP, int]] = []
+    target = guarded_app(app, seeks, high=50)
+    app.consumer.assignment = lambda: {CHANGELOG}
+    guard = CommitGuard(stall_s=1.0)
+    for now in (0.0, 5.0, 10.0):
+        assert await guard.check(target, now=now) == []
+    app.consumer.assignment = lambda: {TP0}
+    target.tables.recovery.completed.clear()
+    for now in (20.0, 25.0, 30.0):
         assert await guard.check(target, now=now) == []
     assert seeks == []

@@ -63,6 +63,9 @@ def check_internals(app: Any) -> None:
     missing = [name for name in _CONSUMER_ATTRIBUTES if not hasattr(app.consumer, name)]
     if not hasattr(app.producer, "buffer") or not hasattr(app.producer.buffer, "max_messages"):
         missing.append("producer.buffer.max_messages")
+    for name in ("_tp_index", "acks_enabled_for"):
+        if not hasattr(app.topics, name):
+            missing.append(f"topics.{name}")
     if not hasattr(faust_consumer.Consumer, "_new_offset"):
         missing.append("Consumer._new_offset")
     if missing:
@@ -177,6 +180,12 @@ class _Stall:
     reread: bool = False
 
 
+def recovered(app: Any) -> bool:
+    """Whether the tables' recovery has finished (until then the inputs are paused)."""
+    recovery = getattr(app.tables, "recovery", None)
+    return recovery is None or recovery.completed.is_set()
+
+
 def queued(app: Any, tp: TP) -> bool:
     """Whether records of a partition wait in an agent's buffer (read, not yet taken)."""
     channels = getattr(app.topics, "_tp_index", {}).get(tp, ())
@@ -220,7 +229,7 @@ class CommitGuard:
     async def check(self, app: Any, now: float | None = None) -> list[tuple[TP, str]]:
         """Repair what has been stuck longer than `stall_s`; return the partitions repaired
         and how (`reread` or `gap`)."""
-        if app.rebalancing or app.should_stop:
+        if app.rebalancing or app.should_stop or not recovered(app):
             self.stalls.clear()
             return []
         now = time.monotonic() if now is None else now
@@ -231,6 +240,8 @@ class CommitGuard:
             if tp not in assigned:
                 del self.stalls[tp]
         for tp in assigned:
+            if not app.topics.acks_enabled_for(tp.topic):
+                continue  # a changelog: read by the table recovery, never committed
             found = self.stuck(app, tp)
             if found is None:
                 self.stalls.pop(tp, None)
