@@ -64,7 +64,7 @@ def check_internals(app: Any) -> None:
     if not hasattr(app.producer, "buffer") or not hasattr(app.producer.buffer, "max_messages"):
         missing.append("producer.buffer.max_messages")
     for name in ("_tp_index", "acks_enabled_for"):
-        if not hasattr(app.topics, name):
+        if not hasattr(getattr(app, "topics", None), name):
             missing.append(f"topics.{name}")
     if not hasattr(faust_consumer.Consumer, "_new_offset"):
         missing.append("Consumer._new_offset")
