@@ -13,6 +13,8 @@ import asyncio
 import sys
 import tempfile
 import time
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,27 +94,49 @@ def selected(cfg: Config, only: str | None) -> list[Scenario]:
     return plain + [s for s in runs if kinds[type(s).__name__] in wanted]
 
 
-async def run_all(cfg: Config, seed: int, scenarios: list[Scenario], logs: Path) -> list[RunResult]:
-    policy = load_policy()
+async def run_all(
+    cfg: Config,
+    seed: int,
+    scenarios: list[Scenario],
+    logs: Path,
+    after: Callable[[list[RunResult]], None] | None = None,
+) -> list[RunResult]:
+    """Every run in turn; `after` is given the results so far after each. A run that
+    fails (an error of the suite, not of the workers) is a row with its error."""
     results: list[RunResult] = []
     for n, scenario in enumerate(scenarios, start=1):
-        history = hist.build(
-            policy, cfg.learners, cfg.weeks, seed + n, cfg.erasures, scenario.severe_poison
-        )
-        label = f"{n:02d}"
-        print(
-            f"chaos run {n}/{len(scenarios)}: {scenario.describe()}; {history.learners} "
-            f"learners, {len(history.records)} records, {len(history.ticks)} ticks, "
-            f"{len(history.expected)} transitions expected",
-            file=sys.stderr,
-            flush=True,
-        )
-        run = Run(
-            label, scenario, history, policy, logs / label, seed * 1000 + n,
-            cfg.cap_s, cfg.hang_s, cfg.fail_fast,
-        )  # fmt: skip
-        results.append(await run.execute())
+        try:
+            results.append(await run_one(cfg, seed, scenario, n, len(scenarios), logs))
+        except Exception as exc:
+            traceback.print_exc()
+            label, name = f"{n:02d}", scenario.describe()
+            results.append(RunResult(label, name, 0, 0, error=repr(exc)[:300]))
+        if after is not None:
+            after(results)
     return results
+
+
+async def run_one(
+    cfg: Config, seed: int, scenario: Scenario, n: int, runs: int, logs: Path
+) -> RunResult:
+    """One run: its history (seed + n), its scenario, its own broker and workers."""
+    policy = load_policy()
+    history = hist.build(
+        policy, cfg.learners, cfg.weeks, seed + n, cfg.erasures, scenario.severe_poison
+    )
+    label = f"{n:02d}"
+    print(
+        f"chaos run {n}/{runs}: {scenario.describe()}; {history.learners} "
+        f"learners, {len(history.records)} records, {len(history.ticks)} ticks, "
+        f"{len(history.expected)} transitions expected",
+        file=sys.stderr,
+        flush=True,
+    )
+    run = Run(
+        label, scenario, history, policy, logs / label, seed * 1000 + n,
+        cfg.cap_s, cfg.hang_s, cfg.fail_fast,
+    )  # fmt: skip
+    return await run.execute()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,13 +148,20 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out if args.out is not None else (None if cfg.short else HERE / "CHAOS.md")
     command = "python -m bench.chaos " + " ".join(argv if argv is not None else sys.argv[1:])
     started = time.monotonic()
-    results = asyncio.run(run_all(cfg, args.seed, scenarios, logs))
-    took = time.monotonic() - started
-    print(report.table(results))
     described = (
         f"simulate({cfg.learners} learners, {cfg.weeks} weeks, seed {args.seed}+run), "
         f"{cfg.erasures} erased a run, 4 partitions, a fresh embedded broker a run"
     )
+
+    def write(results: list[RunResult]) -> None:  # after every run: a crash keeps the rest
+        if out is not None:
+            took = time.monotonic() - started
+            done = f"{described}; {len(results)} of {len(scenarios)} runs done"
+            report.write(out, results, command.strip(), done, took)
+
+    results = asyncio.run(run_all(cfg, args.seed, scenarios, logs, write))
+    took = time.monotonic() - started
+    print(report.table(results))
     if out is not None:
         report.write(out, results, command.strip(), described, took)
         print(f"written to {out}", file=sys.stderr)

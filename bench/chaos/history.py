@@ -35,6 +35,8 @@ from stream.replay import replay
 from stream.simulate import persona_of, simulate
 
 DAY = dt.timedelta(days=1)
+FUTURE = "9999-06-01T00:00:00+00:00"
+PAST = "1900-01-01T00:00:00+00:00"
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,10 @@ def poison_records(learner: str, at: dt.datetime, severe: bool) -> list[Poison]:
         return codec.encode_record(record)
 
     good = orjson.loads(event("chaos-template", at))
+
+    def raw(eid: str, **fields: object) -> bytes:  # unvalidated: the schema may refuse it
+        return orjson.dumps({**good, "id": eid, **fields})
+
     out = [
         Poison("bad json", "events", key, b'{"id": "chaos-1", "learner_id": '),
         Poison("unknown kind", "events", key, orjson.dumps({**good, "kind": "dance"})),
@@ -149,12 +155,14 @@ def poison_records(learner: str, at: dt.datetime, severe: bool) -> list[Poison]:
         Poison("not utf-8", "assignments", key, b"\xff\xfe\x00garbage"),
     ]
     if severe:
-        far_future = dt.datetime(9999, 6, 1, tzinfo=dt.UTC)
-        far_past = dt.datetime(1900, 1, 1, tzinfo=dt.UTC)
         huge = {"blob": "x" * (5 << 20)}
+        day_before = (at - DAY).isoformat()
         out += [
-            Poison("event in year 9999", "events", key, event("chaos-future", far_future)),
-            Poison("event in year 1900", "events", key, event("chaos-past", far_past)),
-            Poison("5 MB event", "events", key, event("chaos-huge", at - DAY, huge)),
-        ]
+            Poison("event in year 9999", "events", key, raw("chaos-future", occurred_at=FUTURE)),
+            Poison("event in year 1900", "events", key, raw("chaos-past", occurred_at=PAST)),
+            Poison(
+                "5 MB event", "events", key,
+                raw("chaos-huge", occurred_at=day_before, source_meta=huge),
+            ),
+        ]  # fmt: skip
     return out

@@ -65,6 +65,7 @@ class RunResult:
     poison_refused: list[str] = field(default_factory=list)  # by the broker
     poison_dead_lettered: int = 0
     logs: str = ""
+    error: str = ""  # the run itself failed (the suite's own error): no comparison
 
 
 class Run:

@@ -33,6 +33,7 @@ def seconds(values: Sequence[float]) -> str:
 def cells(r: RunResult) -> list[str]:
     o, f, m = r.outcome, r.fleet, r.monitor
     ticks = f"{r.applied}/{r.ticks}" + (" CAP" if r.capped else " ABORT" if r.aborted else "")
+    ticks = "ERROR" if r.error else ticks
     resume = seconds(m.resumes) + (f" +{m.never_resumed} cut" if m.never_resumed else "")
     poison = f"{r.poison_dead_lettered}/{r.poison_sent}"
     if r.poison_refused:
@@ -75,7 +76,8 @@ def closing_line(results: Sequence[RunResult]) -> str:
 
 
 def failed(results: Sequence[RunResult]) -> bool:
-    return any(v for k, v in totals(results).items() if k != "runs")
+    errors = any(r.error for r in results)
+    return errors or any(v for k, v in totals(results).items() if k != "runs")
 
 
 def machine() -> str:
@@ -127,6 +129,7 @@ def write(
     details = []
     for r in results:
         notes = [*r.outcome.details, *r.monitor.hang_notes, *r.poison_refused]
+        notes += [f"the run failed: {r.error}"] if r.error else []
         duplicates, late = r.reread
         if notes and (duplicates or late):
             notes.append(f"workers logged {duplicates} duplicate and {late} late_event notices")
