@@ -15,12 +15,6 @@ from bench.chaos.__main__ import config, parse, run_all, selected
 pytestmark = pytest.mark.broker
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="temporary, product bug of issue 12: a restarted or rebalanced worker can hang (a "
-    "clock partition's tick never committed while /readyz answers 200): 2 of 3 short runs "
-    "at a1afeac hung; remove this mark once the hang is fixed",
-)
 def test_short_chaos_suite_loses_repeats_and_hangs_nothing(tmp_path):
     args = parse(["--short", "--fail-fast", "--logs", str(tmp_path)])
     cfg = config(args)
