@@ -69,7 +69,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--fault", type=float, help="TIERWATCH_FAULT_KILL_AFTER_STORE on every "
                    "second kill run (default 0.03, short 0)")  # fmt: skip
     p.add_argument(
-        "--only", help="comma-separated scenarios: plain,kill,scale,rolling,poison,pause"
+        "--only",
+        help="comma-separated scenarios: plain,kill,scale,rolling,poison,pause,receiver, or "
+        "a run's name (e.g. 'receiver down 60 s')",
     )
     p.add_argument("--cap-s", type=float, help="time cap of one run (default 900, short 240)")
     p.add_argument("--hang-s", type=float, default=60.0, help="no commit this long: a hang")
@@ -86,12 +88,18 @@ def selected(cfg: Config, only: str | None) -> list[Scenario]:
     wanted = set(only.split(","))
     kinds = {
         "KillLoop": "kill", "Scale": "scale", "Rolling": "rolling", "Poison": "poison",
-        "Pause": "pause",
+        "Pause": "pause", "ReceiverDown": "receiver",
     }  # fmt: skip
+    full = suite(cfg.kill_runs, cfg.kills, cfg.fault, short=False)
     if cfg.short and wanted & {"rolling", "poison", "pause"}:
-        runs = suite(cfg.kill_runs, cfg.kills, cfg.fault, short=False)
+        runs = full
+    chosen = [s for s in runs if kinds[type(s).__name__] in wanted]
+    for s in (*runs, *full):  # by name, unless its kind is chosen
+        if s.describe() in wanted and kinds[type(s).__name__] not in wanted:
+            chosen.append(s)
+            wanted.discard(s.describe())
     plain = [Scenario()] if "plain" in wanted else []  # no disruption: the baseline
-    return plain + [s for s in runs if kinds[type(s).__name__] in wanted]
+    return plain + chosen
 
 
 async def run_all(
@@ -121,8 +129,9 @@ async def run_one(
 ) -> RunResult:
     """One run: its history (seed + n), its scenario, its own broker and workers."""
     policy = load_policy()
+    learners = scenario.learners or cfg.learners
     history = hist.build(
-        policy, cfg.learners, cfg.weeks, seed + n, cfg.erasures, scenario.severe_poison
+        policy, learners, cfg.weeks, seed + n, cfg.erasures, scenario.severe_poison
     )
     label = f"{n:02d}"
     print(

@@ -4,6 +4,11 @@ in simulated time, then what was streamed compared with replay.
 The driving loop is `stream.driver.Driver.play`'s, except that a tick that is not applied
 does not end the run: the monitor counts a hang and restarts the workers, and the loop
 keeps waiting until the run's time cap.
+
+With dispatch on (`Scenario.dispatch`), the run has a receiver process too
+(`bench.chaos.dispatching`); after the stream and the scenario's disruptions it waits until
+every expected delivery was delivered or dead-lettered (at most `SETTLE_CAP_S`), stops the
+workers, and compares the deliveries too (`bench.chaos.deliveries`).
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ from bench.chaos.check import (
     dead_lettered,
     read_all,
 )
+from bench.chaos.deliveries import (
+    DeliveryOutcome,
+    Expected,
+    compare,
+    dead_letters,
+    held_up,
+    read_journal,
+)
+from bench.chaos.deliveries import expected as expected_deliveries
+from bench.chaos.dispatching import ReceiverProcess
 from bench.chaos.fleet import Fleet, FleetStats
 from bench.chaos.history import History
 from bench.chaos.monitor import Monitor, MonitorStats
@@ -41,6 +56,7 @@ from stream.topics import Topics, create_topics
 
 PARTITIONS = 4
 BARRIER_LINE = b"tick_barrier_timeout"
+SETTLE_CAP_S = 180.0  # after the stream and the outage: 3 times the longest retry round
 
 
 @dataclass
@@ -64,6 +80,11 @@ class RunResult:
     poison_sent: int = 0
     poison_refused: list[str] = field(default_factory=list)  # by the broker
     poison_dead_lettered: int = 0
+    deliveries: DeliveryOutcome | None = None  # with dispatch on
+    retried: int = 0  # delivery attempts that failed and were to be tried again
+    held: int = 0  # messages (transition, channel) such an attempt held up
+    outages: list[tuple[float, float]] = field(default_factory=list)  # receiver, wall clock
+    settle_s: float = 0.0  # waiting for the deliveries after the stream and the outage
     logs: str = ""
     error: str = ""  # the run itself failed (the suite's own error): no comparison
 
@@ -85,6 +106,8 @@ class Run:
         self.result = RunResult(label, scenario.describe(), history.learners, len(history.ticks))
         self.poison_at: list[tuple[str, int, int]] = []
         self.fleet: Fleet | None = None
+        self.receiver: ReceiverProcess | None = None
+        self.want = Expected()
         self.settings = Settings()
 
     def say(self, text: str) -> None:
@@ -105,6 +128,8 @@ class Run:
             finally:
                 if self.fleet is not None:
                     self.fleet.kill_all()  # after an error: no worker outlives its run
+                if self.receiver is not None:
+                    self.receiver.close()
         self.result.seconds = time.monotonic() - started
         return self.result
 
@@ -115,6 +140,10 @@ class Run:
         app_id = f"chaos-{self.label}"
         env = worker_env(bootstrap, app_id, str(self.directory), settings)
         env["TIERWATCH_LOG_LEVEL"] = "info"  # evidence: assignments, notices, transitions
+        receiver = None
+        if self.scenario.dispatch:
+            receiver = self.receiver = await self._receiver()
+            env["TIERWATCH_DISPATCH_FILE"] = str(self.directory / "dispatch.yaml")
         fleet = self.fleet = Fleet(env, self.directory, fault=self.scenario.fault)
         async with Driver(bootstrap, topics, PARTITIONS) as driver:
             monitor = Monitor(
@@ -122,18 +151,59 @@ class Run:
                 self.hang_s, self.label,
             )  # fmt: skip
             fleet.on_start = monitor.started
-            ctx = Context(fleet, self.rng, len(self.history.ticks), monitor, broker_pid)
+            ticks = len(self.history.ticks)
+            ctx = Context(fleet, self.rng, ticks, monitor, broker_pid, receiver)
             self.scenario.plan(ctx)
             for name in self.scenario.workers:
                 fleet.start(name, armed=True)
             async with monitor:
                 await self._drive(driver, monitor, ctx, topics, bootstrap, started)
                 await asyncio.gather(*ctx.tasks)
+                if receiver is not None:
+                    await self._settle(bootstrap, topics, receiver)
                 await fleet.stop_all()
         alerts = await read_all(bootstrap, topics.alerts)
         changelog = await read_all(bootstrap, f"{app_id}-learners-changelog")
         letters = await read_all(bootstrap, topics.deadletter, idle_s=1.0)
         self._conclude(fleet, monitor, alerts, changelog, letters)
+
+    async def _receiver(self) -> ReceiverProcess:
+        """Start the run's receiver, write the workers' dispatch configuration, and plan
+        the deliveries replay's transitions call for."""
+        receiver = ReceiverProcess(self.directory)
+        _, config = receiver.write_config()
+        erased = {lid for lids in self.history.erasures.values() for lid in lids}
+        h = self.history
+        self.want = expected_deliveries(h.expected, h.records, erased, config, self.policy)
+        await receiver.start()
+        self.say(
+            f"dispatch on: {len(self.want.required)} deliveries expected "
+            f"({len(self.want.optional)} more of erased learners may be dropped)"
+        )
+        return receiver
+
+    async def _settle(self, bootstrap: str, topics: Topics, receiver: ReceiverProcess) -> None:
+        """Wait until every expected delivery was delivered or dead-lettered, or the cap."""
+        started = time.monotonic()
+        said = 0.0
+        while True:
+            letters = await read_all(bootstrap, topics.deadletter, idle_s=0.5, max_s=20.0)
+            got = self._deliveries(receiver, [m.value for m in letters])
+            waited = time.monotonic() - started
+            if got.lost == 0 or waited > SETTLE_CAP_S:
+                break
+            if waited - said >= 10.0:
+                said = waited
+                self.say(
+                    f"deliveries: {got.delivered} delivered, {got.dead_lettered} dead-lettered, "
+                    f"{got.lost} of {got.expected} expected still pending ({waited:.0f} s)"
+                )
+            await asyncio.sleep(2.0)
+        self.result.settle_s = time.monotonic() - started
+        self.say(f"deliveries settled in {self.result.settle_s:.0f} s: {got.lost} pending")
+
+    def _deliveries(self, receiver: ReceiverProcess, letters: list[bytes]) -> DeliveryOutcome:
+        return compare(self.want, read_journal(receiver.out), dead_letters(letters))
 
     async def _drive(
         self, driver: Driver, monitor: Monitor, ctx: Context, topics: Topics,
@@ -210,6 +280,19 @@ class Run:
         result.barrier_timeouts = fleet.grep(BARRIER_LINE)
         result.reread = (fleet.grep(b"] duplicate "), fleet.grep(b"] late_event "))
         result.poison_dead_lettered = dead_lettered([m.value for m in letters], self.poison_at)
+        if self.receiver is not None:
+            d = result.deliveries = self._deliveries(self.receiver, [m.value for m in letters])
+            result.retried, held = held_up(fleet.log(name) for name in fleet.procs)
+            result.held = len(held)
+            result.outages = list(self.receiver.downs)
+            self.say(
+                f"deliveries: {d.expected} expected, {d.delivered} delivered, "
+                f"{d.dead_lettered} dead-lettered {dict(d.reasons)}, lost {d.lost}, duplicated "
+                f"{d.duplicated}, spurious {d.spurious}; {result.retried} attempts to retry, "
+                f"holding up {result.held} messages"
+            )
+            for line in d.details[:12]:
+                self.say("  " + line)
         self.say(
             f"done: {outcome.streamed} transitions streamed, lost {outcome.lost}, "
             f"duplicated {outcome.duplicated}, spurious {outcome.spurious}, state mismatches "

@@ -11,12 +11,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bench.chaos.play import RunResult
-from bench.chaos.scenarios import NOT_RUN
 
 HEADER = [
     "run", "scenario", "learners", "ticks", "kills/self", "restarts", "lost", "dup",
     "spurious", "resent", "state", "hangs", "resume s", "stop s", "barrier t/o",
-    "poison dlq", "wall s",
+    "poison dlq", "deliveries", "dlv lost/dup/spur", "retried", "wall s",
 ]  # fmt: skip
 RIGHT = set(range(2, len(HEADER)))
 
@@ -38,17 +37,20 @@ def cells(r: RunResult) -> list[str]:
     poison = f"{r.poison_dead_lettered}/{r.poison_sent}"
     if r.poison_refused:
         poison += f" ({len(r.poison_refused)} refused)"
+    d = r.deliveries
+    sent = f"{d.expected}/{d.delivered}/{d.dead_lettered}" if d else "-"
+    wrong = f"{d.lost}/{d.duplicated}/{d.spurious}" if d else "-"
     return [
         r.label, r.scenario, str(r.learners), ticks, f"{f.kills}/{f.self_kills}",
         str(f.restarts), str(o.lost), str(o.duplicated), str(o.spurious), str(o.resent),
         str(o.state_mismatches), str(m.hangs), resume, seconds(f.stops),
-        str(r.barrier_timeouts), poison, f"{r.seconds:.0f}",
+        str(r.barrier_timeouts), poison, sent, wrong, f"{r.held} ({r.retried})" if d else "-",
+        f"{r.seconds:.0f}",
     ]  # fmt: skip
 
 
 def table(results: Sequence[RunResult]) -> str:
     rows = [cells(r) for r in results]
-    rows += [["-", name, *["not run"] + [""] * (len(HEADER) - 3)] for name in NOT_RUN]
     widths = [max(len(h), *(len(c[i]) for c in rows)) for i, h in enumerate(HEADER)]
 
     def fmt(cs: list[str]) -> str:
@@ -61,11 +63,15 @@ def table(results: Sequence[RunResult]) -> str:
 
 
 def totals(results: Sequence[RunResult]) -> dict[str, int]:
+    """The closing line's counts: lost, duplicated and spurious add up transitions and
+    deliveries (a delivery the receiver refused counts as spurious)."""
+    ds = [r.deliveries for r in results if r.deliveries is not None]
     return {
         "runs": len(results),
-        "lost": sum(r.outcome.lost for r in results),
-        "duplicated": sum(r.outcome.duplicated for r in results),
-        "spurious": sum(r.outcome.spurious for r in results),
+        "lost": sum(r.outcome.lost for r in results) + sum(d.lost for d in ds),
+        "duplicated": sum(r.outcome.duplicated for r in results) + sum(d.duplicated for d in ds),
+        "spurious": sum(r.outcome.spurious for r in results)
+        + sum(d.spurious + d.refused for d in ds),
         "state_mismatches": sum(r.outcome.state_mismatches for r in results),
         "hangs": sum(r.monitor.hangs + r.capped for r in results),
     }
@@ -78,6 +84,23 @@ def closing_line(results: Sequence[RunResult]) -> str:
 def failed(results: Sequence[RunResult]) -> bool:
     errors = any(r.error for r in results)
     return errors or any(v for k, v in totals(results).items() if k != "runs")
+
+
+def outage_notes(r: RunResult) -> list[str]:
+    """When the receiver was down, and how long the deliveries took to settle."""
+    d = r.deliveries
+
+    def clock(t: float) -> str:
+        return f"{dt.datetime.fromtimestamp(t, dt.UTC):%H:%M:%S}"
+
+    spans = ", ".join(f"{clock(a)}-{clock(b)} ({b - a:.0f} s)" for a, b in r.outages)
+    reasons = ", ".join(f"{k} {v}" for k, v in d.reasons.items()) if d else ""
+    return [
+        f"receiver down {spans or 'never'}; {r.retried} attempts to retry, holding up "
+        f"{r.held} messages; deliveries "
+        f"settled {r.settle_s:.0f} s after the stream and the outage"
+        + (f"; dead letters: {reasons}" if reasons else "")
+    ]
 
 
 def machine() -> str:
@@ -116,6 +139,17 @@ at the end of each run; **barrier t/o** `tick_barrier_timeout` lines in the work
 (a tick evaluated without waiting for its inputs); **poison dlq** poison records with a
 dead letter / sent.
 
+Deliveries (runs with dispatch on: a receiver process for a signed webhook, a Slack-style
+chat webhook and SMTP; `bench/chaos/dispatching.py` has the routes and the retry schedule):
+**deliveries** expected / delivered / dead-lettered, a delivery being one message to one
+role over one channel, (transition id, role, channel); expected is dispatch's own planning
+(`stream.dispatch.plan`) of replay's transitions, learner by learner; **dlv lost/dup/spur**
+expected deliveries neither delivered nor dead-lettered / arrivals after a delivery's first
+(or delivered and dead-lettered too) / deliveries not expected, or refused by the receiver;
+**retried** messages (transition, channel) held up by a failed attempt (the receiver was
+down), and (in brackets) the failed attempts the workers logged. The closing line's lost,
+duplicated and spurious add transitions and deliveries.
+
 Expected answer: `stream.replay.replay` of the records sent (the driver sends the same
 records and midnight ticks in simulated time, `TIERWATCH_CLOCK=external`). Replay has no
 notion of erasure: an erased learner is expected to have replay's transitions up to the
@@ -130,6 +164,8 @@ def write(
     for r in results:
         notes = [*r.outcome.details, *r.monitor.hang_notes, *r.poison_refused]
         notes += [f"the run failed: {r.error}"] if r.error else []
+        if r.deliveries is not None:
+            notes += [*r.deliveries.details, *outage_notes(r)]
         duplicates, late = r.reread
         if notes and (duplicates or late):
             notes.append(f"workers logged {duplicates} duplicate and {late} late_event notices")

@@ -11,8 +11,11 @@
 - `Poison`: one worker, no faults; the severe poison records (far-future and far-past
   times, a 5 MB event) besides the malformed ones every run gets.
 - `Pause`: one worker; the broker SIGSTOPped for 30 s (and, another run, 5 min) halfway.
-Not run yet (rows marked so in the table): a webhook receiver down 60 s and 10 min (needs
-dispatch and a receiver in the run, and deliveries counted by (transition, role)).
+- `ReceiverDown`: one worker with dispatch on (`bench.chaos.dispatching`); the receiver of
+  its webhook, chat and e-mail deliveries taken down (SIGTERM: connections refused) a
+  third of the way in, for 60 s (and, another run, 10 min; 15 s in the short suite, with
+  fewer learners), then started again on the same ports; after the stream the run waits
+  for every expected delivery to be delivered or dead-lettered.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from bench.chaos.dispatching import ReceiverProcess
 from bench.chaos.fleet import Fleet
 from bench.chaos.monitor import Monitor
 
@@ -38,6 +42,7 @@ class Context:
     ticks: int
     monitor: Monitor
     broker_pid: int
+    receiver: ReceiverProcess | None = None  # with dispatch on
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -49,12 +54,15 @@ class Context:
 
 
 class Scenario:
-    """A run's plan: its name, workers at the start, fault chance, and what to do when."""
+    """A run's plan: its name, workers at the start, fault chance, whether the workers
+    dispatch (to a receiver of the run), and what to do when."""
 
     name = "plain"
     workers: tuple[str, ...] = ("w1",)
     fault = 0.0
     severe_poison = False
+    dispatch = False
+    learners: int | None = None  # the suite's number unless set
 
     def describe(self) -> str:
         return self.name
@@ -159,17 +167,43 @@ class Poison(Scenario):
     severe_poison = True
 
 
-NOT_RUN = (
-    "receiver down 60 s",
-    "receiver down 10 min",
-)
+class ReceiverDown(Scenario):
+    """The receiver down for `seconds` a third of the way in (SIGTERM: it finishes the
+    requests it is answering, then connections are refused), then up again."""
+
+    dispatch = True
+
+    def __init__(self, seconds: float, learners: int | None = None, label: str = "") -> None:
+        self.seconds = seconds
+        self.learners = learners
+        span = f"{seconds / 60:g} min" if seconds >= 120 else f"{seconds:g} s"
+        self.name = f"receiver down {span}" + (f" ({label})" if label else "")
+
+    def plan(self, ctx: Context) -> None:
+        self.at = max(1, ctx.ticks // 3)
+
+    async def on_tick(self, ctx: Context, n: int) -> None:
+        if n == self.at:
+            ctx.spawn(self._outage(ctx))
+
+    async def _outage(self, ctx: Context) -> None:
+        if ctx.receiver is None:
+            raise RuntimeError("a receiver outage needs a run with dispatch on")
+        await asyncio.sleep(ctx.rng.uniform(0.0, 0.5))
+        await ctx.receiver.stop()
+        await asyncio.sleep(self.seconds)
+        await ctx.receiver.start()
 
 
 def suite(kill_runs: int, kills: int, fault: float, short: bool) -> list[Scenario]:
-    """The runs of the suite: kill loops (every second one with the fault kill), then
-    scale, and in the full suite rolling restarts and poison."""
+    """The runs of the suite: kill loops (every second one with the fault kill), scale, a
+    receiver outage, and in the full suite rolling restarts, poison, broker pauses and a
+    second, longer receiver outage (the short suite's outage is 15 s, with 24 learners)."""
     runs: list[Scenario] = [KillLoop(kills, fault if n % 2 == 1 else 0.0) for n in range(kill_runs)]
     runs.append(Scale())
-    if not short:
+    if short:
+        runs.append(ReceiverDown(15.0, learners=24, label="short"))
+    else:
         runs += [Rolling(), Poison(), Pause(30.0), Pause(300.0)]
+        runs += [ReceiverDown(60.0), ReceiverDown(600.0)]
     return runs
