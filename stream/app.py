@@ -19,7 +19,7 @@ import faust
 import structlog
 from aiokafka.partitioner import murmur2
 
-from stream import codec
+from stream import codec, membership
 from stream.agents import faust_compat
 from stream.agents.batch import Intake
 from stream.core.policy import Policy
@@ -284,6 +284,14 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         pipeline.progress.forget(gone)
 
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]  # mode typing
+
+    async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
+        """Keep this worker's member id for the worker restarted on its data directory."""
+        member = faust_compat.member_id(app)
+        if member is not None:
+            membership.remember(settings.data_dir, app.conf.id, member)
+
+    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]  # mode typing
     learners.register(pipeline)
     clock.register(pipeline)
     sink.register(pipeline)

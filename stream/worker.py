@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import faust
 import structlog
 
-from stream import tansu
+from stream import membership, tansu
 from stream.app import build
 from stream.broker import embedded_broker
 from stream.core.policy import Policy
@@ -52,6 +52,8 @@ def run_worker(settings: Settings, policy: Policy) -> None:
             tansu.apply()
         asyncio.run(create_topics(effective, Topics.named(effective.topic_prefix), bootstrap))
         pipeline = build(effective, policy, bootstrap)
+        app_id = pipeline.app.conf.id
+        asyncio.run(membership.leave_previous(bootstrap, app_id, effective.data_dir))
         log.info(
             "worker_starting", bootstrap=bootstrap, app_id=effective.app_id, clock=effective.clock
         )

@@ -301,3 +301,14 @@ async def test_changelogs_and_a_recovering_worker_are_left_alone(app):
     for now in (20.0, 25.0, 30.0):
         assert await guard.check(target, now=now) == []
     assert seeks == []
+
+
+def test_the_member_id_is_read_from_the_driver_s_aiokafka_consumer(app):
+    """`member_id` follows Faust's consumer thread to aiokafka's group coordinator."""
+    thread = app.consumer._thread
+    assert faust_compat.member_id(app) is None  # no aiokafka consumer yet: not joined
+    coordinator = SimpleNamespace(member_id="faust-0.15.3-1234")
+    thread._consumer = SimpleNamespace(_coordinator=coordinator)
+    assert faust_compat.member_id(app) == "faust-0.15.3-1234"
+    coordinator.member_id = ""  # aiokafka's UNKNOWN_MEMBER_ID: between generations
+    assert faust_compat.member_id(app) is None

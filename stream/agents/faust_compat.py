@@ -8,6 +8,8 @@ one), and tests/test_faust_compat.py has a test for each use.
   iteration (the learner agent's batch): `faust.streams._current_event`.
 - `committed_offset`, `read_offset`: the consumer's `_committed_offset` and `_read_offset`.
 - `set_producer_buffer`: `producer.buffer.max_messages` (Faust's constant of 100).
+- `member_id`: the consumer group member id of the app's aiokafka consumer (through the
+  driver's consumer thread, `_thread._consumer._coordinator`), see `stream.membership`.
 - `use_consumer_class`: the aiokafka module Faust's driver builds its consumer from (the
   embedded broker's short-fetch consumer, see `stream.tansu`).
 - `strict_commits` and `CommitGuard`: Faust's consumer commits the acknowledged offsets
@@ -68,6 +70,8 @@ def check_internals(app: Any) -> None:
             missing.append(f"topics.{name}")
     if not hasattr(faust_consumer.Consumer, "_new_offset"):
         missing.append("Consumer._new_offset")
+    if not hasattr(getattr(app.consumer, "_thread", None), "_ensure_consumer"):
+        missing.append("consumer._thread._ensure_consumer")
     if missing:
         raise FaustInternalsChanged(
             f"faust-streaming lacks {', '.join(missing)}: stream/agents/faust_compat.py "
@@ -111,6 +115,15 @@ def set_producer_buffer(app: Any, messages: int) -> None:
     """Let Faust's producer buffer `messages` before a stream waits for it (Faust's own
     limit is a constant 100; a batch writes hundreds of states at once)."""
     app.producer.buffer.max_messages = messages
+
+
+def member_id(app: Any) -> str | None:
+    """The app's current member id in its consumer group (None: not joined yet)."""
+    thread = getattr(app.consumer, "_thread", None)
+    consumer = getattr(thread, "_consumer", None)
+    coordinator = getattr(consumer, "_coordinator", None)
+    member = getattr(coordinator, "member_id", None)
+    return member if isinstance(member, str) and member else None
 
 
 def use_consumer_class(aiokafka_namespace: Any) -> None:
