@@ -261,6 +261,20 @@ async def test_a_partition_with_a_record_in_flight_is_not_stuck(app):
     assert seeks == []
 
 
+async def test_records_in_flight_elsewhere_do_not_hide_a_stuck_partition(app):
+    """In flight: an old record of the partition (before its committed offset) and a record
+    of another partition; the partition is stuck all the same."""
+    seeks: list[tuple[TP, int]] = []
+    target = guarded_app(app, seeks)
+    acked(app.consumer, TP0, 10, [11, 12])
+    old, other = Message(TP0, 5), Message(TP("events", 1), 40)
+    app.consumer._unacked_messages.update({old, other})
+    guard = CommitGuard(stall_s=1.0)
+    await guard.check(target, now=0.0)
+    assert await guard.check(target, now=1.5) == [(TP0, "reread")]
+    assert seeks == [(TP0, 10)]
+
+
 async def test_a_reread_that_delivers_the_records_needs_no_gap(app):
     """After the re-read, offset 10 arrives and is acknowledged: nothing more is done."""
     seeks: list[tuple[TP, int]] = []

@@ -205,6 +205,16 @@ def queued(app: Any, tp: TP) -> bool:
     return any(not channel.queue.empty() for channel in channels if hasattr(channel, "queue"))
 
 
+def in_flight_offsets(app: Any) -> dict[TP, int]:
+    """The highest offset of each partition among the records being processed (taken by an
+    agent, not acknowledged yet)."""
+    highest: dict[TP, int] = {}
+    for message in list(app.consumer._unacked_messages):
+        if message.offset > highest.get(message.tp, -1):
+            highest[message.tp] = message.offset
+    return highest
+
+
 @dataclass
 class CommitGuard:
     """Finds partitions whose commits are stuck behind records never delivered, and reads
@@ -221,9 +231,12 @@ class CommitGuard:
     stalls: dict[TP, _Stall] = field(default_factory=dict)
     repaired: int = 0
 
-    def stuck(self, app: Any, tp: TP) -> tuple[int, int | None] | None:
+    def stuck(
+        self, app: Any, tp: TP, in_flight: Mapping[TP, int] | None = None
+    ) -> tuple[int, int | None] | None:
         """(committed, first acknowledged at or after it, if any) of a stuck partition;
-        None when it is not stuck."""
+        None when it is not stuck. `in_flight`: the highest offset being processed per
+        partition (`in_flight(app)`; computed here when not given)."""
         consumer = app.consumer
         committed, end, offsets, _ = _run(consumer, tp, self.cap)
         if end > committed:
@@ -231,9 +244,9 @@ class CommitGuard:
         high = consumer.highwater(tp)
         if high is None or high <= committed:
             return None  # nothing to process
-        for message in list(consumer._unacked_messages):
-            if message.tp == tp and message.offset >= committed:
-                return None  # being processed: it will be acknowledged
+        highest = (in_flight if in_flight is not None else in_flight_offsets(app)).get(tp)
+        if highest is not None and highest >= committed:
+            return None  # being processed: it will be acknowledged
         if queued(app, tp):
             return None  # waiting in an agent's buffer
         ahead = [offset for offset in offsets if offset >= committed]
@@ -249,13 +262,14 @@ class CommitGuard:
         consumer = app.consumer
         repaired: list[tuple[TP, str]] = []
         assigned = set(consumer.assignment())
+        processing = in_flight_offsets(app)  # once a check, not once a partition
         for tp in list(self.stalls):
             if tp not in assigned:
                 del self.stalls[tp]
         for tp in assigned:
             if not app.topics.acks_enabled_for(tp.topic):
                 continue  # a changelog: read by the table recovery, never committed
-            found = self.stuck(app, tp)
+            found = self.stuck(app, tp, processing)
             if found is None:
                 self.stalls.pop(tp, None)
                 continue
