@@ -1,9 +1,10 @@
-"""`python -m bench.chaos [--short] [--runs N] [--seed S]`: the chaos suite.
+"""`python -m bench.chaos [--short] [--runs N] [--seed S] [--only KINDS] [--dispatch]`: the
+chaos suite.
 
 Prints one table row per run and writes the table to `bench/CHAOS.md` (the full suite; the
 short one only with `--out`), ends with `chaos: runs=N lost=L duplicated=D spurious=S
-state_mismatches=M hangs=H`, and exits 1 unless all of those but runs are 0. Progress goes
-to stderr.
+state_mismatches=M hangs=H` (lost, duplicated and spurious count transitions and
+deliveries), and exits 1 unless all of those but runs are 0. Progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Config:
     hang_s: float
     short: bool
     fail_fast: bool = False
+    dispatch: bool = False  # dispatch on (a receiver up) in every run, not only outages
 
 
 def config(args: argparse.Namespace) -> Config:
@@ -55,6 +57,7 @@ def config(args: argparse.Namespace) -> Config:
         hang_s=args.hang_s,
         short=short,
         fail_fast=args.fail_fast,
+        dispatch=args.dispatch,
     )
 
 
@@ -76,6 +79,11 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--cap-s", type=float, help="time cap of one run (default 900, short 240)")
     p.add_argument("--hang-s", type=float, default=60.0, help="no commit this long: a hang")
     p.add_argument("--fail-fast", action="store_true", help="end a run at its first hang")
+    p.add_argument(
+        "--dispatch", action="store_true",
+        help="dispatch on in every run (a receiver up throughout unless the scenario takes it "
+        "down); default: only in the receiver outages",
+    )  # fmt: skip
     p.add_argument("--out", type=Path, help="the report (default bench/CHAOS.md; short: none)")
     p.add_argument("--logs", type=Path, help="directory for the workers' logs (default: tmp)")
     return p.parse_args(argv)
@@ -130,6 +138,7 @@ async def run_one(
     """One run: its history (seed + n), its scenario, its own broker and workers."""
     policy = load_policy()
     learners = scenario.learners or cfg.learners
+    scenario.dispatch = scenario.dispatch or cfg.dispatch
     history = hist.build(
         policy, learners, cfg.weeks, seed + n, cfg.erasures, scenario.severe_poison
     )

@@ -96,10 +96,6 @@ class Journal:
     refused: list[str] = field(default_factory=list)
     mismatched: list[str] = field(default_factory=list)  # message id does not fit the line
 
-    @property
-    def delivered(self) -> int:
-        return len(self.arrivals)
-
 
 def read_journal(path: Path) -> Journal:
     """The receiver's journal (a last line cut short by a kill is skipped)."""
@@ -163,7 +159,8 @@ class DeliveryOutcome:
 
     expected: int = 0
     optional: int = 0
-    delivered: int = 0  # distinct deliveries that arrived
+    delivered: int = 0  # distinct expected deliveries that arrived
+    optional_delivered: int = 0  # distinct deliveries of erased learners that arrived
     dead_lettered: int = 0
     lost: int = 0
     duplicated: int = 0
@@ -175,7 +172,9 @@ class DeliveryOutcome:
 
 def compare(want: Expected, journal: Journal, letters: dict[Key, str]) -> DeliveryOutcome:
     out = DeliveryOutcome(expected=len(want.required), optional=len(want.optional))
-    out.delivered, out.dead_lettered = journal.delivered, len(letters)
+    out.delivered = sum(1 for k in want.required if k in journal.arrivals)
+    out.optional_delivered = sum(1 for k in want.optional if k in journal.arrivals)
+    out.dead_lettered = len(letters)
     out.reasons = Counter(letters.values())
     out.refused = len(journal.refused) + len(journal.mismatched)
     out.details += [f"receiver refused {r}" for r in journal.refused[:DETAILS]]

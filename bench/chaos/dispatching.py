@@ -32,6 +32,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,20 @@ ROUTES: dict[str, list[str]] = {
 HR = "hr@example.com"
 WELLBEING = "care@example.com"
 END = "{% endblock %}"
+
+
+def described() -> str:
+    """The configuration in a sentence, for the report."""
+    routes = "; ".join(f"{route} over {', '.join(names)}" for route, names in ROUTES.items())
+    rounds = Counter(LATER_S)
+    later = ", ".join(f"{s:g} s" + (f" {n} times" if n > 1 else "") for s, n in rounds.items())
+    return (
+        "Dispatch (the receiver outages; every run with `--dispatch`): a receiver process for "
+        f"a signed webhook (hook), a Slack-style chat webhook (chat) and SMTP (mail); {routes}. "
+        "Quiet hours off, the nudge limit 7 days (the default); retries: 2 attempts in "
+        f"process (0.1 s backoff, at most 1 s), then {len(LATER_S)} rounds on the retry topic "
+        f"({later}: {sum(LATER_S):g} s in all), then a dead letter."
+    )
 
 
 def new_secret() -> str:

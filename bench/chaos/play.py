@@ -286,7 +286,8 @@ class Run:
             result.held = len(held)
             result.outages = list(self.receiver.downs)
             self.say(
-                f"deliveries: {d.expected} expected, {d.delivered} delivered, "
+                f"deliveries: {d.expected} expected, {d.delivered} delivered (and "
+                f"{d.optional_delivered} of {d.optional} of erased learners), "
                 f"{d.dead_lettered} dead-lettered {dict(d.reasons)}, lost {d.lost}, duplicated "
                 f"{d.duplicated}, spurious {d.spurious}; {result.retried} attempts to retry, "
                 f"holding up {result.held} messages"

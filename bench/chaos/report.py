@@ -10,6 +10,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
+from bench.chaos.dispatching import described as dispatch_described
 from bench.chaos.play import RunResult
 
 HEADER = [
@@ -143,7 +144,8 @@ Deliveries (runs with dispatch on: a receiver process for a signed webhook, a Sl
 chat webhook and SMTP; `bench/chaos/dispatching.py` has the routes and the retry schedule):
 **deliveries** expected / delivered / dead-lettered, a delivery being one message to one
 role over one channel, (transition id, role, channel); expected is dispatch's own planning
-(`stream.dispatch.plan`) of replay's transitions, learner by learner; **dlv lost/dup/spur**
+(`stream.dispatch.plan`) of replay's transitions, learner by learner (an erased learner's
+deliveries may or may not arrive: they are not counted here); **dlv lost/dup/spur**
 expected deliveries neither delivered nor dead-lettered / arrivals after a delivery's first
 (or delivered and dead-lettered too) / deliveries not expected, or refused by the receiver;
 **retried** messages (transition, channel) held up by a failed attempt (the receiver was
@@ -183,6 +185,8 @@ def write(
             table(results),
             "",
             LEGEND,
+            "",
+            dispatch_described(),
             "",
             "## Details (first differences of each run)",
             "",
