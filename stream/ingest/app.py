@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -16,15 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from schemas.roster import LearnerProfile
-from stream import codec
-from stream.errors import InvalidRecord
 from stream.ingest import canonical, lms, xapi
 from stream.ingest.context import KEY, RAW, Ingest
 from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.problems import Refusal, problem_response
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
-from stream.logs import Pseudonymizer
 from stream.settings import Settings
 from stream.topics import Topics
 
@@ -34,21 +30,14 @@ REASON: web.RequestKey[str] = web.RequestKey("refusal_reason", str)
 
 
 async def _dead_letter(request: web.Request, refusal: Refusal) -> None:
-    """Record a refused request on the dead-letter topic, its body scrubbed of personal data
-    (`stream.scrub`; learner ids pseudonymised with TIERWATCH_PSEUDONYM_KEY)."""
-    ingest = request.app[KEY]
-    letter = codec.dead_letter(
+    """Record a refused request on the dead-letter topic, its body scrubbed."""
+    await request.app[KEY].dead_letter(
         f"http:{request.method} {request.path}",
-        None,
-        None,
-        None,
         request.get(RAW, b""),
-        InvalidRecord(refusal.reason, refusal.detail),
-        dt.datetime.now(dt.UTC),
-        pseudonym=Pseudonymizer(ingest.settings.pseudonym_key.get_secret_value()),
-        problems=[{"pointer": p.pointer, "detail": p.detail} for p in refusal.problems],
+        refusal.reason,
+        refusal.detail,
+        refusal.problems,
     )
-    await ingest.sink.dead_letter(ingest.topics.deadletter, None, letter)
 
 
 SOURCES = {

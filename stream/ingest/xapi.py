@@ -143,6 +143,7 @@ async def _store(request: web.Request, statements: list[dict[str, Any]], version
     except Refusal as refusal:
         refusal.headers[VERSION_HEADER] = version
         raise
+    ingest.count_unused("xapi", result.ignored)
     registry.remember(fresh)
     return [str(s["id"]) for s in statements]
 
