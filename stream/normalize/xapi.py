@@ -13,7 +13,9 @@ https://w3id.org/xapi/adl/verbs/ are one vocabulary) -> kind:
                  are dropped, an item answer is not an assessment result)
     completion   completed, satisfied (cmi5); also any progress/view/session verb whose
                  result.completion is true on a module, course, lesson or cmi5 block
-    assessment   passed failed scored (a result.completion does not change these)
+    assessment   passed failed scored (a result.completion does not change these);
+                 passed and failed imply success true and false unless result.success
+                 says otherwise
     ignored      voided (the statement it voids is in the reason), registered (an
                  enrolment), waived (cmi5: the LMS waived the requirement)
 
@@ -59,6 +61,7 @@ from stream.normalize.xapi_verbs import (
     ITEM_LEVEL,
     MODULE_TYPES,
     VOIDED,
+    implied_success,
     verb_kind,
 )
 
@@ -174,7 +177,7 @@ def _statement(
         "kind": kind,
         "object_id": object_id,
         "score": outcome.score if scored else None,
-        "success": outcome.success if scored else None,
+        "success": _success(outcome.success, verb_iri) if scored else None,
         "duration_s": outcome.duration_s,
         "source": "xapi",
         "source_meta": source_meta(
@@ -182,6 +185,11 @@ def _statement(
         ),
     }
     return _event(fields, at, problems)
+
+
+def _success(stated: bool | None, verb_iri: str) -> bool | None:
+    """result.success when the statement gives it, else what the verb implies."""
+    return stated if stated is not None else implied_success(verb_iri)
 
 
 def _event(fields: dict[str, Any], at: Path, problems: list[Problem]) -> LearningEvent | None:
