@@ -20,7 +20,10 @@ https://w3id.org/xapi/adl/verbs/ are one vocabulary) -> kind:
                  enrolment), waived (cmi5: the LMS waived the requirement)
 
 Learner: `actor`, an Agent with exactly one of mbox (lowercased), mbox_sha1sum
-(lowercased), openid, account ("homePage|name"); a Group is a problem.
+(lowercased), openid, account ("homePage|name"), or an identified Group (one of these
+too; the identity registry maps it like an Agent). An anonymous Group (members only)
+names no one learner: its statement is valid and ignored (`anonymous_group`).
+(`stream.normalize.xapi_agents`.)
 Event id: "xapi:" + the statement id (a variant-1 UUID, lowercased).
 Object id: an Activity's IRI; "xapi:<uuid>" for a StatementRef; the inner object's id
 for a SubStatement; "xapi-agent:<hash>" for an Agent or Group, never their address.
@@ -42,7 +45,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.events import LearningEvent
-from schemas.roster import Identity
 from stream.normalize.base import (
     Ignored,
     Normalized,
@@ -56,6 +58,7 @@ from stream.normalize.base import (
     source_meta,
     time_problem,
 )
+from stream.normalize.xapi_agents import ANONYMOUS, agent_or_group
 from stream.normalize.xapi_verbs import (
     IGNORED_VERBS,
     ITEM_LEVEL,
@@ -67,11 +70,8 @@ from stream.normalize.xapi_verbs import (
 
 Path = tuple[str | int, ...]
 
-IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
-_MAILTO = re.compile(r"mailto:[^@\s]+@[^@\s]+", re.IGNORECASE)
-_SHA1 = re.compile(r"[0-9a-fA-F]{40}")
 _VERSION = re.compile(r"(1\.0|2\.0)(\.\d+)?")
 _NUM = r"(\d+(?:[.,]\d+)?)"
 _DURATION = re.compile(
@@ -154,7 +154,7 @@ def _statement(
         return None
     if verb_iri == VOIDED:
         return _voiding(item, at, problems)
-    identity = _identity(item.get("actor"), (*at, "actor"), problems)
+    identity = agent_or_group(item.get("actor"), (*at, "actor"), problems)
     object_id, is_module = _object(item.get("object"), (*at, "object"), problems)
     outcome = _result(item.get("result"), (*at, "result"), problems)
     when, meta = _time(item, at, received_at, problems)
@@ -163,6 +163,9 @@ def _statement(
         problems.append(Problem(pointer(*at, "version"), "must be 1.0.x or 2.0.x"))
     if len(problems) > before or identity is None or object_id is None or sid is None:
         return None
+    if identity == ANONYMOUS:
+        reason = "an anonymous Group: no one learner to count"
+        return Ignored(pointer(*at, "actor"), reason, "anonymous_group")
     verb_name = verb_iri.rsplit("/", 1)[-1]
     kind = verb_kind(verb_iri)
     if kind is None:
@@ -222,50 +225,6 @@ def _voiding(item: dict[str, Any], at: Path, problems: list[Problem]) -> Ignored
     if len(problems) > before or canonical_uuid(item.get("id")) is None:
         return None
     return Ignored(pointer(*at), f"voids statement {target}")
-
-
-def _identity(actor: Any, at: Path, problems: list[Problem]) -> Identity | None:
-    if not isinstance(actor, dict):
-        problems.append(Problem(pointer(*at), "must be an Agent object"))
-        return None
-    if actor.get("objectType", "Agent") != "Agent":
-        problems.append(Problem(pointer(*at, "objectType"), "the learner must be an Agent"))
-        return None
-    present = [key for key in IFIS if key in actor]
-    if len(present) != 1:
-        detail = "needs exactly one of mbox, mbox_sha1sum, openid, account"
-        problems.append(Problem(pointer(*at), f"{detail}; has {len(present)}"))
-        return None
-    kind = present[0]
-    value = _ifi_value(kind, actor[kind], (*at, kind), problems)
-    if value is None:
-        return None
-    if len(value) > 2048:
-        problems.append(Problem(pointer(*at, kind), "longer than 2048 characters"))
-        return None
-    return Identity(source="xapi", kind=kind, value=value)
-
-
-def _ifi_value(kind: str, value: Any, at: Path, problems: list[Problem]) -> str | None:
-    if kind == "account":
-        if not isinstance(value, dict):
-            problems.append(Problem(pointer(*at), "must be an object with homePage and name"))
-            return None
-        home, name = value.get("homePage"), value.get("name")
-        if not isinstance(home, str) or not _IRI.fullmatch(home):
-            problems.append(Problem(pointer(*at, "homePage"), "must be an IRL"))
-        if not isinstance(name, str) or not name:
-            problems.append(Problem(pointer(*at, "name"), "must be a non-empty string"))
-            return None
-        return f"{home}|{name}" if isinstance(home, str) and _IRI.fullmatch(home) else None
-    checks = {"mbox": _MAILTO, "mbox_sha1sum": _SHA1, "openid": _IRI}
-    if not isinstance(value, str) or not checks[kind].fullmatch(value):
-        expected = {"mbox": "a mailto: IRI", "mbox_sha1sum": "40 hex digits", "openid": "a URI"}
-        problems.append(Problem(pointer(*at), f"must be {expected[kind]}"))
-        return None
-    # Addresses are matched without case: the domain is case-insensitive by RFC, and
-    # in practice so is the local part of every corporate mail system.
-    return value if kind == "openid" else value.lower()
 
 
 def _object(
