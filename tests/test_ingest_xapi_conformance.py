@@ -37,3 +37,65 @@ async def test_a_batch_with_group_actors_is_stored_whole():
         labels = {"source": "xapi", "reason": "anonymous_group"}
         assert registry.get_sample_value("tierwatch_ingest_unused_total", labels) == 1
     assert [e["kind"] for e in events_of(sink)] == ["session", "assessment"]
+
+
+def one(**changes: object) -> dict:
+    return {**PASSED, **changes}
+
+
+async def refused(statement: dict) -> tuple[int, dict, FakeSink]:
+    sink = FakeSink()
+    async with client(sink) as http:
+        response = await http.post("/xapi/statements", json=statement, headers=xapi_headers())
+        return response.status, await response.json(), sink
+
+
+async def test_a_timestamp_offset_of_minus_zero_is_refused():
+    """-00:00 is RFC 3339's unknown local offset; xAPI refuses it (400 at the timestamp)."""
+    status, problem, sink = await refused(one(timestamp="2026-03-03T14:05:09.120-00:00"))
+    assert status == 400
+    assert [e["pointer"] for e in problem["errors"]] == ["/0/timestamp"]
+    assert events_of(sink) == []
+
+
+async def test_an_agent_object_without_identifier_is_refused():
+    """An Agent as object needs an identifier, as the actor does (400 at the object)."""
+    status, problem, _ = await refused(one(object={"objectType": "Agent", "name": "Bob"}))
+    assert status == 400
+    assert [e["pointer"] for e in problem["errors"]] == ["/0/object"]
+
+
+async def test_duplicate_json_keys_are_refused_not_last_wins():
+    """A statement naming `verb` twice is refused (400 duplicate_json_key), not read as
+    whichever came last; nothing is produced."""
+    sink = FakeSink()
+    body = (
+        '{"actor": {"mbox": "mailto:ana.lima@example.com"},'
+        ' "verb": {"id": "http://adlnet.gov/expapi/verbs/passed"},'
+        ' "verb": {"id": "http://adlnet.gov/expapi/verbs/failed"},'
+        ' "object": {"id": "https://lms.example.com/courses/aml-101/quiz/3"}}'
+    )
+    headers = {**xapi_headers(), "Content-Type": "application/json"}
+    async with client(sink) as http:
+        response = await http.post("/xapi/statements", data=body, headers=headers)
+        assert response.status == 400
+        problem = await response.json()
+    assert problem["title"] == "duplicate json key"
+    assert "'verb'" in problem["detail"]
+    assert events_of(sink) == []
+
+
+async def test_every_answer_to_a_103_client_says_103():
+    """A 1.0.3 client's 200, 400 and 401 all carry X-Experience-API-Version 1.0.3; a 2.0
+    client's carry 2.0.0."""
+    bad_auth = {"Authorization": "Basic bHJzLWNsaWVudDp3cm9uZw=="}
+    async with client(FakeSink()) as http:
+        for version, answered in (("1.0.3", "1.0.3"), ("1.0.1", "1.0.3"), ("2.0.0", "2.0.0")):
+            headers = xapi_headers(version)
+            answers = [
+                await http.post("/xapi/statements", json=PASSED, headers=headers),
+                await http.post("/xapi/statements", json={"actor": 1}, headers=headers),
+                await http.post("/xapi/statements", json=PASSED, headers={**headers, **bad_auth}),
+            ]
+            assert [a.status for a in answers] == [200, 400, 401]
+            assert {a.headers["X-Experience-API-Version"] for a in answers} == {answered}

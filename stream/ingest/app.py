@@ -89,7 +89,7 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
             Refusal(503, "broker_unavailable", str(exc), headers=retry), request.path
         )
     if request.path.startswith("/xapi/") and xapi.VERSION_HEADER not in response.headers:
-        response.headers[xapi.VERSION_HEADER] = "2.0.0"
+        response.headers[xapi.VERSION_HEADER] = xapi.answer_version(request)
     return response
 
 

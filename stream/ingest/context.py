@@ -6,6 +6,7 @@ import base64
 import binascii
 import datetime as dt
 import hmac
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -165,6 +166,33 @@ async def read_json(request: web.Request, *, media: tuple[str, ...] = ("applicat
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Refusal(400, "not_json", f"the body is not JSON: {exc}") from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    if len(pairs) > 1 and len({key for key, _ in pairs}) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+
+
+def refuse_duplicate_keys(body: bytes) -> None:
+    """Refuse (400) a JSON body in which an object names a key twice: which value was
+    meant is unknowable, and JSON parsers disagree (most keep the last). The body must
+    already be valid JSON."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        detail = f"the key {exc.key[:64]!r} appears twice in one object"
+        raise Refusal(400, "duplicate_json_key", detail, [Problem("", detail)]) from None
+    except (RecursionError, ValueError):
+        raise Refusal(400, "not_json", "the body is nested too deeply to be read") from None
 
 
 async def read_body(request: web.Request) -> bytes:

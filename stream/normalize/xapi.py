@@ -29,7 +29,9 @@ Object id: an Activity's IRI; "xapi:<uuid>" for a StatementRef; the inner object
 for a SubStatement; "xapi-agent:<hash>" for an Agent or Group, never their address.
 Score: result.score.scaled (negatives clamped to 0), else (raw - min) / (max - min).
 Time: `timestamp`, else `stored`, else received_at; a time without an offset is UTC
-(xAPI says a timestamp SHOULD carry one and an LRS SHOULD answer in UTC).
+(xAPI says a timestamp SHOULD carry one and an LRS SHOULD answer in UTC); the offset
+-00:00 (RFC 3339's unknown local offset) is a problem, as xAPI requires.
+An Agent or Group as object must be one as the actor must (an Agent has an identifier).
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ Path = tuple[str | int, ...]
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _VERSION = re.compile(r"(1\.0|2\.0)(\.\d+)?")
+_UNKNOWN_OFFSET = re.compile(r"-00(:?00)?$")
 _NUM = r"(\d+(?:[.,]\d+)?)"
 _DURATION = re.compile(
     rf"P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
@@ -236,6 +239,8 @@ def _object(
         return None, False
     kind = obj.get("objectType", "Activity")
     if kind in ("Agent", "Group"):
+        if agent_or_group(obj, at, problems) is None:
+            return None, False
         return f"xapi-agent:{content_hash(obj)[:20]}", False
     if kind == "StatementRef":
         ref = canonical_uuid(obj.get("id"))
@@ -322,6 +327,10 @@ def _time(
             parsed = parse_time(item[key])
             if parsed is None:
                 problems.append(Problem(pointer(*at, key), "must be an ISO 8601 date-time"))
+                return received_at, {}
+            if _UNKNOWN_OFFSET.search(item[key]):
+                detail = "the offset -00:00 (an unknown local offset, RFC 3339) is not allowed"
+                problems.append(Problem(pointer(*at, key), detail))
                 return received_at, {}
             when, assumed = parsed
             if (problem := time_problem(when)) is not None:
