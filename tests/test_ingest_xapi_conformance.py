@@ -3,6 +3,7 @@ Groups as actors, the conformance cases, the About resource."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -86,8 +87,8 @@ async def test_duplicate_json_keys_are_refused_not_last_wins():
 
 
 async def test_every_answer_to_a_103_client_says_103():
-    """A 1.0.3 client's 200, 400 and 401 all carry X-Experience-API-Version 1.0.3; a 2.0
-    client's carry 2.0.0."""
+    """A 1.0.3 client's 200, 400, 401 and 405 all carry X-Experience-API-Version 1.0.3; a
+    2.0 client's carry 2.0.0."""
     bad_auth = {"Authorization": "Basic bHJzLWNsaWVudDp3cm9uZw=="}
     async with client(FakeSink()) as http:
         for version, answered in (("1.0.3", "1.0.3"), ("1.0.1", "1.0.3"), ("2.0.0", "2.0.0")):
@@ -96,6 +97,33 @@ async def test_every_answer_to_a_103_client_says_103():
                 await http.post("/xapi/statements", json=PASSED, headers=headers),
                 await http.post("/xapi/statements", json={"actor": 1}, headers=headers),
                 await http.post("/xapi/statements", json=PASSED, headers={**headers, **bad_auth}),
+                await http.get("/xapi/statements", headers=headers),
             ]
-            assert [a.status for a in answers] == [200, 400, 401]
+            assert [a.status for a in answers] == [200, 400, 401, 405]
             assert {a.headers["X-Experience-API-Version"] for a in answers} == {answered}
+
+
+async def test_about_answers_the_versions_ingest_speaks():
+    """GET /xapi/about needs no credentials and lists 1.0.3 and 2.0.0; a 1.0.x client is
+    answered the 1.0.x versions, and a real 1.0 client library reads them."""
+    from tincan import RemoteLRS
+
+    async with client(FakeSink()) as http:
+        response = await http.get("/xapi/about")
+        assert response.status == 200
+        assert {"1.0.3", "2.0.0"} <= set((await response.json())["version"])
+        for_v2 = await http.get("/xapi/about", headers={"X-Experience-API-Version": "2.0.0"})
+        assert "2.0.0" in (await for_v2.json())["version"]
+        lrs = RemoteLRS(endpoint=str(http.make_url("/xapi/")), version="1.0.1")
+        about = await asyncio.to_thread(lrs.about)
+        assert about.success, about.data
+        assert "1.0.3" in about.content.version
+
+
+async def test_statements_cannot_be_read_405_with_allow():
+    """GET /xapi/statements: 405 with `Allow: POST, PUT`, as problem details."""
+    async with client(FakeSink()) as http:
+        response = await http.get("/xapi/statements", headers=xapi_headers())
+        assert response.status == 405
+        assert response.headers["Allow"] == "POST, PUT"
+        assert response.content_type == "application/problem+json"

@@ -75,6 +75,12 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         if refusal.status != 429:  # a throttled client retries; its request is not lost
             await _dead_letter(request, refusal)
         response = problem_response(refusal, request.path)
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        detail = f"{request.method} is not allowed on {request.path}; it takes {allowed}"
+        not_allowed = Refusal(405, "method_not_allowed", detail, headers={"Allow": allowed})
+        request[REASON] = not_allowed.reason  # nothing was sent, so nothing to dead-letter
+        response = problem_response(not_allowed, request.path)
     except web.HTTPRequestEntityTooLarge as exc:
         too_large = Refusal(413, "body_too_large", exc.text or "the request body is too large")
         request[REASON] = too_large.reason
@@ -123,6 +129,7 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     app[xapi.REGISTRY] = xapi.StatementRegistry()
     app.router.add_post("/xapi/statements", xapi.post_statements)
     app.router.add_put("/xapi/statements", xapi.put_statement)
+    app.router.add_get("/xapi/about", xapi.get_about)
     app.router.add_post("/caliper", lms.post_caliper)
     app.router.add_post("/webhooks/canvas", lms.post_canvas)
     app.router.add_post("/webhooks/moodle", lms.post_moodle)

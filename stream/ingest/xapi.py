@@ -70,6 +70,20 @@ class StatementRegistry:
 REGISTRY: web.AppKey[StatementRegistry] = web.AppKey("xapi_registry", StatementRegistry)
 
 
+VERSIONS = ("1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0")
+
+
+async def get_about(request: web.Request) -> web.Response:
+    """GET /xapi/about: the xAPI versions ingest speaks, for clients that probe them before
+    they send (no credentials needed, as xAPI says of this resource). A client that says
+    it speaks 1.0.x is answered the 1.0.x versions: 1.0-era clients refuse an About that
+    lists a version they do not know (TinCanPython does)."""
+    version = answer_version(request)
+    asked = request.headers.get(VERSION_HEADER, "").strip()
+    speaks = [v for v in VERSIONS if v.startswith("1.")] if asked.startswith("1.") else VERSIONS
+    return web.json_response({"version": list(speaks)}, headers={VERSION_HEADER: version})
+
+
 def answer_version(request: web.Request) -> str:
     """The version every answer carries: 1.0.3 to a client that speaks 1.0.x (its 400s
     and 401s too), else 2.0.0."""
