@@ -28,6 +28,7 @@ class IngestMetrics:
     events_in: Counter
     rejects: Counter
     unmapped_identities: Counter
+    unused: Counter
     ack_seconds: Histogram
 
     @classmethod
@@ -55,6 +56,13 @@ class IngestMetrics:
                 "tierwatch_unmapped_identities_total",
                 "resolutions of an LMS identity that no profile claims, by source",
                 ["source"],
+                registry=reg,
+            ),
+            unused=Counter(
+                "tierwatch_ingest_unused_total",
+                "input ingest accepted but could not use, or not in full (an entity, an"
+                " event type it does not read, a grade without a score), by source and reason",
+                ["source", "reason"],
                 registry=reg,
             ),
             ack_seconds=Histogram(

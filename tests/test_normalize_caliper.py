@@ -42,9 +42,14 @@ def normalize(payload: Any) -> Any:
 
 
 def problems_of(payload: Any) -> dict[str, str]:
-    with pytest.raises(NormalizeError) as caught:
-        normalize(payload)
-    return {p.pointer: p.detail for p in caught.value.problems}
+    """The problems of an envelope: its own (raised), else its refused items'."""
+    try:
+        result = normalize(payload)
+    except NormalizeError as exc:
+        return {p.pointer: p.detail for p in exc.problems}
+    problems = {p.pointer: p.detail for r in result.rejected for p in r.problems}
+    assert problems, "no problem found"
+    return problems
 
 
 def envelope(*events: dict[str, Any]) -> dict[str, Any]:
@@ -208,20 +213,19 @@ def test_every_problem_is_listed_with_its_pointer() -> None:
     ("change", "where"),
     [
         ({"object": {"id": f"{CAMPUS}/a/1", "type": "Attempt"}}, "/data/0/object/assignee"),
-        ({"generated": {"type": "Score", "scoreGiven": 3}}, "/data/0/generated/maxScore"),
         (
-            {"generated": {"type": "Score", "scoreGiven": 3, "maxScore": 0}},
+            {"generated": {"type": "Score", "scoreGiven": 3, "maxScore": -1}},
             "/data/0/generated/maxScore",
         ),
         (
             {"generated": {"type": "Score", "scoreGiven": "3", "maxScore": 5}},
             "/data/0/generated/scoreGiven",
         ),
-        ({"generated": None}, "/data/0/generated"),
+        ({"generated": 7}, "/data/0/generated"),
     ],
 )
 def test_bad_grades_are_problems(change: dict[str, Any], where: str) -> None:
-    """A grade without assignee, without a usable maxScore or with a bad score is a problem."""
+    """A grade without assignee, with a negative maxScore or with a bad score is a problem."""
     grade = event(
         type="GradeEvent",
         action="Graded",
@@ -231,14 +235,14 @@ def test_bad_grades_are_problems(change: dict[str, Any], where: str) -> None:
     assert set(problems_of(envelope({**grade, **change}))) == {where}
 
 
-def test_non_person_actor_and_blank_node_are_problems() -> None:
-    """A learner event acted by software, or by a blank node, names no learner."""
+def test_non_person_actor_is_ignored_and_blank_node_is_a_problem() -> None:
+    """A learner event acted by software is nobody's activity (ignored); a blank node
+    names no learner (a problem)."""
     software = event(actor={"id": f"{CAMPUS}/bot", "type": "SoftwareApplication"})
     blank = event(id="urn:uuid:4d5e6f70-8192-4a3b-9c4d-5e6f7a8b9c0e", actor="_:b0")
-    assert set(problems_of(envelope(software, blank))) == {
-        "/data/0/actor/type",
-        "/data/1/actor",
-    }
+    result = normalize(envelope(software, blank))
+    assert [(i.pointer, i.code) for i in result.ignored] == [("/data/0/actor", "not_a_person")]
+    assert set(problems_of(envelope(software, blank))) == {"/data/1/actor"}
 
 
 def test_duplicate_event_ids_are_a_problem() -> None:
@@ -250,7 +254,7 @@ def test_unknown_event_type_and_action_are_ignored() -> None:
     """An event type or action we do not track is ignored, not an error."""
     result = normalize(envelope(event(type="FooEvent"), event(action="Bookmarked")))
     assert result.events == []
-    assert len(result.ignored) == 2
+    assert [i.code for i in result.ignored] == ["unknown_event_type", "not_activity"]
 
 
 def test_non_object_payload_and_data_items() -> None:

@@ -73,8 +73,8 @@ def learner(value: str) -> str:
         ("quiz_submitted", "assessment", STUDENT, "quiz:21120000000001931", None),
         ("grade_change_by_grader", "assessment", STUDENT, "assignment:21120000000001207", 0.85),
         ("grade_change_autograded", "assessment", STUDENT, "assignment:21120000000001244", 0.7),
-        ("course_progress", "progress", "731", "course:214", None),
-        ("course_completed", "completion", "731", "course:214", None),
+        ("course_progress", "progress", STUDENT, "course:214", None),
+        ("course_completed", "completion", STUDENT, "course:214", None),
     ],
 )
 def test_each_supported_event_maps_to_its_kind(fixture, kind, learner_value, object_id, score):

@@ -254,11 +254,11 @@ def test_uppercase_uuid_is_lowercased_and_nil_uuid_is_refused() -> None:
     assert "/id" in problems_of(statement(id="00000000-0000-0000-0000-000000000000"))
 
 
-def test_group_actor_is_a_problem() -> None:
-    """A Group is not a learner."""
-    assert problems_of(load("error_group_actor.json")) == {
-        "/actor/objectType": "the learner must be an Agent"
-    }
+def test_anonymous_group_actor_is_taken_and_ignored() -> None:
+    """An anonymous Group (members, no identifier) is valid xAPI but names no one learner."""
+    result = normalize(load("anonymous_group_actor.json"))
+    assert result.events == []
+    assert [(i.pointer, i.code) for i in result.ignored] == [("/actor", "anonymous_group")]
 
 
 def test_missing_actor_is_a_problem() -> None:

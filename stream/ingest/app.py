@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -16,15 +15,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from schemas.roster import LearnerProfile
-from stream import codec
-from stream.errors import InvalidRecord
 from stream.ingest import canonical, lms, xapi
 from stream.ingest.context import KEY, RAW, Ingest
 from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.problems import Refusal, problem_response
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
-from stream.logs import Pseudonymizer
 from stream.settings import Settings
 from stream.topics import Topics
 
@@ -34,21 +30,14 @@ REASON: web.RequestKey[str] = web.RequestKey("refusal_reason", str)
 
 
 async def _dead_letter(request: web.Request, refusal: Refusal) -> None:
-    """Record a refused request on the dead-letter topic, its body scrubbed of personal data
-    (`stream.scrub`; learner ids pseudonymised with TIERWATCH_PSEUDONYM_KEY)."""
-    ingest = request.app[KEY]
-    letter = codec.dead_letter(
+    """Record a refused request on the dead-letter topic, its body scrubbed."""
+    await request.app[KEY].dead_letter(
         f"http:{request.method} {request.path}",
-        None,
-        None,
-        None,
         request.get(RAW, b""),
-        InvalidRecord(refusal.reason, refusal.detail),
-        dt.datetime.now(dt.UTC),
-        pseudonym=Pseudonymizer(ingest.settings.pseudonym_key.get_secret_value()),
-        problems=[{"pointer": p.pointer, "detail": p.detail} for p in refusal.problems],
+        refusal.reason,
+        refusal.detail,
+        refusal.problems,
     )
-    await ingest.sink.dead_letter(ingest.topics.deadletter, None, letter)
 
 
 SOURCES = {
@@ -86,6 +75,12 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
         if refusal.status != 429:  # a throttled client retries; its request is not lost
             await _dead_letter(request, refusal)
         response = problem_response(refusal, request.path)
+    except web.HTTPMethodNotAllowed as exc:
+        allowed = ", ".join(sorted(exc.allowed_methods))
+        detail = f"{request.method} is not allowed on {request.path}; it takes {allowed}"
+        not_allowed = Refusal(405, "method_not_allowed", detail, headers={"Allow": allowed})
+        request[REASON] = not_allowed.reason  # nothing was sent, so nothing to dead-letter
+        response = problem_response(not_allowed, request.path)
     except web.HTTPRequestEntityTooLarge as exc:
         too_large = Refusal(413, "body_too_large", exc.text or "the request body is too large")
         request[REASON] = too_large.reason
@@ -100,7 +95,7 @@ async def refusals(request: web.Request, handler: Handler) -> web.StreamResponse
             Refusal(503, "broker_unavailable", str(exc), headers=retry), request.path
         )
     if request.path.startswith("/xapi/") and xapi.VERSION_HEADER not in response.headers:
-        response.headers[xapi.VERSION_HEADER] = "2.0.0"
+        response.headers[xapi.VERSION_HEADER] = xapi.answer_version(request)
     return response
 
 
@@ -134,6 +129,7 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     app[xapi.REGISTRY] = xapi.StatementRegistry()
     app.router.add_post("/xapi/statements", xapi.post_statements)
     app.router.add_put("/xapi/statements", xapi.put_statement)
+    app.router.add_get("/xapi/about", xapi.get_about)
     app.router.add_post("/caliper", lms.post_caliper)
     app.router.add_post("/webhooks/canvas", lms.post_canvas)
     app.router.add_post("/webhooks/moodle", lms.post_moodle)

@@ -6,8 +6,9 @@ import base64
 import binascii
 import datetime as dt
 import hmac
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,13 +19,15 @@ from schemas.events import LearningEvent
 from stream import codec
 from stream.core.bounds import event_time_problem
 from stream.core.policy import Policy
+from stream.errors import InvalidRecord
 from stream.ingest.identity import IdentityMap
 from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.problems import Refusal
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import Sink
+from stream.logs import Pseudonymizer
 from stream.metrics import Metrics
-from stream.normalize.base import NormalizeError, Problem
+from stream.normalize.base import Ignored, NormalizeError, Problem
 from stream.policyfile import load_policy
 from stream.settings import Settings
 from stream.topics import Topics
@@ -73,29 +76,62 @@ class Ingest:
                 headers={"Retry-After": retry},
             )
 
-    def check_times(self, events: Sequence[LearningEvent], time_fields: Sequence[str] = ()) -> None:
-        """Refuse the request (400) when any event's time is outside the policy's window
-        around now (`stream.core.bounds`); `time_fields[i]` points at event i's time."""
+    def time_problems(
+        self, events: Sequence[LearningEvent], time_fields: Sequence[str] = ()
+    ) -> list[tuple[int, str, Problem]]:
+        """Each event whose time is outside the policy's window around now
+        (`stream.core.bounds`): its index, the reason and the problem, pointing at
+        `time_fields[i]` (the field that gave event i its time)."""
         assert self.policy is not None
         received = self.clock()
-        problems: list[Problem] = []
-        reasons: set[str] = set()
+        found: list[tuple[int, str, Problem]] = []
         for index, event in enumerate(events):
             problem = event_time_problem(event.occurred_at, received, self.policy)
             if problem is None:
                 continue
-            reasons.add(problem.reason)
             where = time_fields[index] if index < len(time_fields) else ""
             detail = problem.detail if where else f"event {event.id}: {problem.detail}"
-            problems.append(Problem(where, detail))
-        if problems:
+            found.append((index, problem.reason, Problem(where, detail)))
+        return found
+
+    def check_times(self, events: Sequence[LearningEvent], time_fields: Sequence[str] = ()) -> None:
+        """Refuse the request (400) when any event's time is outside the policy's window
+        around now (`stream.core.bounds`); `time_fields[i]` points at event i's time."""
+        assert self.policy is not None
+        found = self.time_problems(events, time_fields)
+        if found:
+            reasons = {reason for _, reason, _ in found}
             reason = "event_in_the_future" if "event_in_the_future" in reasons else "event_too_old"
             detail = (
-                f"{len(problems)} event(s) dated outside the policy's window "
+                f"{len(found)} event(s) dated outside the policy's window "
                 f"({self.policy.events.max_skew_minutes:g} minutes ahead of the moment "
                 f"received, {self.policy.events.max_age_days} days before it)"
             )
+            problems = [problem for _, _, problem in found]
             raise Refusal(400, reason, detail, problems[:MAX_TIME_PROBLEMS])
+
+    async def dead_letter(
+        self, origin: str, payload: bytes, reason: str, detail: str, problems: Sequence[Problem]
+    ) -> None:
+        """Record refused input on the dead-letter topic, scrubbed of personal data
+        (`stream.scrub`; learner ids pseudonymised with TIERWATCH_PSEUDONYM_KEY)."""
+        letter = codec.dead_letter(
+            origin,
+            None,
+            None,
+            None,
+            payload,
+            InvalidRecord(reason, detail),
+            now(),
+            pseudonym=Pseudonymizer(self.settings.pseudonym_key.get_secret_value()),
+            problems=[{"pointer": p.pointer, "detail": p.detail} for p in problems],
+        )
+        await self.sink.dead_letter(self.topics.deadletter, None, letter)
+
+    def count_unused(self, source: str, unused: Iterable[Ignored]) -> None:
+        """Count what was taken but not used (in full), by its code."""
+        for item in unused:
+            self.metrics.ingest.unused.labels(source, item.code).inc()
 
     async def send_events(
         self, events: Sequence[LearningEvent], time_fields: Sequence[str] = ()
@@ -130,6 +166,33 @@ async def read_json(request: web.Request, *, media: tuple[str, ...] = ("applicat
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise Refusal(400, "not_json", f"the body is not JSON: {exc}") from None
+
+
+class _DuplicateKey(Exception):
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    if len(pairs) > 1 and len({key for key, _ in pairs}) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+
+
+def refuse_duplicate_keys(body: bytes) -> None:
+    """Refuse (400) a JSON body in which an object names a key twice: which value was
+    meant is unknowable, and JSON parsers disagree (most keep the last). The body must
+    already be valid JSON."""
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs)
+    except _DuplicateKey as exc:
+        detail = f"the key {exc.key[:64]!r} appears twice in one object"
+        raise Refusal(400, "duplicate_json_key", detail, [Problem("", detail)]) from None
+    except (RecursionError, ValueError):
+        raise Refusal(400, "not_json", "the body is nested too deeply to be read") from None
 
 
 async def read_body(request: web.Request) -> bytes:

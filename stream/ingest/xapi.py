@@ -16,7 +16,15 @@ from typing import Any
 
 from aiohttp import web
 
-from stream.ingest.context import basic, ingest_of, read_json, refuse_invalid, secrets
+from stream.ingest.context import (
+    RAW,
+    basic,
+    ingest_of,
+    read_json,
+    refuse_duplicate_keys,
+    refuse_invalid,
+    secrets,
+)
 from stream.ingest.problems import Refusal
 from stream.normalize import xapi
 from stream.normalize.base import NormalizeError, Problem, pointer
@@ -60,6 +68,34 @@ class StatementRegistry:
 
 
 REGISTRY: web.AppKey[StatementRegistry] = web.AppKey("xapi_registry", StatementRegistry)
+
+
+VERSIONS = ("1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0")
+
+
+async def get_about(request: web.Request) -> web.Response:
+    """GET /xapi/about: the xAPI versions ingest speaks, for clients that probe them before
+    they send (no credentials needed, as xAPI says of this resource). A client that says
+    it speaks 1.0.x is answered the 1.0.x versions: 1.0-era clients refuse an About that
+    lists a version they do not know (TinCanPython does)."""
+    version = answer_version(request)
+    asked = request.headers.get(VERSION_HEADER, "").strip()
+    speaks = [v for v in VERSIONS if v.startswith("1.")] if asked.startswith("1.") else VERSIONS
+    return web.json_response({"version": list(speaks)}, headers={VERSION_HEADER: version})
+
+
+def answer_version(request: web.Request) -> str:
+    """The version every answer carries: 1.0.3 to a client that speaks 1.0.x (its 400s
+    and 401s too), else 2.0.0."""
+    asked = request.headers.get(VERSION_HEADER, "").strip()
+    return "1.0.3" if _VERSION.match(asked) and asked.startswith("1") else "2.0.0"
+
+
+async def _read_statements(request: web.Request) -> Any:
+    """The body as JSON, refused (400) when an object in it names a key twice."""
+    payload = await read_json(request)
+    refuse_duplicate_keys(request[RAW])
+    return payload
 
 
 def _version(request: web.Request) -> str:
@@ -143,6 +179,7 @@ async def _store(request: web.Request, statements: list[dict[str, Any]], version
     except Refusal as refusal:
         refusal.headers[VERSION_HEADER] = version
         raise
+    ingest.count_unused("xapi", result.ignored)
     registry.remember(fresh)
     return [str(s["id"]) for s in statements]
 
@@ -163,7 +200,7 @@ async def post_statements(request: web.Request) -> web.Response:
     ingest.throttle(
         basic(request, secrets(ingest.settings.xapi_credentials), "TIERWATCH_XAPI_CREDENTIALS")
     )
-    statements = _statements(await read_json(request))
+    statements = _statements(await _read_statements(request))
     if len(statements) > ingest.settings.max_batch:
         raise Refusal(
             413,
@@ -191,7 +228,7 @@ async def put_statement(request: web.Request) -> web.Response:
             "statementId must be a UUID",
             headers={VERSION_HEADER: version},
         ) from None
-    payload = await read_json(request)
+    payload = await _read_statements(request)
     if not isinstance(payload, dict):
         raise Refusal(
             400,

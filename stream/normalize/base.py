@@ -78,15 +78,28 @@ class NormalizeError(Exception):
 @dataclass(frozen=True, slots=True)
 class Ignored:
     """Valid input that is not learning activity (a voiding statement, an event type that
-    says nothing of engagement), with where and why."""
+    says nothing of engagement), or a part of an event that could not be used (a grade
+    without a score): where, why, and a short code for the metric that counts it."""
 
     pointer: str
     reason: str
+    code: str = "not_activity"
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """One item of a batch refused on its own while the rest is taken (a Caliper
+    envelope's event): where it is, and every problem it has."""
+
+    pointer: str
+    problems: list[Problem]
 
 
 @dataclass(slots=True)
 class Normalized:
-    """The events of a payload, and what was deliberately not turned into an event.
+    """The events of a payload, what was deliberately not turned into an event
+    (`ignored`), what was taken but used only in part (`notes`), and the items refused
+    on their own (`rejected`, only where a format takes part of a batch).
 
     `time_fields[i]` is the JSON pointer of the field that gave `events[i]` its time
     ("" when the time is the moment of receipt): where a refusal of that time points."""
@@ -94,6 +107,8 @@ class Normalized:
     events: list[LearningEvent] = field(default_factory=list)
     ignored: list[Ignored] = field(default_factory=list)
     time_fields: list[str] = field(default_factory=list)
+    notes: list[Ignored] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
 
     def add(self, event: LearningEvent, time_field: str) -> None:
         self.events.append(event)

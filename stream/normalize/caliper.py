@@ -1,11 +1,13 @@
 """IMS Caliper 1.1 and 1.2 envelopes -> `LearningEvent`.
 
 `normalize_envelope` takes `{sensor, sendTime, dataVersion, data[]}`. An unknown
-`dataVersion` raises `UnsupportedDataVersion` (HTTP 422); any other problem raises
-`NormalizeError` (HTTP 400) listing every bad field.
+`dataVersion` raises `UnsupportedDataVersion` (HTTP 422); a malformed envelope (sensor,
+sendTime, data) raises `NormalizeError` (HTTP 400) listing every bad field, the items'
+too. An item with a problem is refused on its own (`Normalized.rejected`): the other
+events of the envelope are taken.
 
-Event type and action -> kind (any other action of these types, any other event type,
-and data items that are entities rather than events are `ignored`):
+Event type and action -> kind (any other action of these types, and any other Caliper
+event type, are `ignored`; so are entities, and event types Caliper does not define):
 
     SessionEvent         LoggedIn LoggedOut                  session
     ToolUseEvent         Used                                session
@@ -22,13 +24,18 @@ and data items that are entities rather than events are `ignored`):
     AssignableEvent      Submitted Completed                 completion
     GradeEvent           Graded                              assessment, with score
 
+Every Caliper event is checked as `caliper_terms.check_event` says, read or not.
 Learner: `actor.id` (the actor may be an object or a bare IRI), except in a GradeEvent,
-where the actor is the grader and the learner is `object.assignee` of the Attempt.
+where the actor is the grader and the learner is `object.assignee` of the Attempt. An
+event acted by an agent that is not a Person (software, an organisation) is ignored.
 Both are Identity(source="caliper", kind="actor", value=<IRI>), so a person resolves to
 the same learner whether acting or graded.
 Score (GradeEvent): generated.scoreGiven / maxScore, maxScore from the Score or else from
-object.assignable. Object id: `object.id`; for a GradeEvent the assignable's id (so a
-grade names the module), else the Attempt's.
+object.assignable. A grade without a scoreGiven, or whose maxScore is 0 or missing (the
+official Caliper 1.2 fixtures send `maxScore: 0.0` and no score), is a grade without a
+score: an assessment event with no score, noted as `no_score`.
+Object id: `object.id`; for a GradeEvent the assignable's id (so a grade names the
+module), else the Attempt's.
 Event id: "caliper:" + the UUID of `id` ("urn:uuid:<uuid>"; a bare UUID, as some LMSs
 send, is accepted). Time: `eventTime` (Caliper times are UTC; one without an offset is
 read as UTC).
@@ -50,13 +57,14 @@ from stream.normalize.base import (
     Normalized,
     NormalizeError,
     Problem,
+    Rejected,
     Resolve,
     number,
     parse_time,
     pointer,
     source_meta,
-    time_problem,
 )
+from stream.normalize.caliper_terms import EVENT_TYPES, check_event, entity_type
 
 Path = tuple[str | int, ...]
 
@@ -102,8 +110,9 @@ def _iri(value: Any) -> str | None:
 
 
 def normalize_envelope(payload: Any, received_at: datetime, resolve: Resolve) -> Normalized:
-    """The learning events of a Caliper envelope; raises `UnsupportedDataVersion` for a
-    version it does not know, else `NormalizeError` listing every problem."""
+    """The learning events of a Caliper envelope, and its items refused one by one; raises
+    `UnsupportedDataVersion` for a version it does not know, `NormalizeError` for a
+    malformed envelope (listing the items' problems too)."""
     if received_at.tzinfo is None:
         raise ValueError("received_at must carry an offset")
     if not isinstance(payload, dict):
@@ -121,17 +130,24 @@ def normalize_envelope(payload: Any, received_at: datetime, resolve: Resolve) ->
     out = Normalized()
     seen: dict[str, int] = {}
     for i, item in enumerate(data):
-        result = _item(item, ("data", i), version, resolve, problems)
+        found: list[Problem] = []
+        notes: list[Ignored] = []
+        result = _item(item, ("data", i), version, resolve, found, notes)
         if isinstance(result, LearningEvent) and result.id in seen:
-            where = pointer("data", i, "id")
-            problems.append(Problem(where, f"repeats the id of /data/{seen[result.id]}"))
-        elif isinstance(result, LearningEvent):
+            found.append(
+                Problem(pointer("data", i, "id"), f"repeats the id of /data/{seen[result.id]}")
+            )
+        if found:
+            out.rejected.append(Rejected(pointer("data", i), found))
+            continue
+        out.notes.extend(notes)
+        if isinstance(result, LearningEvent):
             seen[result.id] = i
             out.add(result, pointer("data", i, "eventTime"))
         elif isinstance(result, Ignored):
             out.ignored.append(result)
     if problems:
-        raise NormalizeError(problems)
+        raise NormalizeError(problems + [p for r in out.rejected for p in r.problems])
     return out
 
 
@@ -145,7 +161,12 @@ def _version(value: Any) -> str:
 
 
 def _item(
-    item: Any, at: Path, version: str, resolve: Resolve, problems: list[Problem]
+    item: Any,
+    at: Path,
+    version: str,
+    resolve: Resolve,
+    problems: list[Problem],
+    notes: list[Ignored],
 ) -> LearningEvent | Ignored | None:
     if not isinstance(item, dict):
         problems.append(Problem(pointer(*at), "must be an event or entity object"))
@@ -154,38 +175,42 @@ def _item(
     if not isinstance(kind_name, str) or not kind_name:
         problems.append(Problem(pointer(*at, "type"), "must be a non-empty string"))
         return None
-    if not kind_name.endswith("Event"):
-        return Ignored(pointer(*at), f"a {kind_name} entity, not an event")
-    if kind_name not in KINDS:
-        return Ignored(pointer(*at), f"{kind_name} says nothing of learning engagement")
-    action = item.get("action")
-    if not isinstance(action, str) or not action:
-        problems.append(Problem(pointer(*at, "action"), "must be a non-empty string"))
+    if kind_name not in EVENT_TYPES:
+        if kind_name.endswith("Event") or "action" in item or "eventTime" in item:
+            reason = f"{kind_name[:64]} is not a Caliper event type"
+            return Ignored(pointer(*at), reason, "unknown_event_type")
+        return Ignored(pointer(*at), f"a {kind_name[:64]} entity, not an event", "entity")
+    before = len(problems)
+    event_id = _event_id(item.get("id"), (*at, "id"), problems)
+    check_event(item, at, problems, notes)
+    if len(problems) > before or event_id is None:
         return None
-    kind = KINDS[kind_name].get(action)
+    action = item["action"]
+    kind = KINDS.get(kind_name, {}).get(action)
     if kind is None:
-        return Ignored(pointer(*at), f"{kind_name} {action} is not learning activity")
-    return _event(item, at, kind, version, resolve, problems)
+        return Ignored(pointer(*at), f"{kind_name} {action[:64]} is not learning activity")
+    actor_type = entity_type(item["actor"]) or "Person"
+    if kind_name != "GradeEvent" and actor_type != "Person":
+        reason = f"acted by a {actor_type}, not a person"
+        return Ignored(pointer(*at, "actor"), reason, "not_a_person")
+    return _event(item, at, event_id, kind, version, resolve, problems, notes)
 
 
 def _event(
     item: dict[str, Any],
     at: Path,
+    event_id: str,
     kind: EventKind,
     version: str,
     resolve: Resolve,
     problems: list[Problem],
+    notes: list[Ignored],
 ) -> LearningEvent | None:
     before = len(problems)
-    event_id = _event_id(item.get("id"), (*at, "id"), problems)
-    when = parse_time(item.get("eventTime"))
-    if when is None:
-        problems.append(Problem(pointer(*at, "eventTime"), "must be an ISO 8601 date-time"))
-    elif (problem := time_problem(when[0])) is not None:
-        problems.append(Problem(pointer(*at, "eventTime"), problem))
+    when = parse_time(item["eventTime"])
     graded = item["type"] == "GradeEvent"
     learner, object_id, score = (
-        _graded(item, at, problems) if graded else _acted(item, at, problems)
+        _graded(item, at, problems, notes) if graded else _acted(item, at, problems)
     )
     if len(problems) > before or learner is None or object_id is None or when is None:
         return None
@@ -232,10 +257,7 @@ def _entity_id(value: Any, at: Path, problems: list[Problem], what: str) -> str 
 def _acted(
     item: dict[str, Any], at: Path, problems: list[Problem]
 ) -> tuple[str | None, str | None, None]:
-    actor = item.get("actor")
-    learner = _entity_id(actor, (*at, "actor"), problems, "actor")
-    if isinstance(actor, dict) and actor.get("type", "Person") != "Person":
-        problems.append(Problem(pointer(*at, "actor", "type"), "the learner must be a Person"))
+    learner = _entity_id(item.get("actor"), (*at, "actor"), problems, "actor")
     object_id = _entity_id(item.get("object"), (*at, "object"), problems, "object")
     if object_id is not None and len(object_id) > MAX_ID:
         problems.append(Problem(pointer(*at, "object"), f"an id longer than {MAX_ID} chars"))
@@ -243,7 +265,7 @@ def _acted(
 
 
 def _graded(
-    item: dict[str, Any], at: Path, problems: list[Problem]
+    item: dict[str, Any], at: Path, problems: list[Problem], notes: list[Ignored]
 ) -> tuple[str | None, str | None, float | None]:
     attempt = item.get("object")
     if not isinstance(attempt, dict):
@@ -257,29 +279,43 @@ def _graded(
     object_id = _entity_id(target, where, problems, "graded resource")
     if object_id is not None and len(object_id) > MAX_ID:
         problems.append(Problem(pointer(*where), f"an id longer than {MAX_ID} chars"))
-    return learner, object_id, _grade(item.get("generated"), assignable, at, problems)
+    score, why = _grade(item.get("generated"), assignable, at, problems)
+    if why is not None:
+        notes.append(Ignored(pointer(*at, "generated"), why, "no_score"))
+    return learner, object_id, score
 
 
-def _grade(generated: Any, assignable: Any, at: Path, problems: list[Problem]) -> float | None:
+def _grade(
+    generated: Any, assignable: Any, at: Path, problems: list[Problem]
+) -> tuple[float | None, str | None]:
+    """The scaled score of a grade, or None and why there is none."""
     gen_at = (*at, "generated")
+    if generated is None or (isinstance(generated, str) and _IRI.fullmatch(generated)):
+        return None, "a grade without its Score: no score"
     if not isinstance(generated, dict):
         problems.append(Problem(pointer(*gen_at), "must be the Score the grade generated"))
-        return None
-    given = number(generated.get("scoreGiven"))
-    if given is None:
+        return None, None
+    given = generated.get("scoreGiven")
+    if given is not None and number(given) is None:
         problems.append(Problem(pointer(*gen_at, "scoreGiven"), "must be a finite number"))
     if "maxScore" in generated:
         top, top_at = generated["maxScore"], (*gen_at, "maxScore")
     elif isinstance(assignable, dict) and "maxScore" in assignable:
         top, top_at = assignable["maxScore"], (*at, "object", "assignable", "maxScore")
     else:
-        problems.append(Problem(pointer(*gen_at, "maxScore"), "needed to scale the score"))
-        return None
+        top, top_at = None, (*gen_at, "maxScore")
     maximum = number(top)
-    if maximum is None or maximum <= 0:
-        problems.append(Problem(pointer(*top_at), "must be a number above 0"))
-        return None
-    if given is not None and not 0 <= given <= maximum:
+    if top is not None and (maximum is None or maximum < 0):
+        problems.append(Problem(pointer(*top_at), "must be a number of at least 0"))
+        return None, None
+    if given is None:
+        return None, "a grade without a scoreGiven: no score"
+    if not maximum:
+        return None, "a scoreGiven without a maxScore above 0 cannot be scaled: no score"
+    scaled = number(given)
+    if scaled is None:
+        return None, None
+    if not 0 <= scaled <= maximum:
         problems.append(Problem(pointer(*gen_at, "scoreGiven"), "must lie between 0 and maxScore"))
-        return None
-    return None if given is None else given / maximum
+        return None, None
+    return scaled / maximum, None

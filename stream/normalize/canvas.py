@@ -3,8 +3,13 @@
 A Live Event is `{"metadata": {...}, "body": {...}}`; `metadata.event_name` says what
 happened and `metadata.event_time` when (ISO 8601 with an offset, e.g.
 "2026-03-04T09:15:27.123Z"). Canvas ids are kept as the exact decimal string Canvas sent
-(an integer is written in decimal): "21070000000000042" (global) and "42" (local) are
-different identities, so a profile that may be named both ways lists both.
+(an integer is written in decimal). A learner is always named by the global user id, the
+one in `metadata.user_id`: where Canvas sends a local id (`body.user.id` of
+course_progress and course_completed, "42"), it is made global with the shard of
+`metadata.root_account_id` (Canvas's global id is shard * 10^13 + local id, so a root
+account "21070000000000001" makes "42" into "21070000000000042"). One Canvas user is one
+learner whatever the event; an unsharded Canvas (a root account id below 10^13) has no
+local ids to convert.
 
 | event_name         | kind       | learner (first present)        | object_id                 |
 |--------------------|------------|--------------------------------|---------------------------|
@@ -13,8 +18,8 @@ different identities, so a profile that may be named both ways lists both.
 | submission_created | progress   | body.user_id, metadata.user_id | "assignment:{id}"         |
 | quiz_submitted     | assessment | metadata.user_id               | "quiz:{quiz_id}"          |
 | grade_change       | assessment | body.student_id, body.user_id  | "assignment:{id}"         |
-| course_progress    | progress   | body.user.id                   | "course:{body.course.id}" |
-| course_completed   | completion | body.user.id                   | "course:{body.course.id}" |
+| course_progress    | progress   | body.user.id (made global)     | "course:{body.course.id}" |
+| course_completed   | completion | body.user.id (made global)     | "course:{body.course.id}" |
 | anything else      | ignored    |                                |                           |
 
 Decisions, from what Canvas documents for each event:
@@ -31,8 +36,10 @@ Decisions, from what Canvas documents for each event:
   `grade` null (a grade removed, an excusal) is ignored.
 - course_progress is always `progress`: Canvas sends course_completed, not
   course_progress, when the last requirement is met, so deriving a completion from the
-  counts would count one completion twice. Neither event's metadata has the learner
-  (course_progress comes from a background job): `body.user.id` is the student, a local id.
+  counts would count one completion twice. Neither event's metadata names the learner
+  (course_progress comes from a background job; course_completed's `metadata.user_id` is
+  whoever made the request, a teacher setting a completion time too): `body.user.id` is
+  the student, a local id, made global as said above.
 - Canvas sends no event id: the id is "canvas:" + `content_hash(payload)`, so a
   re-delivered event is a duplicate and any change of content is a new event.
 - The time is `metadata.event_time`, stored in UTC; whether it is plausible for when it
@@ -75,6 +82,7 @@ NOT_LEARNING_ROLES = frozenset(
     }
 )
 _DIGITS = re.compile(r"[0-9]{1,30}")
+SHARD = 10**13  # a Canvas global id is shard id * SHARD + local id
 _ASSET_TYPE = re.compile(r"[A-Za-z0-9_:.\-]{1,64}")
 
 
@@ -203,18 +211,21 @@ def _score(found: Found, body: dict[str, Any]) -> float | None:
 
 
 def _course_progress(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
-    return _course_facts("progress", found, body)
+    return _course_facts("progress", found, metadata, body)
 
 
 def _course_completed(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
-    return _course_facts("completion", found, body)
+    return _course_facts("completion", found, metadata, body)
 
 
-def _course_facts(kind: EventKind, found: Found, body: dict[str, Any]) -> Facts:
+def _course_facts(
+    kind: EventKind, found: Found, metadata: dict[str, Any], body: dict[str, Any]
+) -> Facts:
     learner = course = None
     user, course_object = body.get("user"), body.get("course")
     if isinstance(user, dict):
-        learner = _canvas_id(found, user.get("id"), ("body", "user", "id"))
+        local = _canvas_id(found, user.get("id"), ("body", "user", "id"))
+        learner = None if local is None else global_id(local, metadata.get("root_account_id"))
     else:
         found.add(("body", "user"), f"must be an object, not {_json_type(user)}")
     if isinstance(course_object, dict):
@@ -243,6 +254,18 @@ def _first(*candidates: tuple[Where, dict[str, Any]]) -> tuple[Where, Any]:
         if parent.get(where[-1]) is not None:
             return where, parent[where[-1]]
     return candidates[0][0], None
+
+
+def global_id(local: str, root_account_id: Any) -> str:
+    """A Canvas id as the global id of the root account's shard: shard * 10^13 + local id.
+    An id that is global already (from 10^13 on: a user of another shard), or a root
+    account that names no shard (an unsharded Canvas, or none sent), leaves it as it is."""
+    root = root_account_id if isinstance(root_account_id, str | int) else None
+    digits = str(root) if root is not None and not isinstance(root, bool) else ""
+    shard = int(digits) // SHARD if _DIGITS.fullmatch(digits) else 0
+    if int(local) >= SHARD or shard == 0:
+        return local
+    return str(shard * SHARD + int(local))
 
 
 def _canvas_id(found: Found, value: Any, where: Where) -> str | None:

@@ -13,18 +13,25 @@ https://w3id.org/xapi/adl/verbs/ are one vocabulary) -> kind:
                  are dropped, an item answer is not an assessment result)
     completion   completed, satisfied (cmi5); also any progress/view/session verb whose
                  result.completion is true on a module, course, lesson or cmi5 block
-    assessment   passed failed scored (a result.completion does not change these)
+    assessment   passed failed scored (a result.completion does not change these);
+                 passed and failed imply success true and false unless result.success
+                 says otherwise
     ignored      voided (the statement it voids is in the reason), registered (an
                  enrolment), waived (cmi5: the LMS waived the requirement)
 
 Learner: `actor`, an Agent with exactly one of mbox (lowercased), mbox_sha1sum
-(lowercased), openid, account ("homePage|name"); a Group is a problem.
+(lowercased), openid, account ("homePage|name"), or an identified Group (one of these
+too; the identity registry maps it like an Agent). An anonymous Group (members only)
+names no one learner: its statement is valid and ignored (`anonymous_group`).
+(`stream.normalize.xapi_agents`.)
 Event id: "xapi:" + the statement id (a variant-1 UUID, lowercased).
 Object id: an Activity's IRI; "xapi:<uuid>" for a StatementRef; the inner object's id
 for a SubStatement; "xapi-agent:<hash>" for an Agent or Group, never their address.
 Score: result.score.scaled (negatives clamped to 0), else (raw - min) / (max - min).
 Time: `timestamp`, else `stored`, else received_at; a time without an offset is UTC
-(xAPI says a timestamp SHOULD carry one and an LRS SHOULD answer in UTC).
+(xAPI says a timestamp SHOULD carry one and an LRS SHOULD answer in UTC); the offset
+-00:00 (RFC 3339's unknown local offset) is a problem, as xAPI requires.
+An Agent or Group as object must be one as the actor must (an Agent has an identifier).
 """
 
 from __future__ import annotations
@@ -40,7 +47,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from schemas.events import LearningEvent
-from schemas.roster import Identity
 from stream.normalize.base import (
     Ignored,
     Normalized,
@@ -54,22 +60,22 @@ from stream.normalize.base import (
     source_meta,
     time_problem,
 )
+from stream.normalize.xapi_agents import ANONYMOUS, agent_or_group
 from stream.normalize.xapi_verbs import (
     IGNORED_VERBS,
     ITEM_LEVEL,
     MODULE_TYPES,
     VOIDED,
+    implied_success,
     verb_kind,
 )
 
 Path = tuple[str | int, ...]
 
-IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
-_MAILTO = re.compile(r"mailto:[^@\s]+@[^@\s]+", re.IGNORECASE)
-_SHA1 = re.compile(r"[0-9a-fA-F]{40}")
 _VERSION = re.compile(r"(1\.0|2\.0)(\.\d+)?")
+_UNKNOWN_OFFSET = re.compile(r"-00(:?00)?$")
 _NUM = r"(\d+(?:[.,]\d+)?)"
 _DURATION = re.compile(
     rf"P(?:{_NUM}Y)?(?:{_NUM}M)?(?:{_NUM}W)?(?:{_NUM}D)?(?:T(?:{_NUM}H)?(?:{_NUM}M)?(?:{_NUM}S)?)?"
@@ -151,7 +157,7 @@ def _statement(
         return None
     if verb_iri == VOIDED:
         return _voiding(item, at, problems)
-    identity = _identity(item.get("actor"), (*at, "actor"), problems)
+    identity = agent_or_group(item.get("actor"), (*at, "actor"), problems)
     object_id, is_module = _object(item.get("object"), (*at, "object"), problems)
     outcome = _result(item.get("result"), (*at, "result"), problems)
     when, meta = _time(item, at, received_at, problems)
@@ -160,6 +166,9 @@ def _statement(
         problems.append(Problem(pointer(*at, "version"), "must be 1.0.x or 2.0.x"))
     if len(problems) > before or identity is None or object_id is None or sid is None:
         return None
+    if identity == ANONYMOUS:
+        reason = "an anonymous Group: no one learner to count"
+        return Ignored(pointer(*at, "actor"), reason, "anonymous_group")
     verb_name = verb_iri.rsplit("/", 1)[-1]
     kind = verb_kind(verb_iri)
     if kind is None:
@@ -174,7 +183,7 @@ def _statement(
         "kind": kind,
         "object_id": object_id,
         "score": outcome.score if scored else None,
-        "success": outcome.success if scored else None,
+        "success": _success(outcome.success, verb_iri) if scored else None,
         "duration_s": outcome.duration_s,
         "source": "xapi",
         "source_meta": source_meta(
@@ -182,6 +191,11 @@ def _statement(
         ),
     }
     return _event(fields, at, problems)
+
+
+def _success(stated: bool | None, verb_iri: str) -> bool | None:
+    """result.success when the statement gives it, else what the verb implies."""
+    return stated if stated is not None else implied_success(verb_iri)
 
 
 def _event(fields: dict[str, Any], at: Path, problems: list[Problem]) -> LearningEvent | None:
@@ -216,50 +230,6 @@ def _voiding(item: dict[str, Any], at: Path, problems: list[Problem]) -> Ignored
     return Ignored(pointer(*at), f"voids statement {target}")
 
 
-def _identity(actor: Any, at: Path, problems: list[Problem]) -> Identity | None:
-    if not isinstance(actor, dict):
-        problems.append(Problem(pointer(*at), "must be an Agent object"))
-        return None
-    if actor.get("objectType", "Agent") != "Agent":
-        problems.append(Problem(pointer(*at, "objectType"), "the learner must be an Agent"))
-        return None
-    present = [key for key in IFIS if key in actor]
-    if len(present) != 1:
-        detail = "needs exactly one of mbox, mbox_sha1sum, openid, account"
-        problems.append(Problem(pointer(*at), f"{detail}; has {len(present)}"))
-        return None
-    kind = present[0]
-    value = _ifi_value(kind, actor[kind], (*at, kind), problems)
-    if value is None:
-        return None
-    if len(value) > 2048:
-        problems.append(Problem(pointer(*at, kind), "longer than 2048 characters"))
-        return None
-    return Identity(source="xapi", kind=kind, value=value)
-
-
-def _ifi_value(kind: str, value: Any, at: Path, problems: list[Problem]) -> str | None:
-    if kind == "account":
-        if not isinstance(value, dict):
-            problems.append(Problem(pointer(*at), "must be an object with homePage and name"))
-            return None
-        home, name = value.get("homePage"), value.get("name")
-        if not isinstance(home, str) or not _IRI.fullmatch(home):
-            problems.append(Problem(pointer(*at, "homePage"), "must be an IRL"))
-        if not isinstance(name, str) or not name:
-            problems.append(Problem(pointer(*at, "name"), "must be a non-empty string"))
-            return None
-        return f"{home}|{name}" if isinstance(home, str) and _IRI.fullmatch(home) else None
-    checks = {"mbox": _MAILTO, "mbox_sha1sum": _SHA1, "openid": _IRI}
-    if not isinstance(value, str) or not checks[kind].fullmatch(value):
-        expected = {"mbox": "a mailto: IRI", "mbox_sha1sum": "40 hex digits", "openid": "a URI"}
-        problems.append(Problem(pointer(*at), f"must be {expected[kind]}"))
-        return None
-    # Addresses are matched without case: the domain is case-insensitive by RFC, and
-    # in practice so is the local part of every corporate mail system.
-    return value if kind == "openid" else value.lower()
-
-
 def _object(
     obj: Any, at: Path, problems: list[Problem], nested: bool = False
 ) -> tuple[str | None, bool]:
@@ -269,6 +239,8 @@ def _object(
         return None, False
     kind = obj.get("objectType", "Activity")
     if kind in ("Agent", "Group"):
+        if agent_or_group(obj, at, problems) is None:
+            return None, False
         return f"xapi-agent:{content_hash(obj)[:20]}", False
     if kind == "StatementRef":
         ref = canonical_uuid(obj.get("id"))
@@ -355,6 +327,10 @@ def _time(
             parsed = parse_time(item[key])
             if parsed is None:
                 problems.append(Problem(pointer(*at, key), "must be an ISO 8601 date-time"))
+                return received_at, {}
+            if _UNKNOWN_OFFSET.search(item[key]):
+                detail = "the offset -00:00 (an unknown local offset, RFC 3339) is not allowed"
+                problems.append(Problem(pointer(*at, key), detail))
                 return received_at, {}
             when, assumed = parsed
             if (problem := time_problem(when)) is not None:

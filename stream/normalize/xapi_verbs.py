@@ -30,6 +30,9 @@ IGNORED_VERBS = {
     "waived": "a waived requirement is an LMS decision, not learning activity",
 }
 ITEM_LEVEL = frozenset({"answered"})
+# What a verb says of success when the statement's result does not (xAPI's ADL verbs:
+# "passed" is a success, "failed" is not; cmi5 uses the same two).
+IMPLIED_SUCCESS = {"passed": True, "failed": False}
 MODULE_TYPES = frozenset(
     {
         "http://adlnet.gov/expapi/activities/module",
@@ -39,6 +42,14 @@ MODULE_TYPES = frozenset(
         "https://w3id.org/xapi/cmi5/activitytype/course",
     }
 )
+
+
+def implied_success(verb_iri: str) -> bool | None:
+    """Success as the verb implies it (passed, failed), None for any other verb."""
+    for namespace in ADL_NAMESPACES:
+        if verb_iri.startswith(namespace):
+            return IMPLIED_SUCCESS.get(verb_iri[len(namespace) :])
+    return None
 
 
 def verb_kind(verb_iri: str) -> EventKind | None:
