@@ -82,7 +82,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--dispatch", action="store_true",
         help="dispatch on in every run (a receiver up throughout unless the scenario takes it "
-        "down); default: only in the receiver outages",
+        "down); default: only in the receiver outages (see bench/chaos/dispatching.py)",
     )  # fmt: skip
     p.add_argument("--out", type=Path, help="the report (default bench/CHAOS.md; short: none)")
     p.add_argument("--logs", type=Path, help="directory for the workers' logs (default: tmp)")

@@ -14,16 +14,20 @@ A delivery is one message to one role over one channel: (transition id, role, ch
   transition (its detail names channel and role).
 
 **lost**: expected, neither delivered nor dead-lettered; **duplicated**: each arrival of a
-delivery after its first (and a delivery both delivered and dead-lettered); **spurious**:
-delivered or dead-lettered, not expected (nor optional).
+delivery after its first (and a delivery both delivered and dead-lettered), unless a worker
+started since the arrival before: then it is **resent**, the documented at-least-once (a worker
+killed after sending and before storing its delivery log sends once more, with the same
+`webhook-id` or `Message-ID`); **spurious**: delivered or dead-lettered, not expected (nor
+optional).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 import orjson
@@ -164,13 +168,18 @@ class DeliveryOutcome:
     dead_lettered: int = 0
     lost: int = 0
     duplicated: int = 0
+    resent: int = 0  # arrivals again after a worker's (re)start: at-least-once, not a failure
     spurious: int = 0
     refused: int = 0  # arrivals the receiver refused (bad signature, unidentifiable)
     reasons: Counter[str] = field(default_factory=Counter)  # dead letters by reason
     details: list[str] = field(default_factory=list)
 
 
-def compare(want: Expected, journal: Journal, letters: dict[Key, str]) -> DeliveryOutcome:
+def compare(
+    want: Expected, journal: Journal, letters: dict[Key, str], starts: Sequence[float] = ()
+) -> DeliveryOutcome:
+    """The expected deliveries against the journal's arrivals and the dead letters;
+    `starts`: when workers started (wall clock), to tell a resent delivery."""
     out = DeliveryOutcome(expected=len(want.required), optional=len(want.optional))
     out.delivered = sum(1 for k in want.required if k in journal.arrivals)
     out.optional_delivered = sum(1 for k in want.optional if k in journal.arrivals)
@@ -183,7 +192,9 @@ def compare(want: Expected, journal: Journal, letters: dict[Key, str]) -> Delive
     out.lost = len(lost)
     out.details += [f"delivery lost: {brief(k, want.required[k])}" for k in lost[:DETAILS]]
     for key, times in journal.arrivals.items():
-        extra = len(times) - 1 + (key in letters)
+        again = [b for a, b in pairwise(times) if any(a < s < b for s in starts)]
+        out.resent += len(again)
+        extra = len(times) - 1 - len(again) + (key in letters)
         if extra:
             out.duplicated += extra
             if out.duplicated <= DETAILS:

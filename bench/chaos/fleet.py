@@ -47,6 +47,7 @@ class FleetStats:
     stops: list[float] = field(default_factory=list)  # SIGTERM to exit, seconds
     killed_after_stop: int = 0  # SIGTERMs that needed a SIGKILL after the grace
     starts: dict[str, int] = field(default_factory=dict)  # by worker name
+    started_at: list[float] = field(default_factory=list)  # wall clock, every start
 
 
 class Fleet:
@@ -82,6 +83,7 @@ class Fleet:
             env[FAULT_ENV] = str(self.fault)
         restart = name in self.procs
         self.stats.starts[name] = self.stats.starts.get(name, 0) + 1
+        self.stats.started_at.append(time.time())
         with self.log(name).open("ab") as sink:
             sink.write(f"--- chaos: start {name} at {time.time():.3f}\n".encode())
             sink.flush()

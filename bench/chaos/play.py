@@ -56,6 +56,7 @@ from stream.topics import Topics, create_topics
 
 PARTITIONS = 4
 BARRIER_LINE = b"tick_barrier_timeout"
+LETTER_LINE = b"dispatch.dead_letter"  # the worker's log line for each dispatch dead letter
 SETTLE_CAP_S = 180.0  # after the stream and the outage: 3 times the longest retry round
 
 
@@ -203,7 +204,8 @@ class Run:
         self.say(f"deliveries settled in {self.result.settle_s:.0f} s: {got.lost} pending")
 
     def _deliveries(self, receiver: ReceiverProcess, letters: list[bytes]) -> DeliveryOutcome:
-        return compare(self.want, read_journal(receiver.out), dead_letters(letters))
+        starts = self.fleet.stats.started_at if self.fleet is not None else []
+        return compare(self.want, read_journal(receiver.out), dead_letters(letters), starts)
 
     async def _drive(
         self, driver: Driver, monitor: Monitor, ctx: Context, topics: Topics,
@@ -289,9 +291,15 @@ class Run:
                 f"deliveries: {d.expected} expected, {d.delivered} delivered (and "
                 f"{d.optional_delivered} of {d.optional} of erased learners), "
                 f"{d.dead_lettered} dead-lettered {dict(d.reasons)}, lost {d.lost}, duplicated "
-                f"{d.duplicated}, spurious {d.spurious}; {result.retried} attempts to retry, "
-                f"holding up {result.held} messages"
+                f"{d.duplicated}, spurious {d.spurious}, resent {d.resent}; {result.retried} "
+                f"attempts to retry, holding up {result.held} messages"
             )
+            logged = fleet.grep(LETTER_LINE)
+            if logged != d.dead_lettered:
+                d.details.append(
+                    f"{d.dead_lettered} dispatch dead letters, {logged} {LETTER_LINE.decode()} "
+                    "lines in the workers' logs"
+                )
             for line in d.details[:12]:
                 self.say("  " + line)
         self.say(

@@ -41,6 +41,7 @@ def cells(r: RunResult) -> list[str]:
     d = r.deliveries
     sent = f"{d.expected}/{d.delivered}/{d.dead_lettered}" if d else "-"
     wrong = f"{d.lost}/{d.duplicated}/{d.spurious}" if d else "-"
+    wrong += f" +{d.resent} resent" if d and d.resent else ""
     return [
         r.label, r.scenario, str(r.learners), ticks, f"{f.kills}/{f.self_kills}",
         str(f.restarts), str(o.lost), str(o.duplicated), str(o.spurious), str(o.resent),
@@ -148,6 +149,8 @@ role over one channel, (transition id, role, channel); expected is dispatch's ow
 deliveries may or may not arrive: they are not counted here); **dlv lost/dup/spur**
 expected deliveries neither delivered nor dead-lettered / arrivals after a delivery's first
 (or delivered and dead-lettered too) / deliveries not expected, or refused by the receiver;
+"+N resent": arrivals again after a worker started since the first (a worker killed after
+sending, before storing its delivery log, sends once more: at-least-once, not a failure);
 **retried** messages (transition, channel) held up by a failed attempt (the receiver was
 down), and (in brackets) the failed attempts the workers logged. The closing line's lost,
 duplicated and spurious add transitions and deliveries.
