@@ -7,8 +7,9 @@ keeps waiting until the run's time cap.
 
 With dispatch on (`Scenario.dispatch`), the run has a receiver process too
 (`bench.chaos.dispatching`); after the stream and the scenario's disruptions it waits until
-every expected delivery was delivered or dead-lettered (at most `SETTLE_CAP_S`), stops the
-workers, and compares the deliveries too (`bench.chaos.deliveries`).
+every expected delivery was delivered or dead-lettered (at most `SETTLE_CAP_S`; not at all
+when the stream was cut short), stops the workers, and compares the deliveries too
+(`bench.chaos.deliveries`): what is still missing then is lost.
 """
 
 from __future__ import annotations
@@ -160,7 +161,8 @@ class Run:
             async with monitor:
                 await self._drive(driver, monitor, ctx, topics, bootstrap, started)
                 await asyncio.gather(*ctx.tasks)
-                if receiver is not None:
+                cut = self.result.aborted or self.result.capped  # transitions never streamed
+                if receiver is not None and not cut:
                     await self._settle(bootstrap, topics, receiver)
                 await fleet.stop_all()
         alerts = await read_all(bootstrap, topics.alerts)
@@ -173,8 +175,8 @@ class Run:
         the deliveries replay's transitions call for."""
         receiver = ReceiverProcess(self.directory)
         _, config = receiver.write_config()
-        erased = {lid for lids in self.history.erasures.values() for lid in lids}
         h = self.history
+        erased = {lid for lids in h.erasures.values() for lid in lids}
         self.want = expected_deliveries(h.expected, h.records, erased, config, self.policy)
         await receiver.start()
         self.say(
