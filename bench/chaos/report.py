@@ -7,6 +7,7 @@ import os
 import platform
 import statistics
 import subprocess
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -149,8 +150,9 @@ role over one channel, (transition id, role, channel); expected is dispatch's ow
 deliveries may or may not arrive: they are not counted here); **dlv lost/dup/spur**
 expected deliveries neither delivered nor dead-lettered / arrivals after a delivery's first
 (or delivered and dead-lettered too) / deliveries not expected, or refused by the receiver;
-"+N resent": arrivals again after a worker started since the first (a worker killed after
-sending, before storing its delivery log, sends once more: at-least-once, not a failure);
+"+N resent": arrivals again after a worker started since the one before (a worker killed
+after sending, before storing its delivery log, sends once more: at-least-once, not a
+failure);
 **retried** messages (transition, channel) held up by a failed attempt (the receiver was
 down), and (in brackets) the failed attempts the workers logged. The closing line's lost,
 duplicated and spurious add transitions and deliveries.
@@ -189,7 +191,7 @@ def write(
             "",
             LEGEND,
             "",
-            dispatch_described(),
+            textwrap.fill(dispatch_described(), 92, break_on_hyphens=False),
             "",
             "## Details (first differences of each run)",
             "",
