@@ -294,12 +294,14 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]  # mode typing
     learners.register(pipeline)
     clock.register(pipeline)
-    sink.register(pipeline)
     ops.register(pipeline)
+    then = None
     if settings.dispatch_file is not None:
         from stream.agents import dispatch
         from stream.policyfile import load_dispatch
 
         dispatcher = dispatch.register(pipeline, load_dispatch(settings.dispatch_file))
         pipeline.dispatch_table = dispatcher.table
+        then = dispatcher.on_alert
+    sink.register(pipeline, then)  # the alerts topic's one reader: log, then dispatch
     return pipeline

@@ -1,6 +1,7 @@
-"""The dispatch agents: tier transitions to delivered messages.
+"""Dispatch: tier transitions to delivered messages.
 
-`dispatch` consumes the alerts topic (keyed by learner, so it sits on the learner's
+`Dispatcher.on_alert` takes each record of the alerts topic from the topic's one reader
+(the transition log, `stream.agents.sink`; keyed by learner, so it sits on the learner's
 partition beside the state table), plans the messages, skips what the delivery log says was
 delivered, delivers the rest with in-process retries, and hands what is deferred (quiet
 hours) or still failing to the retry topic. `redeliver` consumes the retry topic: it waits
@@ -329,21 +330,15 @@ def _message(p: PendingDelivery) -> Message:
 
 
 def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
-    """Attach the dispatch and redeliver agents (and close the channels on shutdown)."""
+    """Attach the redeliver agent (and close the channels on shutdown). The alerts topic's
+    records reach `Dispatcher.on_alert` through its one reader, the transition log
+    (`stream.agents.sink`)."""
     dispatcher = Dispatcher(pipeline, config)
-    alerts = pipeline.app.topic(
-        pipeline.topics.alerts, key_serializer="raw", value_serializer="raw"
-    )
-
-    async def dispatch(stream: Any) -> None:
-        async for value in stream:
-            await dispatcher.on_alert(value)
 
     async def redeliver(stream: Any) -> None:
         async for value in stream:
             await dispatcher.on_retry(value)
 
     pipeline.app.on_before_shutdown.connect(dispatcher.close)
-    pipeline.app.agent(alerts, name="dispatch")(dispatch)
     pipeline.app.agent(dispatcher.retry_topic, name="redeliver")(redeliver)
     return dispatcher

@@ -1,7 +1,15 @@
-"""A sink that logs every tier transition, learner pseudonymised."""
+"""The alerts topic's one reader: it logs every tier transition (learner pseudonymised) and
+hands it on to dispatch when dispatch is configured.
+
+One agent, not one each: Faust acknowledges a record read by two agents only once both
+took it, and a rebalance can clear it from one agent's buffer after the other took it; the
+record then stays unacknowledged for good, and the next rebalance or stop waits for it
+for ever (seen in the chaos suite's scale and rolling runs with dispatch on).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
@@ -15,7 +23,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger("tierwatch.transitions")
 
 
-def register(pipeline: Pipeline) -> None:
+def register(pipeline: Pipeline, then: Callable[[bytes], Awaitable[None]] | None = None) -> None:
+    """The transition log on the alerts topic; `then` (dispatch) is given each record after."""
     channel = pipeline.app.topic(
         pipeline.topics.alerts, key_serializer="raw", value_serializer="raw"
     )
@@ -36,5 +45,7 @@ def register(pipeline: Pipeline) -> None:
                 week=t.week,
                 reasons=[r.code for r in t.reasons],
             )
+            if then is not None:
+                await then(value)
 
     pipeline.app.agent(channel, name="transition-log")(transitions)
