@@ -115,17 +115,23 @@ def deadline_reasons(
 ) -> list[Reason]:
     window = policy.assignments.counting_days
     kinds = sorted(missed.by_kind.items())
-    counts = ", ".join(f"{n} {kind}" for kind, n in kinds)
+    # since issue 16 duties (compliance, certification) count until completed: only the
+    # kinds that stop counting after the window say "due in the last N days"
+    within = {
+        k: "" if k in policy.assignments.until_completed else f" due in the last {window} days"
+        for k, _ in kinds
+    }
+    counts = ", ".join(f"{n} {kind}{within[kind]}" for kind, n in kinds)
     numbers: dict[str, float | int | str] = dict(kinds)
     thresholds = role.missed_thresholds
     reached = [kind for kind, n in kinds if kind in thresholds and n >= thresholds[kind]]
     if not reached:
-        text = f"Missed assignments in the last {window} days: {counts}."
+        text = f"Missed assignments not yet completed: {counts}."
         found = [Reason(code="missed_assignment", text=text, numbers=numbers)]
     else:
         limits = ", ".join(f"{thresholds[k]} {k}" for k in reached)
         text = (
-            f"Missed assignments in the last {window} days ({counts}) reached the "
+            f"Missed assignments not yet completed ({counts}) reached the "
             f"role's threshold ({limits})."
         )
         found = [Reason(code="missed_assignments", text=text, numbers=numbers)]

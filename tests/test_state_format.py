@@ -81,7 +81,7 @@ def test_a_reason_is_stored_as_a_row_without_its_sentence():
         ["missed_assignment", {"milestone": 1}, {"days": 30}],
     ]
     (_, back) = LearnerState.model_validate(stored).reasons
-    assert back.text == "Missed assignments in the last 30 days: 1 milestone."
+    assert back.text == "Missed assignments not yet completed: 1 milestone due in the last 30 days."
 
 
 def test_a_sentence_the_numbers_do_not_give_is_stored_with_the_reason():

@@ -149,3 +149,27 @@ def test_a_follow_up_that_found_nothing_is_armed_again_in_the_same_tick() -> Non
         assert out == everyone.feed(item), item
         escalations += [o for o in out if isinstance(o, TierTransition) and o.to_tier == 3]
     assert [codes(t)[0] for t in escalations] == ["follow_up_unresolved"]
+
+
+def test_duties_overdue_past_the_window_are_skipped_alike() -> None:
+    """
+    A compliance module due Mon W1 (late: completed Wed W9, a day before its week's
+    evaluation), a certification due Mon W1 never done, a milestone due Mon W1 that stops
+    counting after 30 days, and the compliance module's assignment sent again on Thu W10
+    (still done). Whoever is skipped, every input leaves the same outputs and states; the
+    certification is all the learner's state still holds.
+    """
+    records = [
+        profile("p", "back_office"),
+        *weeks("p", [5] * 14),
+        assignment("p", "k1", "compliance", day(1, 0), at(0)),
+        assignment("p", "c1", "certification", day(1, 0), at(0)),
+        assignment("p", "m1", "milestone", day(1, 0), at(0)),
+        event("p", at(9, 2, 15), "completion", object_id="k1"),
+        assignment("p", "k1", "compliance", day(1, 0), at(10, 3)),
+    ]
+    compare(ordered(records), evaluated(14))
+    everyone = Timeline(POLICY, skip_quiet=False)
+    for item in schedule(ordered(records), POLICY, evaluated(14)):
+        everyone.feed(item)
+    assert list(everyone.states["p"].assignments) == ["c1"]  # k1 done, m1 no longer counts

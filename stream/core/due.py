@@ -5,8 +5,11 @@ these instants (`on_tick` in `stream.core.step` is idempotent):
 
 - the next week's evaluation: its close plus the policy's grace;
 - a day on which an assignment's standing changes: the day after its due day (missed),
-  the day after its compliance limit (overdue), the day after its counting window
-  (no longer counted, and pruned), for completed assignments only the last;
+  the day after its compliance limit (overdue), for a milestone the day after its counting
+  window (no longer counted, and pruned), for completed assignments only the last. A duty
+  (compliance, certification: `assignments.until_completed`) counts until completed, so
+  its overdue days keep growing, but nothing it calls for changes after its limit: the
+  tier only rises, and cannot fall while it counts; it is never pruned by a tick;
 - the follow-up's due day.
 
 The deadline conditions, the follow-up's decision and the Tier 2 re-arming depend on the
@@ -64,10 +67,12 @@ def _evaluated_at(week: int, tz: ZoneInfo, grace_hours: float) -> dt.datetime:
 def _deadline_days(state: LearnerState, policy: Policy) -> list[dt.date]:
     """The days on which an assignment's standing changes (see the module docstring)."""
     window = policy.assignments.counting_days + 1
+    lasting = policy.assignments.until_completed
     limit = policy.tiers.compliance_overdue_days + 1
     days: list[dt.date] = []
     for item in state.assignments.values():  # saturating: a due day may be 9999-12-31
-        days.append(add_days(item.due, window))
+        if item.kind not in lasting:
+            days.append(add_days(item.due, window))
         if not item.completed:
             days.extend((add_days(item.due, 1), add_days(item.due, limit)))
     return days

@@ -130,18 +130,31 @@ def _counts(v: Values, kinds: Iterable[str]) -> str:
     return ", ".join(f"{v[kind]} {kind}" for kind in sorted(kinds))
 
 
+_NOT_KINDS = ("days", "windowed", "limits")
+
+
+def _missed(v: Values) -> str:
+    """The missed assignments by kind; a kind that stops counting after the window (a
+    milestone) says so. A reason stored before duties counted until completed has the
+    window and no `windowed`: every kind it counted was within the window."""
+    kinds = sorted(k for k in v if k not in _NOT_KINDS)
+    windowed = v.get("windowed", kinds if "days" in v else [])
+    if not isinstance(windowed, list):
+        raise TypeError(f"windowed is not a list: {windowed!r}")
+    within = f" due in the last {v['days']} days" if windowed else ""
+    return ", ".join(f"{v[k]} {k}{within if k in windowed else ''}" for k in kinds)
+
+
 def _missed_assignment(v: Values) -> str:
-    kinds = [k for k in v if k != "days"]
-    return f"Missed assignments in the last {v['days']} days: {_counts(v, kinds)}."
+    return f"Missed assignments not yet completed: {_missed(v)}."
 
 
 def _missed_assignments(v: Values) -> str:
     limits = v["limits"]
     if not isinstance(limits, dict):
         raise TypeError(f"limits is not a mapping: {limits!r}")
-    kinds = [k for k in v if k not in ("days", "limits")]
     return (
-        f"Missed assignments in the last {v['days']} days ({_counts(v, kinds)}) reached the "
+        f"Missed assignments not yet completed ({_missed(v)}) reached the "
         f"role's threshold ({_counts(limits, limits)})."
     )
 

@@ -204,8 +204,8 @@ StoredProfile = Annotated[LearnerProfile, WrapSerializer(_without_learner_id)]
 
 
 class AssignmentState(_Model):
-    """An assignment still counting; stored as a row, `[kind, due]`, ending in 1 when
-    completed (an object, as stored by earlier releases, still loads)."""
+    """An assignment not completed; stored as a row, `[kind, due]` (earlier releases kept
+    completed ones, ending in 1; those rows and objects still load)."""
 
     kind: AssignmentKind
     due: dt.date

@@ -162,21 +162,24 @@ def on_profile(state: LearnerState, profile: LearnerProfile, policy: Policy) -> 
 
 
 def _completed(state: LearnerState, object_id: str) -> None:
-    """Mark an assignment complete, and remember the completion for one not yet known
-    (events and assignments come on different topics: either may arrive first)."""
-    if object_id in state.assignments:
-        state.assignments[object_id].completed = True
+    """A completed assignment is done with: forget it, and remember the completion, for
+    an assignment not yet known or sent again (events and assignments come on different
+    topics: either may arrive first). Forgotten at once, not on a later day: a duty
+    completed long after its due day would otherwise wait for a tick to prune it."""
+    state.assignments.pop(object_id, None)
     key = event_key(object_id)
     if key not in state.completed_objects:
         state.completed_objects = [*state.completed_objects, key][-MAX_COMPLETED:]
 
 
 def on_assignment(state: LearnerState, assignment: Assignment, policy: Policy) -> list[Output]:
-    known = state.assignments.get(assignment.module_id)
-    done = known.completed if known else event_key(assignment.module_id) in state.completed_objects
-    state.assignments[assignment.module_id] = AssignmentState(
-        kind=assignment.kind, due=assignment.due, completed=done
-    )
+    module = assignment.module_id
+    known = state.assignments.get(module)
+    done = known.completed if known else event_key(module) in state.completed_objects
+    if done:  # already completed: nothing to count
+        state.assignments.pop(module, None)
+    else:
+        state.assignments[module] = AssignmentState(kind=assignment.kind, due=assignment.due)
     _seen_at(state, week_of(assignment.assigned_at, policy.tz))
     return []
 
@@ -389,8 +392,16 @@ def _follow_up(state: LearnerState, clock: Clock, policy: Policy) -> list[Output
 
 
 def _prune_assignments(state: LearnerState, today: dt.date, policy: Policy) -> None:
-    cutoff = today - dt.timedelta(days=policy.assignments.counting_days)  # due before: stale
-    stale = [m for m, a in state.assignments.items() if a.due < cutoff]
+    """Forget the milestones that no longer count (a duty counts until completed), and
+    assignments stored completed by earlier releases once their window has passed."""
+    rules_ = policy.assignments
+    cutoff = today - dt.timedelta(days=rules_.counting_days)  # due before: stale
+    lasting = rules_.until_completed
+    stale = [
+        m
+        for m, a in state.assignments.items()
+        if a.due < cutoff and (a.completed or a.kind not in lasting)
+    ]
     for module in stale:
         del state.assignments[module]
 
