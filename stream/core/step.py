@@ -321,11 +321,14 @@ def _week_fall(week: int) -> rules.Condition:
 def _quiet_week(
     state: LearnerState, week: int, now: dt.datetime, exposure: list[Exposure], policy: Policy
 ) -> list[Output]:
-    """A closed week with no condition: the tier falls one step (Tier 3 needs more weeks)."""
+    """A closed week with no condition: the tier falls one step (Tier 3 needs more weeks),
+    unless evidence already seen in a week still open calls for the tier it would leave."""
     if state.tier == 0:
         return []
     if state.tier_since is not None and state.tier_since >= week_close(week, policy.tz):
         return []  # the tier was set after this week ended: the week says nothing of recovery
+    if state.tier <= _open_evidence(state, week):
+        return []  # one fall, one nudge: not resolved now to be raised again at its week
     state.quiet_weeks += 1
     rules_ = policy.de_escalation
     needed = rules_.tier3_quiet_weeks if state.tier == 3 else rules_.quiet_weeks_per_step
@@ -334,6 +337,13 @@ def _quiet_week(
     reason = cause("quiet_weeks", {"quiet_weeks": state.quiet_weeks}, week=week)
     to_tier = state.tier - 1
     return [move(state, to_tier, now, [rules.Condition(0, "none", reason)], exposure, policy, week)]
+
+
+def _open_evidence(state: LearnerState, week: int) -> int:
+    """The tier that evidence already seen in the weeks after `week` (still open) calls
+    for: an assessment fall, which counts for its week when it closes."""
+    falls = any(bucket.fall for later, bucket in state.open_weeks.items() if later > week)
+    return rules.week_fall_condition(week).tier if falls else 0
 
 
 def _tier2_holding(
