@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from schemas.limits import Instant, SourceMeta
 
 EventKind = Literal["session", "view", "progress", "completion", "assessment"]
+ActedBy = Literal["grader", "other"]
 
 Id = Field(min_length=1, max_length=512)
 
@@ -21,6 +22,12 @@ class LearningEvent(BaseModel):
     twice. `occurred_at` must carry an offset (RFC 3339) and lie within the instants a
     record can hold (`schemas.limits`); `source_meta` is a few short labels (at most 16
     keys of 64 characters, values of 256).
+
+    Only the learner's own actions are activity. `acted_by` says when someone else acted
+    for them: a `grader` (a grade: it carries a score or a success, and nothing else), or
+    `other` (a teacher's override of a completion, a scheduled task closing an attempt).
+    Such an event still carries its result (a score, a success, a completion) but does not
+    count as the learner's activity. None: the learner acted.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,6 +40,9 @@ class LearningEvent(BaseModel):
     score: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
     success: bool | None = None
     duration_s: float | None = Field(default=None, ge=0.0, allow_inf_nan=False)
+    acted_by: ActedBy | None = Field(
+        default=None, description="who acted when not the learner: the event is no activity"
+    )
     source: str = Field(min_length=1, max_length=64)
     source_meta: SourceMeta | None = Field(
         default=None, description="how the source said it, e.g. which field gave the time"

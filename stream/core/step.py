@@ -123,13 +123,14 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     bucket.seen.append(key)
     if len(bucket.seen) > MAX_SEEN_PER_WEEK:
         del bucket.seen[0]
-    bucket.events += 1
-    day = 1 << local.weekday()
-    if not bucket.days & day:  # most events fall on a day already active: no write
-        bucket.days |= day
     _seen_at(state, week)
-    if state.first_active_week is None or week < state.first_active_week:
-        state.first_active_week = week
+    if event.acted_by is None:  # only the learner's own actions are activity
+        bucket.events += 1
+        day = 1 << local.weekday()
+        if not bucket.days & day:  # most events fall on a day already active: no write
+            bucket.days |= day
+        if state.first_active_week is None or week < state.first_active_week:
+            state.first_active_week = week
     if event.kind == "completion":
         bucket.completions += 1
     if event.kind != "assessment" or (event.score is None and event.success is None):
