@@ -50,14 +50,27 @@ def assert_rendered(conditions: list[rules.Condition], expected: list[Reason]) -
     assert [stored(c.cause).as_reason() for c in conditions] == expected
 
 
-# The reasons as the rules wrote them before sentences were rendered (release 69337e1).
+# The reasons as the rules wrote them before sentences were rendered (release 69337e1),
+# with every count in the singular or the plural since issue 16 (no "1 days", no "21th").
 
 
 ORDINAL = {1: "first", 2: "second", 3: "third"}
+SUFFIX = {1: "st", 2: "nd", 3: "rd"}
+NOUNS = {
+    "certification": ("certification", "certifications"),
+    "compliance": ("compliance module", "compliance modules"),
+    "milestone": ("milestone", "milestones"),
+}
 
 
 def _weeks(n: int) -> str:
-    return f"{ORDINAL.get(n, f'{n}th')} week in a row"
+    suffix = "th" if 10 < n % 100 < 14 else SUFFIX.get(n % 10, "th")
+    return f"{ORDINAL.get(n, f'{n}{suffix}')} week in a row"
+
+
+def _many(n: int, kind: str) -> str:
+    one, other = NOUNS[kind]
+    return f"{n} {one if n == 1 else other}"
 
 
 def activity_reasons(
@@ -96,9 +109,11 @@ def activity_reasons(
 
 def fall_reason(fall: Fall) -> Reason:
     if fall.score is not None and fall.previous_mean is not None and not fall.failed:
+        n = fall.previous_count
+        than = "the previous score" if n == 1 else f"the average of the previous {n} scores"
         text = (
             f"Assessment score {fall.score:.2f} is {fall.previous_mean - fall.score:.2f} below "
-            f"the average of the previous {fall.previous_count} ({fall.previous_mean:.2f})."
+            f"{than} ({fall.previous_mean:.2f})."
         )
     else:
         text = "An assessment was not passed."
@@ -117,11 +132,11 @@ def deadline_reasons(
     kinds = sorted(missed.by_kind.items())
     # since issue 16 duties (compliance, certification) count until completed: only the
     # kinds that stop counting after the window say "due in the last N days"
+    last = "the last day" if window == 1 else f"the last {window} days"
     within = {
-        k: "" if k in policy.assignments.until_completed else f" due in the last {window} days"
-        for k, _ in kinds
+        k: "" if k in policy.assignments.until_completed else f" due in {last}" for k, _ in kinds
     }
-    counts = ", ".join(f"{n} {kind}{within[kind]}" for kind, n in kinds)
+    counts = ", ".join(f"{_many(n, kind)}{within[kind]}" for kind, n in kinds)
     numbers: dict[str, float | int | str] = dict(kinds)
     thresholds = role.missed_thresholds
     reached = [kind for kind, n in kinds if kind in thresholds and n >= thresholds[kind]]
@@ -129,19 +144,20 @@ def deadline_reasons(
         text = f"Missed assignments not yet completed: {counts}."
         found = [Reason(code="missed_assignment", text=text, numbers=numbers)]
     else:
-        limits = ", ".join(f"{thresholds[k]} {k}" for k in reached)
+        limits = ", ".join(_many(thresholds[k], k) for k in reached)
         text = (
             f"Missed assignments not yet completed ({counts}) reached the "
             f"role's threshold ({limits})."
         )
         found = [Reason(code="missed_assignments", text=text, numbers=numbers)]
     overdue, limit = missed.compliance_overdue_days, policy.tiers.compliance_overdue_days
+    days = "1 day" if overdue == 1 else f"{overdue} days"
     if overdue > limit:
-        text = f"A compliance module is {overdue} days overdue (more than {limit})."
+        text = f"A compliance module is {days} overdue (more than {limit})."
         numbers = {"overdue_days": overdue, "limit_days": limit}
         found.append(Reason(code="compliance_overdue", text=text, numbers=numbers))
     elif overdue > 0 and "compliance_sensitive" in exposure:
-        text = f"A compliance module is {overdue} days overdue in a compliance-sensitive role."
+        text = f"A compliance module is {days} overdue in a compliance-sensitive role."
         numbers = {"overdue_days": overdue}
         found.append(Reason(code="compliance_sensitive_overdue", text=text, numbers=numbers))
     return found
@@ -257,8 +273,9 @@ def test_a_raised_concern_reads_as_before():
 def test_the_reasons_of_a_fall_in_tier_read_as_before(quiet: int, week: int) -> None:
     """The sentences of the reasons the step writes itself, from the values it passes."""
     label = week_label(week)
+    closed = "1 closed week" if quiet == 1 else f"{quiet} closed weeks"
     assert cause("quiet_weeks", {"quiet_weeks": quiet}, week=week).text == (
-        f"No warning signs in {quiet} closed week(s), up to {label}."
+        f"No warning signs in {closed}, up to {label}."
     )
     assert cause("still_down", {"week": label}).text == f"Activity in {label} was still down."
     assert cause("resolved").text == "A manager recorded the situation as resolved."
@@ -305,7 +322,7 @@ def test_the_reasons_of_a_falling_tier_come_back_from_the_state():
     assert reasons["q"] == [
         Reason(
             code="quiet_weeks",
-            text="No warning signs in 1 closed week(s), up to 2026-W07.",
+            text="No warning signs in 1 closed week, up to 2026-W07.",
             numbers={"quiet_weeks": 1},
         )
     ]
@@ -335,3 +352,77 @@ def test_every_simulated_transition_comes_back_from_the_state(seed: int) -> None
     """Simulated learners of every persona, stored after each input."""
     out = replay_storing(list(simulate(40, 12, seed, policy=POLICY)), 13, POLICY)
     assert len({r.code for t in out for r in t.reasons}) >= 8
+
+
+@pytest.mark.parametrize(
+    ("code", "values", "text"),
+    [
+        (
+            "compliance_sensitive_overdue",
+            {"overdue_days": 1},
+            "A compliance module is 1 day overdue in a compliance-sensitive role.",
+        ),
+        (
+            "compliance_overdue",
+            {"overdue_days": 1, "limit_days": 0},
+            "A compliance module is 1 day overdue (more than 0).",
+        ),
+        (
+            "compliance_overdue",
+            {"overdue_days": 15, "limit_days": 14},
+            "A compliance module is 15 days overdue (more than 14).",
+        ),
+        (
+            "quiet_weeks",
+            {"quiet_weeks": 1, "week": 2927},
+            "No warning signs in 1 closed week, up to 2026-W07.",
+        ),
+        (
+            "quiet_weeks",
+            {"quiet_weeks": 2, "week": 2927},
+            "No warning signs in 2 closed weeks, up to 2026-W07.",
+        ),
+        (
+            "missed_assignment",
+            {"milestone": 1, "days": 1, "windowed": ["milestone"]},
+            "Missed assignments not yet completed: 1 milestone due in the last day.",
+        ),
+        (
+            "missed_assignment",
+            {"compliance": 1, "certification": 2, "milestone": 2, "days": 30,
+             "windowed": ["milestone"]},
+            "Missed assignments not yet completed: 2 certifications, 1 compliance module, "
+            "2 milestones due in the last 30 days.",
+        ),
+        (
+            "missed_assignments",
+            {"compliance": 2, "limits": {"compliance": 1}},
+            "Missed assignments not yet completed (2 compliance modules) reached the role's "
+            "threshold (1 compliance module).",
+        ),
+        (
+            "assessment_fall",
+            {"failed": 0, "score": 0.5, "previous_mean": 0.8, "previous_count": 1},
+            "Assessment score 0.50 is 0.30 below the previous score (0.80).",
+        ),
+        (
+            "assessment_fall",
+            {"failed": 0, "score": 0.5, "previous_mean": 0.8, "previous_count": 2},
+            "Assessment score 0.50 is 0.30 below the average of the previous 2 scores (0.80).",
+        ),
+    ],
+)  # fmt: skip
+def test_every_count_is_pluralised(code: str, values: dict, text: str) -> None:
+    """One day, two days; one closed week, two closed weeks: never "1 days"."""
+    assert render(code, values) == text
+
+
+@pytest.mark.parametrize(
+    ("weeks", "said"),
+    [(1, "first"), (3, "third"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"),
+     (21, "21st"), (22, "22nd"), (23, "23rd"), (101, "101st"), (111, "111th")],
+)  # fmt: skip
+def test_the_weeks_in_a_row_are_ordinals(weeks: int, said: str) -> None:
+    """21st, 22nd and 23rd, not 21th."""
+    values = {"activity": 0, "baseline": 8.0, "drop_pct": 100, "persistence_weeks": weeks}
+    assert render("disengagement", values).endswith(f", {said} week in a row.")
