@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from schemas.clock import Tick
+from schemas.roster import Assignment
 from stream.core.signals import missed_assignments
 from stream.core.state import AssignmentState
 from stream.core.step import step
@@ -312,3 +313,17 @@ def test_two_outstanding_certifications_a_month_apart_still_reach_the_threshold(
     reached = next(t for t in out if t.to_tier == 2)
     assert reached.at == midnight(day(7, 1))
     assert reached.reasons[0].numbers == {"certification": 2}
+
+
+def test_a_withdrawn_duty_no_longer_counts():
+    """
+    Back office; k1 due Mon W1 -> Tier 2, then 3 at the follow-up. The assignment is
+    withdrawn on Wed W4: weeks 4 and 5 are quiet, Tier 3 steps down to 2 at week 5's close.
+    """
+    k1 = assignment("b", "k1", "compliance", day(1, 0), at(0))
+    withdrawn = k1.model_copy(update={"withdrawn": True, "assigned_at": at(4, 2)})
+    records = [profile("b", "back_office"), *weeks("b", [5] * 8), k1, withdrawn]
+    out = run(records, until_week=7)
+    assert moves(out)[:3] == [(0, 2), (2, 3), (3, 2)]
+    assert out[2].week == "2026-W07"  # week 5
+    assert Assignment.model_validate_json(withdrawn.model_dump_json()).withdrawn is True

@@ -177,7 +177,7 @@ def on_assignment(state: LearnerState, assignment: Assignment, policy: Policy) -
     module = assignment.module_id
     known = state.assignments.get(module)
     done = known.completed if known else event_key(module) in state.completed_objects
-    if done:  # already completed: nothing to count
+    if done or assignment.withdrawn:  # completed, or no longer to do: nothing to count
         state.assignments.pop(module, None)
     else:
         state.assignments[module] = AssignmentState(kind=assignment.kind, due=assignment.due)
