@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
+from schemas.events import LearningEvent, Retracted
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
 from stream.core.timeline import Record, Timeline, record_time, schedule
@@ -173,3 +174,34 @@ def test_duties_overdue_past_the_window_are_skipped_alike() -> None:
     for item in schedule(ordered(records), POLICY, evaluated(14)):
         everyone.feed(item)
     assert list(everyone.states["p"].assignments) == ["c1"]  # k1 done, m1 no longer counts
+
+
+@FAST
+@given(richer(), st.data())
+def test_skipping_changes_nothing_when_events_are_voided(
+    history: tuple[list[Record], int], data: st.DataObject
+) -> None:
+    """Some of a generated learner's events voided, each some days after it (its week still
+    open, or evaluated and maybe in the baseline): skipping quiet learners changes nothing."""
+    records, last = history
+    events = [r for r in records if isinstance(r, LearningEvent)]
+    chosen = (
+        data.draw(st.lists(st.sampled_from(events), max_size=6, unique_by=id)) if events else []
+    )
+    voids = []
+    for target in chosen:
+        later = target.occurred_at + dt.timedelta(days=data.draw(st.integers(0, 20)), hours=1)
+        voids.append(
+            LearningEvent(
+                id=f"void-{target.id}",
+                learner_id=target.learner_id,
+                occurred_at=later,
+                kind="voided",
+                object_id=target.id,
+                source="test",
+                retracts=Retracted(
+                    id=target.id, occurred_at=target.occurred_at, score=target.score
+                ),
+            )
+        )
+    compare(ordered([*records, *voids]), evaluated(last + 3))

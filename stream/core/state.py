@@ -58,6 +58,8 @@ class OpenWeek:
     completions: int = 0
     fall: bool = False
     seen: list[int] = field(default_factory=list)
+    # what each event in `seen` gave the week (aligned from the end; `stream.core.retraction`)
+    gave: list[int] = field(default_factory=list)
 
 
 class ClosedWeek(NamedTuple):
@@ -259,6 +261,8 @@ class LearnerState(_Model):
     transitions: int = 0
     last_transition_id: str | None = None
     late_events: int = 0
+    late_keys: list[int] = Field(default_factory=list)  # events that came late (bounded)
+    retracted: list[int] = Field(default_factory=list)  # events taken back (bounded)
 
     @field_validator("profile", mode="before")
     @classmethod

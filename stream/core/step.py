@@ -9,8 +9,6 @@ passed in is taken over (updated in place) and returned.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import struct
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,8 +16,9 @@ from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
 from schemas.transitions import Exposure, TierTransition
-from stream.core import rules
+from stream.core import retraction, rules
 from stream.core.clock import Clock, clock_at
+from stream.core.keys import event_key
 from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.reason_text import cause
 from stream.core.signals import assessment_fall, classify_week, missed_assignments
@@ -34,32 +33,20 @@ from stream.core.weeks import (
 )
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
-MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
 MAX_COMPLETED = 256  # completed object ids remembered for assignments that arrive later
 MAX_SEEN_INTERVENTIONS = 256  # intervention keys remembered for de-duplication, newest last
-_BLAKE2B_8 = hashlib.blake2b(digest_size=8)
-_BIG_ENDIAN_U64 = struct.Struct(">Q").unpack
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something the edges should count or log; never a change of tier."""
 
-    code: Literal["duplicate", "late_event", "unknown_role"]
+    code: Literal["duplicate", "late_event", "unknown_role", "retracted", "not_retracted"]
     learner_id: str
     detail: str = ""
 
 
 Output = TierTransition | Notice
-
-
-def event_key(event_id: str) -> int:
-    """A short, stable hash of an event id, for de-duplication: the 8-byte BLAKE2b digest
-    as a big-endian integer (stored in states: it must never change)."""
-    hasher = _BLAKE2B_8.copy()  # a copy is quicker than a new hasher with its parameters
-    hasher.update(event_id.encode())
-    key: int = _BIG_ENDIAN_U64(hasher.digest())[0]
-    return key
 
 
 def role_of(state: LearnerState, policy: Policy) -> tuple[Role, list[Exposure]]:
@@ -106,6 +93,9 @@ def _seen_at(state: LearnerState, week: int) -> None:
 
 
 def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[Output]:
+    if event.retracts is not None:  # a voided event: see `stream.core.retraction`
+        code, detail = retraction.retract(state, event, policy)
+        return [Notice(code, state.learner_id, detail)]
     tz = policy.tz
     if event.kind == "completion":
         _completed(state, event.object_id)
@@ -113,26 +103,16 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     week = week_of_date(local.date())
     if state.evaluated_week is not None and week <= state.evaluated_week:
         state.late_events += 1
+        retraction.came_late(state, event.id)
         return [Notice("late_event", state.learner_id, week_label(week))]
     bucket = state.open_weeks.get(week)
     if bucket is None:
         bucket = state.open_weeks[week] = OpenWeek()
     key = event_key(event.id)
-    if key in bucket.seen:
+    if key in bucket.seen or retraction.voided(state, key):
         return [Notice("duplicate", state.learner_id)]
-    bucket.seen.append(key)
-    if len(bucket.seen) > MAX_SEEN_PER_WEEK:
-        del bucket.seen[0]
+    retraction.count(state, bucket, event, key, local, week)
     _seen_at(state, week)
-    if event.acted_by is None:  # only the learner's own actions are activity
-        bucket.events += 1
-        day = 1 << local.weekday()
-        if not bucket.days & day:  # most events fall on a day already active: no write
-            bucket.days |= day
-        if state.first_active_week is None or week < state.first_active_week:
-            state.first_active_week = week
-    if event.kind == "completion":
-        bucket.completions += 1
     if event.kind != "assessment" or (event.score is None and event.success is None):
         return []
     return _on_assessment(state, event, bucket, policy)
@@ -148,7 +128,7 @@ def _on_assessment(
     fresh = state.evidence_from is None or event.occurred_at > state.evidence_from
     if fall is None or not fresh:
         return []
-    bucket.fall = True
+    retraction.fell(bucket)
     state.last_fall_at = event.occurred_at
     _, exposure = role_of(state, policy)
     moved = rise(state, [rules.fall_condition(fall)], event.occurred_at, exposure, policy)
@@ -417,4 +397,4 @@ def _prune_assignments(state: LearnerState, today: dt.date, policy: Policy) -> N
         del state.assignments[module]
 
 
-__all__ = ["AssignmentKind", "Input", "Notice", "Output", "step"]
+__all__ = ["AssignmentKind", "Input", "Notice", "Output", "event_key", "step"]
