@@ -10,28 +10,46 @@ forgotten first); what changes in it is kept as records for the registry topic
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import OrderedDict
 from typing import Any, NamedTuple
 
 import orjson
 
+from schemas.events import Retracted
 from stream.normalize.base import Problem, pointer
 from stream.normalize.xapi_compare import statement_fingerprint
+from stream.normalize.xapi_voiding import Voidable
 
 REMEMBERED = 1_000_000  # statement ids remembered; beyond, the least recently stored go
 KEY_PREFIX = "s:"
 
 
 class Stored(NamedTuple):
-    """A stored statement: its fingerprint and the learner it counted for (None: it became
-    no event, e.g. a voiding or an anonymous Group's statement)."""
+    """A stored statement: its fingerprint, whose it is (None: no one identified, e.g. an
+    anonymous Group's), and, when it became an event a voiding may take back, that event's
+    time (ISO 8601) and the score it added (`stream.normalize.xapi_voiding.Voidable`)."""
 
     fingerprint: str
     learner: str | None = None
+    at: str | None = None
+    score: float | None = None
 
     def value(self) -> bytes:
         """The record value on the registry topic."""
-        return orjson.dumps({"f": self.fingerprint, "l": self.learner})
+        data: dict[str, Any] = {"f": self.fingerprint, "l": self.learner}
+        if self.at is not None:
+            data |= {"t": self.at, **({"s": self.score} if self.score is not None else {})}
+        return orjson.dumps(data)
+
+    def voidable(self, sid: str) -> Voidable | None:
+        """What a voiding of this statement takes back (None: nothing it could)."""
+        if self.learner is None or self.at is None:
+            return None
+        when = dt.datetime.fromisoformat(self.at)
+        return Voidable(
+            self.learner, Retracted(id=f"xapi:{sid}", occurred_at=when, score=self.score)
+        )
 
     @classmethod
     def of(cls, value: bytes) -> Stored | None:
@@ -42,8 +60,13 @@ class Stored(NamedTuple):
             return None
         if not isinstance(data, dict) or not isinstance(data.get("f"), str):
             return None
-        learner = data.get("l")
-        return cls(data["f"], learner if isinstance(learner, str) else None)
+        learner, at, score = data.get("l"), data.get("t"), data.get("s")
+        return cls(
+            data["f"],
+            learner if isinstance(learner, str) else None,
+            at if isinstance(at, str) else None,
+            float(score) if isinstance(score, int | float) else None,
+        )
 
 
 class StatementRegistry:
@@ -61,6 +84,11 @@ class StatementRegistry:
     def get(self, sid: str) -> Stored | None:
         return self._stored.get(sid.lower())
 
+    def voidable(self, sid: str) -> Voidable | None:
+        """What a voiding of a stored statement takes back (None: unknown, or nothing)."""
+        stored = self._stored.get(sid.lower())
+        return stored.voidable(sid.lower()) if stored is not None else None
+
     def conflicts(self, statements: list[dict[str, Any]]) -> tuple[list[Problem], set[str]]:
         """Problems for ids stored with other content; the ids stored with the same content."""
         problems, same = [], set()
@@ -77,12 +105,20 @@ class StatementRegistry:
                 )
         return problems, same
 
-    def remember(self, statements: list[dict[str, Any]], learners: dict[str, str]) -> None:
-        """Statements just stored; `learners` names the learner of those that became an
-        event (by lowercased statement id)."""
+    def remember(
+        self,
+        statements: list[dict[str, Any]],
+        learners: dict[str, str],
+        voidable: dict[str, Voidable] | None = None,
+    ) -> None:
+        """Statements just stored; `learners` names whose they are, `voidable` what a
+        voiding of those that became an event takes back (both by lowercased id)."""
         for statement in statements:
             sid = str(statement["id"]).lower()
-            stored = Stored(statement_fingerprint(statement), learners.get(sid))
+            event = (voidable or {}).get(sid)
+            at = event.retracts.occurred_at.isoformat() if event is not None else None
+            score = event.retracts.score if event is not None else None
+            stored = Stored(statement_fingerprint(statement), learners.get(sid), at, score)
             self.restore(sid, stored)
             self.changes[KEY_PREFIX + sid] = stored.value()
 

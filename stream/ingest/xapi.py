@@ -32,6 +32,7 @@ from stream.ingest.problems import Refusal
 from stream.normalize import xapi
 from stream.normalize.base import NormalizeError, Problem, pointer
 from stream.normalize.xapi_agents import agent_or_group
+from stream.normalize.xapi_voiding import voidable as voidable_of
 
 VERSION_HEADER = "X-Experience-API-Version"
 _VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
@@ -135,7 +136,9 @@ async def _store(request: web.Request, statements: list[dict[str, Any]], version
     origin = [i for i, s in enumerate(statements) if str(s["id"]).lower() not in same]
     fresh = [statements[i] for i in origin]
     try:
-        result = xapi.normalize_statements(fresh, ingest.clock(), ingest.identities.resolve)
+        result = xapi.normalize_statements(
+            fresh, ingest.clock(), ingest.identities.resolve, registry.voidable
+        )
     except NormalizeError as exc:
         refusal = refuse_invalid(exc)
         refusal.headers[VERSION_HEADER] = version
@@ -148,7 +151,9 @@ async def _store(request: web.Request, statements: list[dict[str, Any]], version
         refusal.headers[VERSION_HEADER] = version
         raise
     ingest.count_unused("xapi", result.ignored)
-    registry.remember(fresh, _learners(ingest, fresh, result.events))
+    voidable = {e.id.removeprefix("xapi:"): voidable_of(e) for e in result.events}
+    made = {sid: v for sid, v in voidable.items() if v is not None}
+    registry.remember(fresh, _learners(ingest, fresh, result.events), made)
     await ingest.remember()
     return [str(s["id"]) for s in statements]
 
