@@ -71,9 +71,11 @@ def count(
         del bucket.gave[0]
 
 
-def fell(bucket: OpenWeek) -> None:
-    """The event counted last in the week made an assessment fall."""
+def fell(bucket: OpenWeek, when: dt.datetime) -> None:
+    """The event counted last in the week, at `when`, made an assessment fall."""
     bucket.fall = True
+    if bucket.fell_at is None or when < bucket.fell_at:
+        bucket.fell_at = when
     if bucket.gave:
         bucket.gave[-1] |= FELL
 
@@ -126,6 +128,8 @@ def _from_open_week(bucket: OpenWeek, key: int) -> str:
         bucket.completions -= 1
     if code & FELL and len(bucket.gave) == len(bucket.seen):
         bucket.fall = any(c & FELL for c in bucket.gave)
+        if not bucket.fall:  # with falls left, the earliest stays (theirs are not known)
+            bucket.fell_at = None
     return "open week"
 
 

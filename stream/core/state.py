@@ -57,6 +57,9 @@ class OpenWeek:
     days: int = 0  # bit i set when the learner was active on weekday i (Monday = 0)
     completions: int = 0
     fall: bool = False
+    # the earliest instant of a fall counted in the week (None with `fall` in states stored
+    # by earlier releases: when unknown, a fall counts as already seen)
+    fell_at: dt.datetime | None = None
     seen: list[int] = field(default_factory=list)
     # what each event in `seen` gave the week (aligned from the end; `stream.core.retraction`)
     gave: list[int] = field(default_factory=list)

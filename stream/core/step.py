@@ -128,7 +128,7 @@ def _on_assessment(
     fresh = state.evidence_from is None or event.occurred_at > state.evidence_from
     if fall is None or not fresh:
         return []
-    retraction.fell(bucket)
+    retraction.fell(bucket, event.occurred_at)
     state.last_fall_at = event.occurred_at
     _, exposure = role_of(state, policy)
     moved = rise(state, [rules.fall_condition(fall)], event.occurred_at, exposure, policy)
@@ -203,7 +203,7 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
     state.follow_up_due = None
     state.outreach_at = None
     for bucket in state.open_weeks.values():
-        bucket.fall = False
+        bucket.fall, bucket.fell_at = False, None
     return out
 
 
@@ -308,7 +308,7 @@ def _quiet_week(
         return []
     if state.tier_since is not None and state.tier_since >= week_close(week, policy.tz):
         return []  # the tier was set after this week ended: the week says nothing of recovery
-    if state.tier <= _open_evidence(state, week):
+    if state.tier <= _open_evidence(state, week, now):
         return []  # one fall, one nudge: not resolved now to be raised again at its week
     state.quiet_weeks += 1
     rules_ = policy.de_escalation
@@ -320,10 +320,15 @@ def _quiet_week(
     return [move(state, to_tier, now, [rules.Condition(0, "none", reason)], exposure, policy, week)]
 
 
-def _open_evidence(state: LearnerState, week: int) -> int:
-    """The tier that evidence already seen in the weeks after `week` (still open) calls
-    for: an assessment fall, which counts for its week when it closes."""
-    falls = any(bucket.fall for later, bucket in state.open_weeks.items() if later > week)
+def _open_evidence(state: LearnerState, week: int, now: dt.datetime) -> int:
+    """The tier that evidence already seen at `now` in the weeks after `week` (still open)
+    calls for: an assessment fall, which counts for its week when it closes. A fall after
+    `now` does not count, whether or not it was taken before the tick."""
+    falls = any(
+        bucket.fall and (bucket.fell_at is None or bucket.fell_at <= now)
+        for later, bucket in state.open_weeks.items()
+        if later > week
+    )
     return rules.week_fall_condition(week).tier if falls else 0
 
 
