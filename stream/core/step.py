@@ -18,6 +18,7 @@ from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProf
 from schemas.transitions import Exposure, TierTransition
 from stream.core import retraction, rules
 from stream.core.clock import Clock, clock_at
+from stream.core.due import expires
 from stream.core.keys import event_key
 from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.reason_text import cause
@@ -390,14 +391,8 @@ def _follow_up(state: LearnerState, clock: Clock, policy: Policy) -> list[Output
 def _prune_assignments(state: LearnerState, today: dt.date, policy: Policy) -> None:
     """Forget the milestones that no longer count (a duty counts until completed), and
     assignments stored completed by earlier releases once their window has passed."""
-    rules_ = policy.assignments
-    cutoff = today - dt.timedelta(days=rules_.counting_days)  # due before: stale
-    lasting = rules_.until_completed
-    stale = [
-        m
-        for m, a in state.assignments.items()
-        if a.due < cutoff and (a.completed or a.kind not in lasting)
-    ]
+    cutoff = today - dt.timedelta(days=policy.assignments.counting_days)  # due before: stale
+    stale = [m for m, a in state.assignments.items() if a.due < cutoff and expires(a, policy)]
     for module in stale:
         del state.assignments[module]
 
