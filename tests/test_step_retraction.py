@@ -11,7 +11,8 @@ from schemas import LearningEvent
 from stream.core.state import LearnerState
 from stream.core.step import Notice, step
 from stream.core.timeline import Timeline, schedule
-from tests.kit import POLICY, at, evaluated, event, ordered, profile, weeks
+from stream.core.weeks import week_of_date
+from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, profile, weeks
 
 TEN = [10, 10, 10, 10]
 
@@ -117,3 +118,30 @@ def test_a_voided_score_leaves_the_scores_later_ones_are_compared_with():
     assert state.scores == [0.9, 0.9]
     assert [t.to_tier for t in out if hasattr(t, "to_tier")][:1] == [1]
     assert not state.closed_weeks[0].fall
+
+
+def test_a_voided_event_coming_after_its_voiding_leaves_no_open_week_behind():
+    """
+    week      0   1              2 3 4
+    records   .   voiding, then its event (not counted)   5 events in week 3
+    The voided event makes no week of its own: evaluation starts at week 3, and nothing
+    is left open once week 4 is evaluated.
+    """
+    early = event("p", at(1, 2))
+    records = [void(early, at(1, 3)), early, *weeks("p", [5], start=3)]
+    state, _ = replay(records, 4, in_order=True)
+    assert state.first_week == week_of_date(day(3))
+    assert state.open_weeks == {}
+
+
+def test_a_voided_completion_coming_after_its_voiding_does_not_complete_the_duty():
+    """The completion was taken back before it came: the compliance module is still to do."""
+    duty = assignment("p", "mod-1", "compliance", day(2), at(0))
+    done = event("p", at(1, 2), "completion", object_id="mod-1")
+    state, out = None, []
+    for record in (profile("p"), duty, void(done, at(1, 3)), done):
+        state, produced = step(state, record, POLICY)
+        out.extend(produced)
+    assert state is not None
+    assert "mod-1" in state.assignments
+    assert [o.code for o in out if isinstance(o, Notice)] == ["not_retracted", "duplicate"]

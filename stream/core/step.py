@@ -97,10 +97,12 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     if event.retracts is not None:  # a voided event: see `stream.core.retraction`
         code, detail = retraction.retract(state, event, policy)
         return [Notice(code, state.learner_id, detail)]
-    tz = policy.tz
+    key = event_key(event.id)
+    if retraction.voided(state, key):  # taken back before it came: it gives nothing
+        return [Notice("duplicate", state.learner_id)]
     if event.kind == "completion":
         _completed(state, event.object_id)
-    local = event.occurred_at.astimezone(tz)
+    local = event.occurred_at.astimezone(policy.tz)
     week = week_of_date(local.date())
     if state.evaluated_week is not None and week <= state.evaluated_week:
         state.late_events += 1
@@ -109,8 +111,7 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     bucket = state.open_weeks.get(week)
     if bucket is None:
         bucket = state.open_weeks[week] = OpenWeek()
-    key = event_key(event.id)
-    if key in bucket.seen or retraction.voided(state, key):
+    elif key in bucket.seen:
         return [Notice("duplicate", state.learner_id)]
     retraction.count(state, bucket, event, key, local, week)
     _seen_at(state, week)
