@@ -145,3 +145,14 @@ def test_a_voided_completion_coming_after_its_voiding_does_not_complete_the_duty
     assert state is not None
     assert "mod-1" in state.assignments
     assert [o.code for o in out if isinstance(o, Notice)] == ["not_retracted", "duplicate"]
+
+
+def test_a_state_with_every_retraction_and_late_key_it_keeps_stays_under_6_kib():
+    """Voiding is rare: 128 retractions and 128 late events are remembered, the oldest
+    forgotten beyond; a state holding both in full is stored in under 6 KiB of JSON."""
+    state = LearnerState(learner_id="p", evaluated_week=week_of_date(day(9)))
+    for i in range(300):
+        state, _ = step(state, event("p", at(9, i % 7), id=f"late-{i}"), POLICY)
+        state, _ = step(state, void(event("p", at(10, i % 7), id=f"gone-{i}"), at(10)), POLICY)
+    assert len(state.late_keys) == len(state.retracted) == 128
+    assert len(state.model_dump_json(exclude_defaults=True)) < 6 * 1024

@@ -35,8 +35,14 @@ WEEKDAY = 0b111  # the weekday + 1 an activity event made active (0: no activity
 COMPLETION = 0b1000
 FELL = 0b10000
 MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
-MAX_RETRACTED = 1024  # retractions remembered, newest last
-MAX_LATE = 256  # ids of events that came after their week was evaluated, newest last
+# Voiding is rare (a correction of a statement sent by mistake), and so is an event that
+# comes after its week was evaluated; both sets are kept in every learner's state (about
+# 21 bytes of JSON a key), so they are kept short: 128 each, newest last, under 6 KiB
+# together. They need to reach back only as far as a redelivery does (a voiding sent again,
+# a voided event coming after its voiding, a voiding of a late event): beyond that the
+# oldest are forgotten (see the README's known limits).
+MAX_RETRACTED = 128  # retractions remembered
+MAX_LATE = 128  # ids of events that came after their week was evaluated
 
 Outcome = Literal["retracted", "not_retracted", "duplicate"]
 
