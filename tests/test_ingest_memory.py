@@ -98,3 +98,33 @@ def test_a_failed_write_keeps_the_records_for_the_next():
     asyncio.run(memory.write(sink, TOPICS.registry))
     assert memory.pending() == []
     assert len(sink.sent[TOPICS.registry]) == 1
+
+
+def test_an_address_claimed_through_its_email_is_erased_with_its_learner():
+    """An xAPI mbox seen before any profile claimed it (listed unmapped, a statement stored
+    under its derived id), then claimed by a profile's email identity: the claim drops it
+    from the unmapped list, and erasing the learner tombstones that statement too."""
+    memory, sink, sid = Memory(), FakeSink(), str(uuid.uuid4())
+    derived = memory.identities.resolve(ANA)
+    memory.statements.remember([statement(sid)], {sid: derived})
+    asyncio.run(memory.write(sink, TOPICS.registry))
+    email = Identity(source="email", kind="email", value="ana@example.com")
+    memory.identities.learn(LearnerProfile(learner_id="ana", identities=[email]))
+    assert memory.identities.resolve(ANA) == "ana"
+    assert ANA not in memory.identities.unmapped
+    memory.erase("ana")
+    asyncio.run(memory.write(sink, TOPICS.registry))
+    later = read_back(sink.sent[TOPICS.registry])
+    assert len(later.statements) == 0
+    assert not later.identities.unmapped
+
+
+def test_an_identity_claimed_after_its_statements_were_stored_is_erased_with_them():
+    """The same with the mbox itself claimed: its statements stored under the derived id
+    are the learner's, and are erased with them."""
+    memory, sid = Memory(), str(uuid.uuid4())
+    memory.statements.remember([statement(sid)], {sid: memory.identities.resolve(ANA)})
+    memory.identities.learn(LearnerProfile(learner_id="ana", identities=[ANA]))
+    memory.erase("ana")
+    assert len(memory.statements) == 0
+    assert memory.statements.changes[f"s:{sid}"] is None

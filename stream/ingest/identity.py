@@ -46,27 +46,41 @@ class IdentityMap:
         self.changes: dict[str, bytes | None] = {}  # registry records not yet written
 
     def learn(self, profile: LearnerProfile) -> None:
-        """Take a profile's identities (its email too) as pointing to its learner id."""
+        """Take a profile's identities as pointing to its learner id (an email identity
+        claims the xAPI mbox of its address too): they are no longer unmapped."""
         for identity in profile.identities:
             self._owners[identity] = profile.learner_id
-            if self.unmapped.pop(identity, None) is not None:
-                self._changed(identity)
+            for claimed in _claims(identity):
+                if self.unmapped.pop(claimed, None) is not None:
+                    self._changed(claimed)
+
+    def aliases(self, learner_id: str) -> set[str]:
+        """The derived ids a learner may have been known by before a profile claimed its
+        identities (what ingest stored under them is theirs)."""
+        owned = [i for i, owner in self._owners.items() if owner == learner_id]
+        return {stable_learner_id(c) for identity in owned for c in _claims(identity)}
 
     def forget(self, learner_id: str) -> None:
         """Drop every identity of a learner (an erased profile), claimed or derived."""
+        derived = {learner_id, *self.aliases(learner_id)}
         self._owners = {i: owner for i, owner in self._owners.items() if owner != learner_id}
-        for identity in [i for i in self.unmapped if stable_learner_id(i) == learner_id]:
+        for identity in [i for i in self.unmapped if stable_learner_id(i) in derived]:
             del self.unmapped[identity]
             self._changed(identity)
 
-    def owner(self, identity: Identity) -> str:
-        """The learner id of an identity, as `resolve` gives it, without counting it."""
+    def _claimant(self, identity: Identity) -> str | None:
+        """The learner whose profile claims an identity (an xAPI mbox through its email)."""
         owner = self._owners.get(identity)
         if owner is None and identity.source == "xapi" and identity.kind == "mbox":
             email = Identity(
                 source="email", kind="email", value=identity.value.removeprefix("mailto:")
             )
             owner = self._owners.get(email)
+        return owner
+
+    def owner(self, identity: Identity) -> str:
+        """The learner id of an identity, as `resolve` gives it, without counting it."""
+        owner = self._claimant(identity)
         return owner if owner is not None else stable_learner_id(identity)
 
     def resolve(self, identity: Identity) -> str:
@@ -86,7 +100,7 @@ class IdentityMap:
     def restore(self, identity: Identity, seen: int) -> None:
         """An unmapped identity as remembered (read back from the registry topic): the
         larger of the two counts when it is known already (another replica counted it)."""
-        if identity not in self._owners:
+        if self._claimant(identity) is None:
             self.unmapped[identity] = max(self.unmapped[identity], seen)
 
     def drop(self, learner_id: str) -> None:
@@ -102,3 +116,11 @@ class IdentityMap:
 
     def __len__(self) -> int:
         return len(self._owners)
+
+
+def _claims(identity: Identity) -> tuple[Identity, ...]:
+    """The identities a profile's identity claims: itself, and for an email identity the
+    xAPI mbox of its address (`IdentityMap.owner` resolves that mbox to its claimant)."""
+    if identity.source == "email" and identity.kind == "email":
+        return identity, Identity(source="xapi", kind="mbox", value=f"mailto:{identity.value}")
+    return (identity,)

@@ -59,8 +59,10 @@ class Memory:
                     del changes[key]
 
     def erase(self, learner_id: str) -> None:
-        """Forget a learner's statements and unmapped identities (tombstones to write)."""
-        self.statements.forget(learner_id)
+        """Forget a learner's statements and unmapped identities (tombstones to write),
+        those stored under the derived ids of identities their profile claimed later too."""
+        for known_as in sorted({learner_id, *self.identities.aliases(learner_id)}):
+            self.statements.forget(known_as)
         self.identities.forget(learner_id)
 
     def apply(self, key: bytes | None, value: bytes | None) -> None:
