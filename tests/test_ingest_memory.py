@@ -4,18 +4,27 @@ learner, and read back as it was written (no broker: the records themselves)."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+import tracemalloc
 import uuid
 
 import pytest
+from pydantic import ValidationError
 
+from schemas.events import Retracted
 from schemas.roster import Identity, LearnerProfile
+from stream.ingest.app import make_app
+from stream.ingest.context import KEY
 from stream.ingest.memory import Memory
 from stream.ingest.sink import BrokerUnavailable
 from stream.ingest.statements import StatementRegistry
 from stream.normalize.base import stable_learner_id
-from tests.ingest_kit import TOPICS, FakeSink
+from stream.normalize.xapi_voiding import Voidable
+from stream.settings import Settings
+from tests.ingest_kit import TOPICS, FakeSink, settings
 
 ANA = Identity(source="xapi", kind="mbox", value="mailto:ana@example.com")
+AT = dt.datetime(2026, 1, 5, tzinfo=dt.UTC)
 
 
 def statement(sid: str, verb: str = "experienced") -> dict[str, object]:
@@ -128,3 +137,28 @@ def test_an_identity_claimed_after_its_statements_were_stored_is_erased_with_the
     memory.erase("ana")
     assert len(memory.statements) == 0
     assert memory.statements.changes[f"s:{sid}"] is None
+
+
+def test_the_statements_remembered_are_a_setting():
+    """`TIERWATCH_XAPI_STATEMENTS_REMEMBERED` bounds the registry of an ingest."""
+    app = make_app(settings(xapi_statements_remembered=3), FakeSink(), TOPICS)
+    assert app[KEY].statements.size == 3
+    with pytest.raises(ValidationError):
+        Settings(xapi_statements_remembered=0)
+
+
+def test_the_default_bound_keeps_the_registry_within_100_mib():
+    """Measured with each statement a voidable event (its time and score stored too)."""
+    registry, n = StatementRegistry(size=10**6), 20_000
+    tracemalloc.start()
+    try:
+        for i in range(n):
+            sid = str(uuid.uuid4())
+            voidable = Voidable(f"learner-{i % 500}", Retracted(id=sid, occurred_at=AT, score=0.5))
+            registry.remember([statement(sid)], {sid: f"learner-{i % 500}"}, {sid: voidable})
+            registry.changes.clear()  # written: only the registry itself stays
+        per_entry = tracemalloc.get_traced_memory()[0] / n
+    finally:
+        tracemalloc.stop()
+    assert per_entry < 700
+    assert Settings().xapi_statements_remembered * per_entry < 100 * 2**20

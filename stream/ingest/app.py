@@ -18,9 +18,11 @@ from schemas.roster import LearnerProfile
 from stream.ingest import canonical, lms, xapi
 from stream.ingest.context import KEY, RAW, Ingest
 from stream.ingest.jwt_events import JwksVerifier
+from stream.ingest.memory import Memory
 from stream.ingest.problems import Refusal, problem_response
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
+from stream.ingest.statements import StatementRegistry
 from stream.settings import Settings
 from stream.topics import Topics
 
@@ -134,7 +136,9 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     if settings.canvas_jwks is not None:
         jwks = JwksVerifier(settings.canvas_jwks, settings.canvas_jwt_audience)
     limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
-    app[KEY] = Ingest(settings, sink, topics, limiter, canvas_jwks=jwks)
+    remembered = StatementRegistry(settings.xapi_statements_remembered)
+    memory = Memory(statements=remembered)
+    app[KEY] = Ingest(settings, sink, topics, limiter, memory=memory, canvas_jwks=jwks)
     app.router.add_post("/xapi/statements", xapi.post_statements)
     app.router.add_put("/xapi/statements", xapi.put_statement)
     app.router.add_get("/xapi/about", xapi.get_about)

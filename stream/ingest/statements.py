@@ -21,7 +21,9 @@ from stream.normalize.base import Problem, pointer
 from stream.normalize.xapi_compare import statement_fingerprint
 from stream.normalize.xapi_voiding import Voidable
 
-REMEMBERED = 1_000_000  # statement ids remembered; beyond, the least recently stored go
+# statement ids remembered (about 620 bytes each); beyond, the least recently stored go.
+# Ingest takes its bound from the settings (`xapi_statements_remembered`).
+REMEMBERED = 150_000
 KEY_PREFIX = "s:"
 
 

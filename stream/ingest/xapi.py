@@ -4,7 +4,7 @@ Versions 1.0.x and 2.0.x; the request must say which in X-Experience-API-Version
 answer says it too. Statement ids are generated for statements without one. A statement id
 already stored with the same content is accepted again without a second event; with other
 content the request is refused with 409. (Stored ids are remembered, across restarts too,
-up to `stream.ingest.statements.REMEMBERED` of them; beyond that the pipeline's own
+up to the setting `xapi_statements_remembered` of them; beyond that the pipeline's own
 de-duplication by event id still holds.)
 """
 
