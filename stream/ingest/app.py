@@ -107,17 +107,20 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the broker connection is up and the registry topic was read back (a
-    503 until then)."""
+    """Ready when the broker connection is up and the registry topic was read back by a
+    reader still following it (a 503 until then, and while a failed reader restarts)."""
     ingest = request.app[KEY]
     connected = getattr(ingest.sink, "ready", True)
     loaded = ingest.memory.loaded.is_set()
+    failure = ingest.memory.failure
     ready = connected and loaded
     detail = (
         "ready"
         if ready
         else "not connected to the broker yet"
         if not connected
+        else f"the registry reader failed ({failure}); restarting"
+        if failure is not None
         else "reading back the registry of stored statements"
     )
     return web.json_response({"ready": ready, "detail": detail}, status=200 if ready else 503)

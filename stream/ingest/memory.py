@@ -11,7 +11,10 @@ Both memories are bounded; what falls out of them, and everything of an erased l
 is written as a tombstone. Records are written after the broker acknowledged the events
 they go with (a crash in between loses only a memory: the pipeline's de-duplication by
 event id still holds). At start-up ingest reads the topic to its end before it takes xAPI
-statements, then keeps following it, so that replicas learn what the others stored.
+statements, then keeps following it, so that replicas learn what the others stored. A
+reader that fails is logged (an error) and started again, with a backoff, from the topic's
+beginning; until it has read the topic to its end again, ingest is not ready and xAPI
+statements wait (then 503).
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from dataclasses import dataclass, field
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type
+from tenacity.wait import wait_exponential_jitter
 
+from stream.errors import BrokerError
 from stream.ingest import identity as identities_
 from stream.ingest import statements as statements_
 from stream.ingest.identity import IdentityMap
@@ -30,6 +36,12 @@ from stream.ingest.statements import StatementRegistry, Stored
 
 log = structlog.get_logger("tierwatch.ingest")
 LOAD_WAIT_S = 5.0  # how long an xAPI request waits for the registry to be read back
+RESTART_INITIAL_S = 1.0  # a failed registry reader restarts after this, doubling (jittered)
+RESTART_MAX_S = 60.0  # ... up to this
+
+
+class RegistryReaderStopped(BrokerError):
+    """The registry topic's consumer stopped delivering records (it is started again)."""
 
 
 @dataclass
@@ -39,6 +51,7 @@ class Memory:
     statements: StatementRegistry = field(default_factory=StatementRegistry)
     identities: IdentityMap = field(default_factory=IdentityMap)
     loaded: asyncio.Event = field(default_factory=asyncio.Event)
+    failure: str | None = None  # why the registry reader last failed, until it read back again
 
     def __post_init__(self) -> None:
         self.loaded.set()  # nothing to read back until `follow` says so
@@ -91,11 +104,39 @@ class Memory:
             await asyncio.wait_for(self.loaded.wait(), LOAD_WAIT_S)
         except TimeoutError:
             reading = "the registry of stored statements is still being read"
+            if self.failure is not None:
+                reading = f"the registry reader failed ({self.failure}); it is restarting"
             raise BrokerUnavailable(reading) from None
 
     async def follow(self, topic: str, bootstrap: str) -> None:
+        """Follow the registry topic (`_follow_once`) until cancelled; a reader that fails is
+        logged and started again after a backoff (`loaded` is clear meanwhile)."""
+        self.loaded.clear()
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception),  # not a cancellation
+            wait=wait_exponential_jitter(
+                initial=RESTART_INITIAL_S, max=RESTART_MAX_S, jitter=RESTART_INITIAL_S
+            ),
+            before_sleep=self._reader_failed,
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                await self._follow_once(topic, bootstrap)
+
+    def _reader_failed(self, state: RetryCallState) -> None:
+        error = state.outcome.exception() if state.outcome is not None else None
+        self.failure = f"{type(error).__name__}: {error}"
+        retry_in = state.next_action.sleep if state.next_action is not None else None
+        log.error(
+            "registry_reader_failed", error=self.failure, attempt=state.attempt_number,
+            retry_in_s=retry_in,
+        )  # fmt: skip
+
+    async def _follow_once(self, topic: str, bootstrap: str) -> None:
         """Read the registry topic back from its beginning (`loaded` is set at its end as
-        of the start), then keep applying what is written to it."""
+        of the start), then keep applying what is written to it; `loaded` is clear again
+        when this ends (it ends only by an error or a cancellation)."""
         self.loaded.clear()
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         while True:
@@ -113,13 +154,15 @@ class Memory:
             await consumer.seek_to_beginning(*assigned)
             ends = await consumer.end_offsets(assigned) if assigned else {}
             await self._read_to(consumer, ends)
+            self.failure = None
             self.loaded.set()
             log.info("registry_loaded", statements=len(self.statements))
             async for message in consumer:
                 self.apply(message.key, message.value)
         finally:
-            self.loaded.set()
+            self.loaded.clear()
             await consumer.stop()
+        raise RegistryReaderStopped("the registry topic's consumer stopped")
 
     async def _read_to(self, consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> None:
         """Apply records until every partition is read up to its end offset in `ends`."""
