@@ -1,5 +1,6 @@
 """Reason sentences: `render` writes, for every reason code, the sentence the rules wrote
-before it existed, and a state stored without the sentences gives them back."""
+before it existed (a state stored without them: `test_reason_text_stored.py`; counts in the
+singular or the plural: `test_reason_text_counts.py`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.transitions import Exposure, Reason, TierTransition
+from schemas.transitions import Exposure, Reason
 from stream.core import rules
 from stream.core.policy import Policy, Role
 from stream.core.reason_text import CODES, Cause, cause, render
 from stream.core.signals import Dip, Fall, Missed, classify_week
 from stream.core.state import LearnerState
-from stream.core.timeline import Record, Timeline, schedule
 from stream.core.weeks import week_label
-from stream.simulate import simulate
-from tests.kit import POLICY, at, evaluated, intervention, ordered, policy_with
-from tests.kit import weeks as weekly
+from tests.kit import POLICY, policy_with
 
 EXPOSURES = st.lists(
     st.sampled_from(["customer_facing", "compliance_sensitive", "leadership_pipeline"]),
@@ -164,7 +162,7 @@ def deadline_reasons(
 
 
 # The reasons step.py builds (quiet_weeks, still_down, follow_up_unresolved, resolved) are
-# checked on whole histories in tests/test_learner_view.py and below.
+# checked on whole histories in tests/test_learner_view.py and tests/test_reason_text_stored.py.
 ALL_CODES = {
     "minor_dip", "major_dip", "repeated_dip", "disengagement", "exposed_major_dip",
     "assessment_fall", "performance_impact", "missed_assignment", "missed_assignments",
@@ -289,140 +287,3 @@ def test_an_unknown_code_has_no_sentence():
     """A code without a writer is an error that names it, not an empty sentence."""
     with pytest.raises(ValueError, match="made_up"):
         render("made_up", {})
-
-
-def replay_storing(records: list[Record], until_week: int, policy: Policy) -> list[TierTransition]:
-    """Replay `records`; after each transition, store its learner's state as JSON (as the
-    worker does) and check that it gives back the reasons the transition carries."""
-    timeline = Timeline(policy)
-    transitions: list[TierTransition] = []
-    for item in schedule(ordered(records), policy, evaluated(until_week)):
-        out = [o for o in timeline.feed(item) if isinstance(o, TierTransition)]
-        for last in {t.learner_id: t for t in out}.values():
-            raw = timeline.states[last.learner_id].model_dump_json(exclude_defaults=True)
-            causes = LearnerState.model_validate_json(raw).reasons
-            assert [c.as_reason() for c in causes] == last.reasons
-        transitions.extend(out)
-    return transitions
-
-
-def test_the_reasons_of_a_falling_tier_come_back_from_the_state():
-    """
-    learner q   week  0 1 2 3 4 5
-                events 6 6 6 6 0 6   -> Tier 1 at week 4; quiet week 5: back to Tier 0
-    learner r   events 6 6 6 6 0     -> Tier 1 at week 4; resolved on Wednesday of week 5
-    """
-    records = [
-        *weekly("q", [6, 6, 6, 6, 0, 6]),
-        *weekly("r", [6, 6, 6, 6, 0]),
-        intervention("r", "resolved", at(5, 2)),
-    ]
-    out = replay_storing(records, 5, POLICY)
-    reasons = {t.learner_id: t.reasons for t in out if t.to_tier == 0}
-    assert reasons["q"] == [
-        Reason(
-            code="quiet_weeks",
-            text="No warning signs in 1 closed week, up to 2026-W07.",
-            numbers={"quiet_weeks": 1},
-        )
-    ]
-    assert reasons["r"] == [
-        Reason(code="resolved", text="A manager recorded the situation as resolved.")
-    ]
-
-
-def test_the_reasons_of_an_unresolved_follow_up_come_back_from_the_state():
-    """
-    Disengagement only after 9 dip weeks:
-    week    0 1 2 3 4 5 6 7
-    events  6 6 6 6 0 0 0 0   -> Tier 2 at week 5 (follow-up a week later); week 6 still
-                                 down at the follow-up: Tier 3
-    """
-    policy = policy_with(tiers={"tier3_dip_weeks": 9})
-    out = replay_storing(weekly("s", [6, 6, 6, 6, 0, 0, 0, 0]), 7, policy)
-    escalation = next(t for t in out if t.to_tier == 3)
-    assert [(r.code, r.text) for r in escalation.reasons] == [
-        ("follow_up_unresolved", "Tier 2 still holds at the follow-up due 2026-02-24."),
-        ("still_down", "Activity in 2026-W08 was still down."),
-    ]
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-def test_every_simulated_transition_comes_back_from_the_state(seed: int) -> None:
-    """Simulated learners of every persona, stored after each input."""
-    out = replay_storing(list(simulate(40, 12, seed, policy=POLICY)), 13, POLICY)
-    assert len({r.code for t in out for r in t.reasons}) >= 8
-
-
-@pytest.mark.parametrize(
-    ("code", "values", "text"),
-    [
-        (
-            "compliance_sensitive_overdue",
-            {"overdue_days": 1},
-            "A compliance module is 1 day overdue in a compliance-sensitive role.",
-        ),
-        (
-            "compliance_overdue",
-            {"overdue_days": 1, "limit_days": 0},
-            "A compliance module is 1 day overdue (more than 0).",
-        ),
-        (
-            "compliance_overdue",
-            {"overdue_days": 15, "limit_days": 14},
-            "A compliance module is 15 days overdue (more than 14).",
-        ),
-        (
-            "quiet_weeks",
-            {"quiet_weeks": 1, "week": 2927},
-            "No warning signs in 1 closed week, up to 2026-W07.",
-        ),
-        (
-            "quiet_weeks",
-            {"quiet_weeks": 2, "week": 2927},
-            "No warning signs in 2 closed weeks, up to 2026-W07.",
-        ),
-        (
-            "missed_assignment",
-            {"milestone": 1, "days": 1, "windowed": ["milestone"]},
-            "Missed assignments not yet completed: 1 milestone due in the last day.",
-        ),
-        (
-            "missed_assignment",
-            {"compliance": 1, "certification": 2, "milestone": 2, "days": 30,
-             "windowed": ["milestone"]},
-            "Missed assignments not yet completed: 2 certifications, 1 compliance module, "
-            "2 milestones due in the last 30 days.",
-        ),
-        (
-            "missed_assignments",
-            {"compliance": 2, "limits": {"compliance": 1}},
-            "Missed assignments not yet completed (2 compliance modules) reached the role's "
-            "threshold (1 compliance module).",
-        ),
-        (
-            "assessment_fall",
-            {"failed": 0, "score": 0.5, "previous_mean": 0.8, "previous_count": 1},
-            "Assessment score 0.50 is 0.30 below the previous score (0.80).",
-        ),
-        (
-            "assessment_fall",
-            {"failed": 0, "score": 0.5, "previous_mean": 0.8, "previous_count": 2},
-            "Assessment score 0.50 is 0.30 below the average of the previous 2 scores (0.80).",
-        ),
-    ],
-)  # fmt: skip
-def test_every_count_is_pluralised(code: str, values: dict, text: str) -> None:
-    """One day, two days; one closed week, two closed weeks: never "1 days"."""
-    assert render(code, values) == text
-
-
-@pytest.mark.parametrize(
-    ("weeks", "said"),
-    [(1, "first"), (3, "third"), (4, "4th"), (11, "11th"), (12, "12th"), (13, "13th"),
-     (21, "21st"), (22, "22nd"), (23, "23rd"), (101, "101st"), (111, "111th")],
-)  # fmt: skip
-def test_the_weeks_in_a_row_are_ordinals(weeks: int, said: str) -> None:
-    """21st, 22nd and 23rd, not 21th."""
-    values = {"activity": 0, "baseline": 8.0, "drop_pct": 100, "persistence_weeks": weeks}
-    assert render("disengagement", values).endswith(f", {said} week in a row.")
