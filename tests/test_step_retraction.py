@@ -156,3 +156,18 @@ def test_a_state_with_every_retraction_and_late_key_it_keeps_stays_under_6_kib()
         state, _ = step(state, void(event("p", at(10, i % 7), id=f"gone-{i}"), at(10)), POLICY)
     assert len(state.late_keys) == len(state.retracted) == 128
     assert len(state.model_dump_json(exclude_defaults=True)) < 6 * 1024
+
+
+def test_a_redelivery_after_its_week_was_evaluated_is_late_and_then_not_taken_back():
+    """A known limit (README): an event delivered again after its week was evaluated (a
+    crash between processing it and committing it) is taken as late, and a voiding of it
+    then takes nothing off the baseline."""
+    history = [profile("p"), *weeks("p", TEN)]
+    target = [e for e in history if isinstance(e, LearningEvent)][-1]  # week 3
+    state, _ = replay(history, 3)
+    outcomes = []
+    for record in (target, void(target, at(4, 1))):
+        state, out = step(state, record, POLICY)
+        outcomes.extend((o.code, o.detail) for o in out if isinstance(o, Notice))
+    assert outcomes == [("late_event", "2026-W05"), ("not_retracted", "late")]
+    assert state.baseline_window == TEN
