@@ -66,7 +66,9 @@ class LearnerProfile(BaseModel):
 class Assignment(BaseModel):
     """A module a learner must finish by a date (in the organisation's timezone).
 
-    A `completion` event whose `object_id` is `module_id` completes it, late or not.
+    A `completion` event whose `object_id` is `module_id` completes it, late or not. The
+    same module sent again replaces it (a new due date); sent with `withdrawn: true`, the
+    learner no longer has to do it, and a missed one stops counting.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -76,6 +78,9 @@ class Assignment(BaseModel):
     kind: AssignmentKind
     due: dt.date
     assigned_at: Instant
+    withdrawn: bool | None = Field(
+        default=None, description="true: the assignment was withdrawn and no longer counts"
+    )
 
 
 class Intervention(BaseModel):

@@ -120,6 +120,8 @@ class Pipeline:
                     metrics.duplicates.inc()
                 elif out.code == "late_event":
                     metrics.late_events.inc()
+                elif out.code in ("retracted", "not_retracted"):
+                    metrics.retractions.labels(out.code, out.detail).inc()
                 level = log.warning if out.code == "unknown_role" else log.info
                 level(out.code, learner=self.pseudonym(out.learner_id), detail=out.detail)
                 continue

@@ -80,6 +80,7 @@ class WorkerMetrics:
     states_written: Counter
     duplicates: Counter
     late_events: Counter
+    retractions: Counter
     learners_by_tier: Gauge
     transitions: Counter
     transition_latency: Histogram
@@ -113,6 +114,12 @@ class WorkerMetrics:
             ),
             duplicates=counter("duplicates", "re-delivered events not counted again"),
             late_events=counter("late_events", "events after their week was evaluated"),
+            retractions=counter(
+                "retractions",
+                "voided events: what they took back (open week, baseline, score) or why"
+                " nothing (unknown, late, forgotten, closed)",
+                ("result", "detail"),
+            ),
             learners_by_tier=gauge(
                 "learners_by_tier", "learners on this worker, by tier (last tick)", ("tier",)
             ),

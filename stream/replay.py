@@ -49,6 +49,7 @@ class Summary:
     transitions: int = 0
     after_until: int = 0
     unknown_roles: Counter[str] = field(default_factory=Counter)
+    retractions: Counter[str] = field(default_factory=Counter)  # voided events, by outcome
     learners_by_tier: Counter[int] = field(default_factory=Counter)
     by_week_and_tier: Counter[tuple[str, int]] = field(default_factory=Counter)
 
@@ -64,6 +65,8 @@ class Summary:
             self.late_events += 1
         elif notice.code == "unknown_role":
             self.unknown_roles[notice.detail] += 1
+        elif notice.code in ("retracted", "not_retracted"):
+            self.retractions[f"{notice.code} ({notice.detail})"] += 1
 
     def render(self) -> str:
         lines = [
@@ -73,6 +76,9 @@ class Summary:
             + ", ".join(f"tier {t}: {self.learners_by_tier.get(t, 0)}" for t in range(4)),
             f"transitions: {self.transitions}",
         ]
+        if self.retractions:
+            taken = ", ".join(f"{n} {what}" for what, n in sorted(self.retractions.items()))
+            lines.append(f"voided events: {taken}")
         if self.after_until:
             lines.append(f"{self.after_until} records after --until were not replayed")
         if self.unknown_roles:

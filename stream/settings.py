@@ -128,6 +128,12 @@ class Settings(BaseSettings):
     ack_timeout_s: float = Field(
         default=10.0, gt=0, description="how long ingest waits for the broker before a 503"
     )
+    xapi_statements_remembered: int = Field(
+        default=150_000,
+        ge=1,
+        description="xAPI statement ids an ingest remembers (about 620 bytes each: 150,000 "
+        "is about 90 MiB); beyond, the least recently stored are forgotten",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     pseudonym_key: SecretStr = Field(

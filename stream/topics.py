@@ -23,6 +23,7 @@ class Topics:
     alerts: str
     deadletter: str
     retry: str
+    registry: str
 
     @classmethod
     def named(cls, prefix: str = "") -> Topics:
@@ -35,6 +36,7 @@ class Topics:
             alerts=f"{prefix}tierwatch.alerts",
             deadletter=f"{prefix}tierwatch.deadletter",
             retry=f"{prefix}tierwatch.dispatch.retry",
+            registry=f"{prefix}tierwatch.ingest.registry",
         )
 
     def logical(self, topic: str) -> str:
@@ -50,18 +52,21 @@ class Topics:
         return (self.events, self.profiles, self.assignments, self.interventions)
 
 
-COMPACTED = {"lms.profiles"}
+COMPACTED = {"lms.profiles", "tierwatch.ingest.registry"}
 
 
 async def create_topics(settings: Settings, topics: Topics, bootstrap: str) -> None:
-    """Create every topic with the configured partitions (profiles compacted, dead letters
-    deleted after `deadletter_retention_days`); keep existing ones as they are."""
+    """Create every topic with the configured partitions (profiles and ingest's registry
+    compacted, dead letters deleted after `deadletter_retention_days`); keep existing ones
+    as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         wanted = []
-        for name in (*topics.inputs, topics.clock, topics.alerts, topics.deadletter, topics.retry):
-            config = {"cleanup.policy": "compact"} if name == topics.profiles else {}
+        compacted = (topics.profiles, topics.registry)
+        others = (topics.clock, topics.alerts, topics.deadletter, topics.retry, topics.registry)
+        for name in (*topics.inputs, *others):
+            config = {"cleanup.policy": "compact"} if name in compacted else {}
             if name == topics.deadletter:
                 retention_ms = int(settings.deadletter_retention_days * 86_400_000)
                 config = {"cleanup.policy": "delete", "retention.ms": str(retention_ms)}

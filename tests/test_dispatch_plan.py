@@ -17,7 +17,7 @@ from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
 from stream.replay import replay
 from stream.simulate import simulate
-from tests.kit import POLICY, at, intervention, profile, run, weeks
+from tests.kit import POLICY, assignment, at, day, intervention, profile, run, weeks
 
 UTC = ZoneInfo("UTC")
 CONFIG = parse_dispatch(
@@ -252,3 +252,16 @@ def test_a_template_for_one_channel_type_wins_over_the_routes_own(tmp_path):
     subjects = {p.message.channel: p.message.subject for p in result.messages}
     assert subjects["chat"] == "Psst"
     assert subjects["mail"] == "A quick check-in on your learning"
+
+
+def test_a_message_counts_in_the_singular_and_the_plural():
+    """A compliance officer one day overdue hears "1 day overdue", never "1 days"."""
+    records = [
+        profile("a", "compliance_officer"),
+        assignment("a", "k1", "compliance", day(1, 0), at(0)),
+    ]
+    (escalation,) = run(records, until_week=1)
+    texts = [p.message.text + p.message.html for p in planned(escalation).messages]
+    assert texts
+    assert all("is 1 day overdue" in text for text in texts)
+    assert not any("1 days" in text for text in texts)

@@ -17,7 +17,17 @@ from stream.core.timeline import Record, schedule
 from stream.core.wakeups import WakeIndex
 from stream.core.weeks import week_of_date
 from stream.simulate import simulate
-from tests.kit import POLICY, assignment, at, day, evaluated, intervention, ordered, profile
+from tests.kit import (
+    POLICY,
+    assignment,
+    at,
+    day,
+    evaluated,
+    intervention,
+    ordered,
+    profile,
+    weeks,
+)
 from tests.test_properties import FAST, KINDS, histories
 
 
@@ -96,3 +106,27 @@ def test_the_dates_that_end_a_quiet_spell() -> None:
     assert quiet_until(state, later, POLICY) == dt.datetime.combine(
         day(1, 4), dt.time(0), tzinfo=POLICY.tz
     )
+
+
+def test_a_completed_duty_stored_by_the_previous_release_wakes_its_learner_to_prune_it() -> None:
+    """`[compliance, due, 1]` (stored before duties counted until completed) is pruned
+    after its counting window: the index wakes the learner that day, so a tick it skips
+    changes nothing."""
+    state, _ = step(None, profile("p"), POLICY)
+    for record in weeks("p", [1] * 5):
+        state, _ = step(state, record, POLICY)
+    stored = state.model_dump(mode="json", exclude_defaults=True)
+    stored["assignments"] = {"m": ["compliance", day(1).isoformat(), 1]}
+    state = LearnerState.model_validate(stored)
+    now = dt.datetime(2026, 2, 10, 6, tzinfo=dt.UTC)
+    state, _ = step(state, Tick(now=now, partition=0), POLICY)
+    wake = quiet_until(state, now, POLICY)
+    window = day(1) + dt.timedelta(days=POLICY.assignments.counting_days + 1)
+    assert wake is not None
+    assert wake <= dt.datetime.combine(window, dt.time(0), tzinfo=POLICY.tz)
+    before = state.model_dump_json()
+    skipped = wake - dt.timedelta(minutes=1)
+    state, _ = step(state, Tick(now=skipped, partition=0), POLICY)
+    assert state.model_dump_json() == before
+    state, _ = step(state, Tick(now=wake, partition=0), POLICY)
+    assert state.assignments == {}

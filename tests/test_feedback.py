@@ -45,7 +45,7 @@ def team() -> list[TierTransition]:
             profile("ben", "sales_rep"),
             *weeks("ana", [6, 6, 6, 6, 2, 1, 0, 6]),
             *weeks("ben", [7, 7, 7, 7, 2, 7, 7, 7]),
-            assignment("ben", "c1", "certification", day(2, 0), at(0)),
+            assignment("ben", "c1", "milestone", day(2, 0), at(0)),  # counts for 30 days
         ],
         8,
     )

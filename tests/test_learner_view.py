@@ -140,7 +140,7 @@ def test_a_state_stored_by_the_previous_release_shows_the_same_view(released: di
 def test_the_same_history_gives_the_view_the_previous_release_gave(seed: int) -> None:
     """Replayed today and stored, each learner's state after the same transition shows the
     view the previous release showed (reasons rendered from their codes and numbers)."""
-    expected = {r["transition_id"]: r["view"] for r in RELEASED if r["seed"] == seed}
+    expected = {r["transition_id"]: reworded(r["view"]) for r in RELEASED if r["seed"] == seed}
     timeline = Timeline(POLICY)
     seen = {}
     for item in schedule(simulate(60, 12, seed, policy=POLICY), POLICY):
@@ -148,5 +148,27 @@ def test_the_same_history_gives_the_view_the_previous_release_gave(seed: int) ->
         for last in {t.learner_id: t for t in out}.values():
             if last.id in expected:
                 raw = timeline.states[last.learner_id].model_dump_json(exclude_defaults=True)
-                seen[last.id] = learner_view(LearnerState.model_validate_json(raw), POLICY)
+                view = learner_view(LearnerState.model_validate_json(raw), POLICY)
+                seen[last.id] = reworded(view)
     assert seen == expected
+
+
+# Codes whose sentences were reworded since that release (issue 16: duties count until
+# completed; counts pluralised): their reasons compare by code and numbers.
+REWORDED = {
+    "missed_assignment",
+    "missed_assignments",
+    "compliance_overdue",
+    "compliance_sensitive_overdue",
+    "quiet_weeks",
+    "assessment_fall",
+}
+
+
+def reworded(view: dict) -> dict:
+    """The view without the sentences of reworded reasons."""
+    reasons = [
+        {k: v for k, v in r.items() if k != "text" or r["code"] not in REWORDED}
+        for r in view["reasons"]
+    ]
+    return {**view, "reasons": reasons}

@@ -121,6 +121,7 @@ def test_grade_event_learner_is_the_assignee_not_the_grader() -> None:
     assert graded.learner_id == learner(INES)
     assert graded.learner_id != learner(f"{CAMPUS}/people/marcus-oyelaran")
     assert graded.kind == "assessment"
+    assert graded.acted_by == "grader"  # a result for the learner, not their activity
     assert graded.object_id == f"{CAMPUS}/courses/anti-bribery/assignments/essay"
 
 

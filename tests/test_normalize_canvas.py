@@ -345,3 +345,18 @@ def test_nesting_too_deep_to_read_is_a_problem_not_a_crash():
         deep = [deep]
     payload["body"]["extra"] = deep
     assert set(problems(payload)) == {""}
+
+
+@pytest.mark.parametrize(
+    ("fixture", "acted_by"),
+    [
+        ("grade_change_by_grader", "grader"),
+        ("grade_change_autograded", "grader"),
+        ("quiz_submitted", None),
+        ("asset_accessed", None),
+        ("submission_created_no_metadata_user", None),
+    ],
+)
+def test_a_grade_is_the_graders_act_not_the_learners(fixture: str, acted_by: str | None) -> None:
+    """A grade_change carries the learner's result; the grader (or Canvas) acted."""
+    assert one(load(fixture)).acted_by == acted_by

@@ -353,3 +353,20 @@ def test_arbitrary_json_never_raises_anything_but_normalize_error(payload):
 def test_event_shaped_json_never_raises_anything_but_normalize_error(payload):
     """Moodle-shaped payloads, arbitrary fields: a result or a NormalizeError, twice alike."""
     assert outcome(normalize, payload) == outcome(normalize, copy.deepcopy(payload))
+
+
+@pytest.mark.parametrize(
+    ("fixture", "acted_by"),
+    [
+        ("user_graded", "grader"),
+        ("completion_updated_fail", "other"),  # the grade that failed it, given by user 57
+        ("completion_updated_by_teacher", "other"),  # a teacher's override
+        ("attempt_submitted_by_cron", "other"),  # the cron closing an overdue attempt
+        ("attempt_submitted", None),
+        ("completion_updated_complete", None),
+        ("course_viewed", None),
+    ],
+)
+def test_what_someone_else_did_for_the_learner_says_who(fixture, acted_by):
+    """Where `userid` (who acted) is not the learner, the event is not their activity."""
+    assert one(load(fixture)).acted_by == acted_by

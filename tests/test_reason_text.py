@@ -1,5 +1,6 @@
 """Reason sentences: `render` writes, for every reason code, the sentence the rules wrote
-before it existed, and a state stored without the sentences gives them back."""
+before it existed (a state stored without them: `test_reason_text_stored.py`; counts in the
+singular or the plural: `test_reason_text_counts.py`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.transitions import Exposure, Reason, TierTransition
+from schemas.transitions import Exposure, Reason
 from stream.core import rules
 from stream.core.policy import Policy, Role
 from stream.core.reason_text import CODES, Cause, cause, render
 from stream.core.signals import Dip, Fall, Missed, classify_week
 from stream.core.state import LearnerState
-from stream.core.timeline import Record, Timeline, schedule
 from stream.core.weeks import week_label
-from stream.simulate import simulate
-from tests.kit import POLICY, at, evaluated, intervention, ordered, policy_with
-from tests.kit import weeks as weekly
+from tests.kit import POLICY, policy_with
 
 EXPOSURES = st.lists(
     st.sampled_from(["customer_facing", "compliance_sensitive", "leadership_pipeline"]),
@@ -50,14 +48,27 @@ def assert_rendered(conditions: list[rules.Condition], expected: list[Reason]) -
     assert [stored(c.cause).as_reason() for c in conditions] == expected
 
 
-# The reasons as the rules wrote them before sentences were rendered (release 69337e1).
+# The reasons as the rules wrote them before sentences were rendered (release 69337e1),
+# with every count in the singular or the plural since issue 16 (no "1 days", no "21th").
 
 
 ORDINAL = {1: "first", 2: "second", 3: "third"}
+SUFFIX = {1: "st", 2: "nd", 3: "rd"}
+NOUNS = {
+    "certification": ("certification", "certifications"),
+    "compliance": ("compliance module", "compliance modules"),
+    "milestone": ("milestone", "milestones"),
+}
 
 
 def _weeks(n: int) -> str:
-    return f"{ORDINAL.get(n, f'{n}th')} week in a row"
+    suffix = "th" if 10 < n % 100 < 14 else SUFFIX.get(n % 10, "th")
+    return f"{ORDINAL.get(n, f'{n}{suffix}')} week in a row"
+
+
+def _many(n: int, kind: str) -> str:
+    one, other = NOUNS[kind]
+    return f"{n} {one if n == 1 else other}"
 
 
 def activity_reasons(
@@ -96,9 +107,11 @@ def activity_reasons(
 
 def fall_reason(fall: Fall) -> Reason:
     if fall.score is not None and fall.previous_mean is not None and not fall.failed:
+        n = fall.previous_count
+        than = "the previous score" if n == 1 else f"the average of the previous {n} scores"
         text = (
             f"Assessment score {fall.score:.2f} is {fall.previous_mean - fall.score:.2f} below "
-            f"the average of the previous {fall.previous_count} ({fall.previous_mean:.2f})."
+            f"{than} ({fall.previous_mean:.2f})."
         )
     else:
         text = "An assessment was not passed."
@@ -115,34 +128,41 @@ def deadline_reasons(
 ) -> list[Reason]:
     window = policy.assignments.counting_days
     kinds = sorted(missed.by_kind.items())
-    counts = ", ".join(f"{n} {kind}" for kind, n in kinds)
+    # since issue 16 duties (compliance, certification) count until completed: only the
+    # kinds that stop counting after the window say "due in the last N days"
+    last = "the last day" if window == 1 else f"the last {window} days"
+    within = {
+        k: "" if k in policy.assignments.until_completed else f" due in {last}" for k, _ in kinds
+    }
+    counts = ", ".join(f"{_many(n, kind)}{within[kind]}" for kind, n in kinds)
     numbers: dict[str, float | int | str] = dict(kinds)
     thresholds = role.missed_thresholds
     reached = [kind for kind, n in kinds if kind in thresholds and n >= thresholds[kind]]
     if not reached:
-        text = f"Missed assignments in the last {window} days: {counts}."
+        text = f"Missed assignments not yet completed: {counts}."
         found = [Reason(code="missed_assignment", text=text, numbers=numbers)]
     else:
-        limits = ", ".join(f"{thresholds[k]} {k}" for k in reached)
+        limits = ", ".join(_many(thresholds[k], k) for k in reached)
         text = (
-            f"Missed assignments in the last {window} days ({counts}) reached the "
+            f"Missed assignments not yet completed ({counts}) reached the "
             f"role's threshold ({limits})."
         )
         found = [Reason(code="missed_assignments", text=text, numbers=numbers)]
     overdue, limit = missed.compliance_overdue_days, policy.tiers.compliance_overdue_days
+    days = "1 day" if overdue == 1 else f"{overdue} days"
     if overdue > limit:
-        text = f"A compliance module is {overdue} days overdue (more than {limit})."
+        text = f"A compliance module is {days} overdue (more than {limit})."
         numbers = {"overdue_days": overdue, "limit_days": limit}
         found.append(Reason(code="compliance_overdue", text=text, numbers=numbers))
     elif overdue > 0 and "compliance_sensitive" in exposure:
-        text = f"A compliance module is {overdue} days overdue in a compliance-sensitive role."
+        text = f"A compliance module is {days} overdue in a compliance-sensitive role."
         numbers = {"overdue_days": overdue}
         found.append(Reason(code="compliance_sensitive_overdue", text=text, numbers=numbers))
     return found
 
 
 # The reasons step.py builds (quiet_weeks, still_down, follow_up_unresolved, resolved) are
-# checked on whole histories in tests/test_learner_view.py and below.
+# checked on whole histories in tests/test_learner_view.py and tests/test_reason_text_stored.py.
 ALL_CODES = {
     "minor_dip", "major_dip", "repeated_dip", "disengagement", "exposed_major_dip",
     "assessment_fall", "performance_impact", "missed_assignment", "missed_assignments",
@@ -251,8 +271,9 @@ def test_a_raised_concern_reads_as_before():
 def test_the_reasons_of_a_fall_in_tier_read_as_before(quiet: int, week: int) -> None:
     """The sentences of the reasons the step writes itself, from the values it passes."""
     label = week_label(week)
+    closed = "1 closed week" if quiet == 1 else f"{quiet} closed weeks"
     assert cause("quiet_weeks", {"quiet_weeks": quiet}, week=week).text == (
-        f"No warning signs in {quiet} closed week(s), up to {label}."
+        f"No warning signs in {closed}, up to {label}."
     )
     assert cause("still_down", {"week": label}).text == f"Activity in {label} was still down."
     assert cause("resolved").text == "A manager recorded the situation as resolved."
@@ -266,66 +287,3 @@ def test_an_unknown_code_has_no_sentence():
     """A code without a writer is an error that names it, not an empty sentence."""
     with pytest.raises(ValueError, match="made_up"):
         render("made_up", {})
-
-
-def replay_storing(records: list[Record], until_week: int, policy: Policy) -> list[TierTransition]:
-    """Replay `records`; after each transition, store its learner's state as JSON (as the
-    worker does) and check that it gives back the reasons the transition carries."""
-    timeline = Timeline(policy)
-    transitions: list[TierTransition] = []
-    for item in schedule(ordered(records), policy, evaluated(until_week)):
-        out = [o for o in timeline.feed(item) if isinstance(o, TierTransition)]
-        for last in {t.learner_id: t for t in out}.values():
-            raw = timeline.states[last.learner_id].model_dump_json(exclude_defaults=True)
-            causes = LearnerState.model_validate_json(raw).reasons
-            assert [c.as_reason() for c in causes] == last.reasons
-        transitions.extend(out)
-    return transitions
-
-
-def test_the_reasons_of_a_falling_tier_come_back_from_the_state():
-    """
-    learner q   week  0 1 2 3 4 5
-                events 6 6 6 6 0 6   -> Tier 1 at week 4; quiet week 5: back to Tier 0
-    learner r   events 6 6 6 6 0     -> Tier 1 at week 4; resolved on Wednesday of week 5
-    """
-    records = [
-        *weekly("q", [6, 6, 6, 6, 0, 6]),
-        *weekly("r", [6, 6, 6, 6, 0]),
-        intervention("r", "resolved", at(5, 2)),
-    ]
-    out = replay_storing(records, 5, POLICY)
-    reasons = {t.learner_id: t.reasons for t in out if t.to_tier == 0}
-    assert reasons["q"] == [
-        Reason(
-            code="quiet_weeks",
-            text="No warning signs in 1 closed week(s), up to 2026-W07.",
-            numbers={"quiet_weeks": 1},
-        )
-    ]
-    assert reasons["r"] == [
-        Reason(code="resolved", text="A manager recorded the situation as resolved.")
-    ]
-
-
-def test_the_reasons_of_an_unresolved_follow_up_come_back_from_the_state():
-    """
-    Disengagement only after 9 dip weeks:
-    week    0 1 2 3 4 5 6 7
-    events  6 6 6 6 0 0 0 0   -> Tier 2 at week 5 (follow-up a week later); week 6 still
-                                 down at the follow-up: Tier 3
-    """
-    policy = policy_with(tiers={"tier3_dip_weeks": 9})
-    out = replay_storing(weekly("s", [6, 6, 6, 6, 0, 0, 0, 0]), 7, policy)
-    escalation = next(t for t in out if t.to_tier == 3)
-    assert [(r.code, r.text) for r in escalation.reasons] == [
-        ("follow_up_unresolved", "Tier 2 still holds at the follow-up due 2026-02-24."),
-        ("still_down", "Activity in 2026-W08 was still down."),
-    ]
-
-
-@pytest.mark.parametrize("seed", [1, 2])
-def test_every_simulated_transition_comes_back_from_the_state(seed: int) -> None:
-    """Simulated learners of every persona, stored after each input."""
-    out = replay_storing(list(simulate(40, 12, seed, policy=POLICY)), 13, POLICY)
-    assert len({r.code for t in out for r in t.reasons}) >= 8

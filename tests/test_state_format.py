@@ -15,7 +15,7 @@ from schemas.transitions import Factors, Reason
 from stream.core.reason_text import cause
 from stream.core.rules import activity_conditions
 from stream.core.signals import Dip
-from stream.core.state import AssignmentState, ClosedWeek, LearnerState
+from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
 from stream.core.timeline import Timeline, run_history
 from stream.simulate import simulate
 from tests.kit import POLICY, profile
@@ -81,7 +81,7 @@ def test_a_reason_is_stored_as_a_row_without_its_sentence():
         ["missed_assignment", {"milestone": 1}, {"days": 30}],
     ]
     (_, back) = LearnerState.model_validate(stored).reasons
-    assert back.text == "Missed assignments in the last 30 days: 1 milestone."
+    assert back.text == "Missed assignments not yet completed: 1 milestone due in the last 30 days."
 
 
 def test_a_sentence_the_numbers_do_not_give_is_stored_with_the_reason():
@@ -245,3 +245,15 @@ def test_no_simulated_learner_state_is_over_a_kibibyte():
         pass
     sizes = [len(s.model_dump_json(exclude_defaults=True)) for s in timeline.states.values()]
     assert max(sizes) <= 1024
+
+
+def test_an_open_weeks_fall_is_stored_with_its_instant_and_one_without_still_loads():
+    """`fell_at`, the earliest fall in the open week; the previous release stored only
+    `fall` (its instant unknown: it counts as already seen)."""
+    when = dt.datetime(2026, 2, 17, 14, tzinfo=dt.UTC)
+    state = LearnerState(learner_id="a", open_weeks={6: OpenWeek(fall=True, fell_at=when)})
+    stored = orjson.loads(state.model_dump_json(exclude_defaults=True))
+    assert stored["open_weeks"] == {"6": {"fall": True, "fell_at": "2026-02-17T14:00:00Z"}}
+    assert LearnerState.model_validate(stored) == state
+    old = LearnerState.model_validate({"learner_id": "a", "open_weeks": {"6": {"fall": True}}})
+    assert (old.open_weeks[6].fall, old.open_weeks[6].fell_at) == (True, None)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 
 from schemas.clock import Tick
+from schemas.roster import Assignment
+from stream.core.signals import missed_assignments
+from stream.core.state import AssignmentState
 from stream.core.step import step
-from stream.core.timeline import schedule
+from stream.core.timeline import Timeline, schedule
 from tests.kit import (
     POLICY,
     assignment,
@@ -232,3 +235,95 @@ def test_a_repeated_tick_after_a_gap_changes_nothing() -> None:
     state, again = step(state, back, POLICY)
     assert again == []
     assert state.model_dump_json() == once
+
+
+def tiers_by_day(records: list, until: dt.date) -> dict[dt.date, int]:
+    """The learner's tier after each midnight tick (one learner in `records`)."""
+    timeline = Timeline(POLICY)
+    found: dict[dt.date, int] = {}
+    for item in schedule(ordered(records), POLICY, midnight(until)):
+        timeline.feed(item)
+        if isinstance(item, Tick):
+            (state,) = timeline.states.values()
+            found[item.now.date()] = state.tier
+    return found
+
+
+def test_an_outstanding_compliance_module_counts_until_it_is_completed():
+    """
+    A compliance officer, active every week; compliance module k1 due Tue 14 April.
+    day     14 Apr   15 Apr ...  14 May (30 days) ...  9 Jun (56 days)
+    tier      0        3            3                      3      (never "no warning signs")
+    """
+    due = day(14, 1)
+    assert due == dt.date(2026, 4, 14)
+    records = [
+        profile("c", "compliance_officer"),
+        *weeks("c", [5] * 24),
+        assignment("c", "k1", "compliance", due, at(13)),
+    ]
+    tiers = tiers_by_day(records, dt.date(2026, 6, 9))
+    assert tiers[due] == 0
+    assert {tiers[d] for d in tiers if d > due} == {3}
+    out = run(records, until_week=23)
+    assert moves(out) == [(0, 3)]
+
+
+def test_the_overdue_days_keep_growing_past_the_counting_window():
+    """Overdue 56 days: a compliance module and a certification still count, with their
+    days; a milestone stopped counting after the window (30 days)."""
+    due, today = dt.date(2026, 4, 14), dt.date(2026, 6, 9)
+    items = [
+        AssignmentState(kind="compliance", due=due),
+        AssignmentState(kind="certification", due=due),
+        AssignmentState(kind="milestone", due=due),
+    ]
+    missed = missed_assignments(items, today, POLICY.assignments)
+    assert missed.by_kind == {"compliance": 1, "certification": 1}
+    assert missed.compliance_overdue_days == 56
+
+
+def test_a_compliance_module_completed_late_stops_counting_and_the_tier_falls():
+    """
+    Back office, active every week; k1 due Mon W1, completed Wed W8 (51 days late).
+    tier 2 from Tue W1, 3 at the follow-up; after the completion two quiet weeks: 2, then 1...
+    """
+    records = [
+        profile("b", "back_office"),
+        *weeks("b", [5] * 14),
+        assignment("b", "k1", "compliance", day(1, 0), at(0)),
+        event("b", at(8, 2, 15), "completion", object_id="k1"),
+    ]
+    out = run(records, until_week=13)
+    assert moves(out) == [(0, 2), (2, 3), (3, 2), (2, 1), (1, 0)]
+    assert out[2].at == evaluated(9)  # weeks 8 and 9: the first week fully after it is 9
+
+
+def test_two_outstanding_certifications_a_month_apart_still_reach_the_threshold():
+    """A sales rep: certification c1 due Mon W1 and never done; c2 due Mon W7 (42 days
+    later) -> the two outstanding certifications reach the threshold (2) on Tue W7."""
+    records = [
+        profile("s", "sales_rep"),
+        *weeks("s", [5] * 8),
+        assignment("s", "c1", "certification", day(1, 0), at(0)),
+        assignment("s", "c2", "certification", day(7, 0), at(0)),
+    ]
+    out = run(records, until_week=7)
+    assert (1, 2) in moves(out)
+    reached = next(t for t in out if t.to_tier == 2)
+    assert reached.at == midnight(day(7, 1))
+    assert reached.reasons[0].numbers == {"certification": 2}
+
+
+def test_a_withdrawn_duty_no_longer_counts():
+    """
+    Back office; k1 due Mon W1 -> Tier 2, then 3 at the follow-up. The assignment is
+    withdrawn on Wed W4: weeks 4 and 5 are quiet, Tier 3 steps down to 2 at week 5's close.
+    """
+    k1 = assignment("b", "k1", "compliance", day(1, 0), at(0))
+    withdrawn = k1.model_copy(update={"withdrawn": True, "assigned_at": at(4, 2)})
+    records = [profile("b", "back_office"), *weeks("b", [5] * 8), k1, withdrawn]
+    out = run(records, until_week=7)
+    assert moves(out)[:3] == [(0, 2), (2, 3), (3, 2)]
+    assert out[2].week == "2026-W07"  # week 5
+    assert Assignment.model_validate_json(withdrawn.model_dump_json()).withdrawn is True

@@ -13,6 +13,7 @@ from stream.core.step import event_key
 from stream.core.timeline import Timeline, schedule
 from tests.kit import (
     POLICY,
+    at,
     evaluated,
     event,
     moves,
@@ -115,3 +116,43 @@ def test_the_de_duplication_key_of_an_event_id_never_changes(event_id):
     so a faster way of computing them must give the very same numbers."""
     digest = hashlib.blake2b(event_id.encode(), digest_size=8).digest()
     assert event_key(event_id) == int.from_bytes(digest, "big")
+
+
+def test_a_graders_actions_are_no_activity_of_the_learner():
+    """
+    week    0 1 2 3 4
+    events  6 6 6 6 1 (+ 5 grades of earlier work, given by a grader in week 4)
+    tier    0 0 0 0 1   a major dip: the grades carry their scores, not activity
+    """
+    grades = [
+        event("a", at(4, day, 16), "assessment", object_id=f"essay-{day}", score=0.9,
+              acted_by="grader")
+        for day in range(5)
+    ]  # fmt: skip
+    timeline = Timeline(POLICY)
+    out = []
+    for item in schedule(ordered([*weeks("a", [6, 6, 6, 6, 1]), *grades]), POLICY, evaluated(4)):
+        out += timeline.feed(item)
+    assert moves([o for o in out if hasattr(o, "to_tier")]) == [(0, 1)]
+    state = timeline.states["a"]
+    assert state.closed_weeks[-1].events == 1
+    assert state.closed_weeks[-1].active_days == 1
+    assert state.scores == [0.9] * 5
+
+
+def test_a_grade_of_a_learner_who_did_nothing_yet_starts_no_baseline():
+    """A grade (or a teacher's completion) alone is no activity: the baseline starts with
+    the learner's own first event, and the teacher's completion still completes."""
+    records = [
+        event("a", at(0, 2), "assessment", score=0.8, acted_by="grader"),
+        event("a", at(0, 3), "completion", object_id="k1", acted_by="other"),
+        *weeks("a", [6, 6, 6], start=1),
+    ]
+    timeline = Timeline(POLICY)
+    for item in schedule(ordered(records), POLICY, evaluated(3)):
+        timeline.feed(item)
+    state = timeline.states["a"]
+    assert state.first_active_week == state.closed_weeks[1].week
+    assert state.closed_weeks[0].events == 0
+    assert state.closed_weeks[0].completions == 1
+    assert event_key("k1") in state.completed_objects

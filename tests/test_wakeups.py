@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
+from schemas.events import LearningEvent, Retracted
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
 from stream.core.timeline import Record, Timeline, record_time, schedule
@@ -149,3 +150,58 @@ def test_a_follow_up_that_found_nothing_is_armed_again_in_the_same_tick() -> Non
         assert out == everyone.feed(item), item
         escalations += [o for o in out if isinstance(o, TierTransition) and o.to_tier == 3]
     assert [codes(t)[0] for t in escalations] == ["follow_up_unresolved"]
+
+
+def test_duties_overdue_past_the_window_are_skipped_alike() -> None:
+    """
+    A compliance module due Mon W1 (late: completed Wed W9, a day before its week's
+    evaluation), a certification due Mon W1 never done, a milestone due Mon W1 that stops
+    counting after 30 days, and the compliance module's assignment sent again on Thu W10
+    (still done). Whoever is skipped, every input leaves the same outputs and states; the
+    certification is all the learner's state still holds.
+    """
+    records = [
+        profile("p", "back_office"),
+        *weeks("p", [5] * 14),
+        assignment("p", "k1", "compliance", day(1, 0), at(0)),
+        assignment("p", "c1", "certification", day(1, 0), at(0)),
+        assignment("p", "m1", "milestone", day(1, 0), at(0)),
+        event("p", at(9, 2, 15), "completion", object_id="k1"),
+        assignment("p", "k1", "compliance", day(1, 0), at(10, 3)),
+    ]
+    compare(ordered(records), evaluated(14))
+    everyone = Timeline(POLICY, skip_quiet=False)
+    for item in schedule(ordered(records), POLICY, evaluated(14)):
+        everyone.feed(item)
+    assert list(everyone.states["p"].assignments) == ["c1"]  # k1 done, m1 no longer counts
+
+
+@FAST
+@given(richer(), st.data())
+def test_skipping_changes_nothing_when_events_are_voided(
+    history: tuple[list[Record], int], data: st.DataObject
+) -> None:
+    """Some of a generated learner's events voided, each some days after it (its week still
+    open, or evaluated and maybe in the baseline): skipping quiet learners changes nothing."""
+    records, last = history
+    events = [r for r in records if isinstance(r, LearningEvent)]
+    chosen = (
+        data.draw(st.lists(st.sampled_from(events), max_size=6, unique_by=id)) if events else []
+    )
+    voids = []
+    for target in chosen:
+        later = target.occurred_at + dt.timedelta(days=data.draw(st.integers(0, 20)), hours=1)
+        voids.append(
+            LearningEvent(
+                id=f"void-{target.id}",
+                learner_id=target.learner_id,
+                occurred_at=later,
+                kind="voided",
+                object_id=target.id,
+                source="test",
+                retracts=Retracted(
+                    id=target.id, occurred_at=target.occurred_at, score=target.score
+                ),
+            )
+        )
+    compare(ordered([*records, *voids]), evaluated(last + 3))

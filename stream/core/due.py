@@ -5,8 +5,12 @@ these instants (`on_tick` in `stream.core.step` is idempotent):
 
 - the next week's evaluation: its close plus the policy's grace;
 - a day on which an assignment's standing changes: the day after its due day (missed),
-  the day after its compliance limit (overdue), the day after its counting window
-  (no longer counted, and pruned), for completed assignments only the last;
+  the day after its compliance limit (overdue), for a milestone the day after its counting
+  window (no longer counted, and pruned), for completed assignments (stored by earlier
+  releases, duties too) only the last. A duty (compliance, certification:
+  `assignments.until_completed`) counts until completed, so its overdue days keep growing,
+  but nothing it calls for changes after its limit: the tier only rises, and cannot fall
+  while it counts; it is never pruned by a tick (`expires` says which are);
 - the follow-up's due day.
 
 The deadline conditions, the follow-up's decision and the Tier 2 re-arming depend on the
@@ -33,7 +37,7 @@ from zoneinfo import ZoneInfo
 
 from stream.core.clock import clock_at
 from stream.core.policy import Policy
-from stream.core.state import LearnerState
+from stream.core.state import AssignmentState, LearnerState
 from stream.core.weeks import add_days, day_start, shifted, week_close
 
 
@@ -61,13 +65,21 @@ def _evaluated_at(week: int, tz: ZoneInfo, grace_hours: float) -> dt.datetime:
     return shifted(week_close(week, tz).astimezone(dt.UTC), dt.timedelta(hours=grace_hours))
 
 
+def expires(item: AssignmentState, policy: Policy) -> bool:
+    """Whether an assignment is forgotten once its counting window has passed: a milestone,
+    or one stored completed by an earlier release (`[kind, due, 1]`), a duty too. A duty
+    not completed counts until it is. The tick's pruning and the wake-up days share this."""
+    return item.completed or item.kind not in policy.assignments.until_completed
+
+
 def _deadline_days(state: LearnerState, policy: Policy) -> list[dt.date]:
     """The days on which an assignment's standing changes (see the module docstring)."""
     window = policy.assignments.counting_days + 1
     limit = policy.tiers.compliance_overdue_days + 1
     days: list[dt.date] = []
     for item in state.assignments.values():  # saturating: a due day may be 9999-12-31
-        days.append(add_days(item.due, window))
+        if expires(item, policy):
+            days.append(add_days(item.due, window))
         if not item.completed:
             days.extend((add_days(item.due, 1), add_days(item.due, limit)))
     return days

@@ -55,7 +55,11 @@ class Activity(_Section):
 
 
 class Assignments(_Section):
+    """How long a missed assignment counts: the kinds in `until_completed` (duties) until
+    completed, the others (milestones) until completed or `counting_days` after due."""
+
     counting_days: int = Field(30, ge=1, le=366)
+    until_completed: tuple[AssignmentKind, ...] = ("compliance", "certification")
 
 
 class Assessments(_Section):

@@ -4,10 +4,15 @@ A transition carries each reason with its sentence (`Reason.text`). The learner'
 keeps a reason as a `Cause`: the code, the numbers, and the few values only the sentence
 uses (the week, the policy's window, the role's thresholds); the learner view writes the
 sentence again. The rules and the view both call `render`, so the two cannot drift.
+
+Every count is said in the singular or the plural by the language's plural rule: gettext's
+`ngettext` (the sentences are English, whose catalog is the null one; a translation is a
+catalog put in `CATALOG`), and ordinals by the English ordinal rule (21st, 22nd, 23rd, 11th).
 """
 
 from __future__ import annotations
 
+import gettext
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -19,6 +24,14 @@ Value = float | int | str | list[str] | dict[str, int]  # a value a sentence is 
 Values = Mapping[str, Value]
 
 _ORDINAL = {1: "first", 2: "second", 3: "third"}
+_SUFFIX = {1: "st", 2: "nd", 3: "rd"}
+CATALOG: gettext.NullTranslations = gettext.NullTranslations()  # English: the sentences' own
+# the noun of each assignment kind, singular and plural
+_KIND_NOUNS = {
+    "certification": ("certification", "certifications"),
+    "compliance": ("compliance module", "compliance modules"),
+    "milestone": ("milestone", "milestones"),
+}
 DIP_CODES = ("minor_dip", "major_dip", "repeated_dip", "disengagement")
 
 
@@ -94,15 +107,32 @@ def _number(values: Values, key: str) -> float:
     return value
 
 
+def count(n: int, one: str, other: str) -> str:
+    """`n` and its noun, in the singular or the plural as the language's rule says."""
+    return f"{n} {CATALOG.ngettext(one, other, n)}"
+
+
+def ordinal(n: int) -> str:
+    """First, second, third, then 4th ... 11th, 12th, 13th ... 21st, 22nd, 23rd."""
+    if n in _ORDINAL:
+        return _ORDINAL[n]
+    suffix = "th" if n % 100 in (11, 12, 13) else _SUFFIX.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _int(values: Values, key: str) -> int:
+    return int(_number(values, key))
+
+
 def _weeks(n: int) -> str:
-    return f"{_ORDINAL.get(n, f'{n}th')} week in a row"
+    return f"{ordinal(n)} week in a row"
 
 
 def _dip(v: Values) -> str:
     return (
         f"Weekly learning activity down {v['drop_pct']}% against the baseline "
         f"({v['activity']} vs {_number(v, 'baseline'):.1f} events a week), "
-        f"{_weeks(int(_number(v, 'persistence_weeks')))}."
+        f"{_weeks(_int(v, 'persistence_weeks'))}."
     )
 
 
@@ -119,45 +149,73 @@ def _assessment_fall(v: Values) -> str:
         return f"An assessment fall in {week_label(int(_number(v, 'week')))}."
     if v.get("failed") == 0 and "score" in v and "previous_mean" in v:
         score, mean = _number(v, "score"), _number(v, "previous_mean")
-        return (
-            f"Assessment score {score:.2f} is {mean - score:.2f} below "
-            f"the average of the previous {v['previous_count']} ({mean:.2f})."
+        previous = _int(v, "previous_count")
+        than = (
+            "the previous score"
+            if previous == 1
+            else f"the average of the previous {count(previous, 'score', 'scores')}"
         )
+        return f"Assessment score {score:.2f} is {mean - score:.2f} below {than} ({mean:.2f})."
     return "An assessment was not passed."
 
 
+def _kind(n: int, kind: str) -> str:
+    one, other = _KIND_NOUNS.get(kind, (kind, kind))
+    return count(n, one, other)
+
+
 def _counts(v: Values, kinds: Iterable[str]) -> str:
-    return ", ".join(f"{v[kind]} {kind}" for kind in sorted(kinds))
+    return ", ".join(_kind(_int(v, kind), kind) for kind in sorted(kinds))
+
+
+_NOT_KINDS = ("days", "windowed", "limits")
+
+
+def _missed(v: Values) -> str:
+    """The missed assignments by kind; a kind that stops counting after the window (a
+    milestone) says so. A reason stored before duties counted until completed has the
+    window and no `windowed`: every kind it counted was within the window."""
+    kinds = sorted(k for k in v if k not in _NOT_KINDS)
+    windowed = v.get("windowed", kinds if "days" in v else [])
+    if not isinstance(windowed, list):
+        raise TypeError(f"windowed is not a list: {windowed!r}")
+    days = _int(v, "days") if windowed else 0
+    within = "the last day" if days == 1 else f"the last {count(days, 'day', 'days')}"
+    return ", ".join(
+        f"{_kind(_int(v, k), k)}{f' due in {within}' if k in windowed else ''}" for k in kinds
+    )
 
 
 def _missed_assignment(v: Values) -> str:
-    kinds = [k for k in v if k != "days"]
-    return f"Missed assignments in the last {v['days']} days: {_counts(v, kinds)}."
+    return f"Missed assignments not yet completed: {_missed(v)}."
 
 
 def _missed_assignments(v: Values) -> str:
     limits = v["limits"]
     if not isinstance(limits, dict):
         raise TypeError(f"limits is not a mapping: {limits!r}")
-    kinds = [k for k in v if k not in ("days", "limits")]
     return (
-        f"Missed assignments in the last {v['days']} days ({_counts(v, kinds)}) reached the "
+        f"Missed assignments not yet completed ({_missed(v)}) reached the "
         f"role's threshold ({_counts(limits, limits)})."
     )
 
 
+def _overdue(v: Values) -> str:
+    return count(_int(v, "overdue_days"), "day", "days")
+
+
 def _compliance_overdue(v: Values) -> str:
-    return f"A compliance module is {v['overdue_days']} days overdue (more than {v['limit_days']})."
+    return f"A compliance module is {_overdue(v)} overdue (more than {v['limit_days']})."
 
 
 def _compliance_sensitive_overdue(v: Values) -> str:
-    days = v["overdue_days"]
-    return f"A compliance module is {days} days overdue in a compliance-sensitive role."
+    return f"A compliance module is {_overdue(v)} overdue in a compliance-sensitive role."
 
 
 def _quiet_weeks(v: Values) -> str:
     week = week_label(int(_number(v, "week")))
-    return f"No warning signs in {v['quiet_weeks']} closed week(s), up to {week}."
+    quiet = count(_int(v, "quiet_weeks"), "closed week", "closed weeks")
+    return f"No warning signs in {quiet}, up to {week}."
 
 
 def _still_down(v: Values) -> str:

@@ -6,7 +6,7 @@ from typing import NamedTuple
 
 from schemas.transitions import Exposure, Route, Severity
 from stream.core.policy import Policy, Role
-from stream.core.reason_text import Cause, Number, cause
+from stream.core.reason_text import Cause, Number, Value, cause
 from stream.core.signals import Dip, Fall, Missed
 
 SEVERITY_RANK: dict[Severity, int] = {"none": 0, "minor": 1, "major": 2, "critical": 3}
@@ -98,16 +98,21 @@ def deadline_conditions(
 
 
 def _missed_condition(missed: Missed, role: Role, policy: Policy) -> Condition:
-    window = policy.assignments.counting_days
     kinds = sorted(missed.by_kind.items())
     numbers: dict[str, Number] = dict(kinds)
     thresholds = role.missed_thresholds
     reached: dict[str, int] = {
         kind: thresholds[kind] for kind, n in kinds if kind in thresholds and n >= thresholds[kind]
     }
+    # the kinds that stop counting after the window (milestones) say so; duties do not
+    lasting = policy.assignments.until_completed
+    windowed: list[str] = [kind for kind, _ in kinds if kind not in lasting]
+    extra: dict[str, Value] = (
+        {"days": policy.assignments.counting_days, "windowed": windowed} if windowed else {}
+    )
     if not reached:
-        return Condition(1, "minor", cause("missed_assignment", numbers, days=window))
-    found = cause("missed_assignments", numbers, days=window, limits=reached)
+        return Condition(1, "minor", Cause("missed_assignment", numbers, extra))
+    found = Cause("missed_assignments", numbers, {**extra, "limits": reached})
     return Condition(2, "major", found)
 
 

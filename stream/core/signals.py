@@ -90,17 +90,20 @@ def missed_assignments(
 ) -> Missed:
     """Count missed assignments on `today`.
 
-    An assignment is missed once its due day has ended, and counts until completed or
-    `counting_days` after its due date. With `missed_after`, only assignments that became
-    missed after that day count (evidence already dealt with is spent).
+    An assignment is missed once its due day has ended. A duty (a kind in
+    `until_completed`: compliance, certification) counts until completed, its overdue days
+    growing; another (a milestone) until completed or `counting_days` after its due date.
+    With `missed_after`, only assignments that became missed after that day count
+    (evidence already dealt with is spent).
     """
     by_kind: dict[AssignmentKind, int] = {}
     longest = 0
+    lasting, window = rules.until_completed, rules.counting_days
     for item in assignments:
         if item.completed:
             continue
         overdue = (today - item.due).days
-        if overdue < 1 or overdue > rules.counting_days:
+        if overdue < 1 or (overdue > window and item.kind not in lasting):
             continue
         if missed_after is not None and item.due < missed_after:
             continue

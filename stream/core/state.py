@@ -57,7 +57,12 @@ class OpenWeek:
     days: int = 0  # bit i set when the learner was active on weekday i (Monday = 0)
     completions: int = 0
     fall: bool = False
+    # the earliest instant of a fall counted in the week (None with `fall` in states stored
+    # by earlier releases: when unknown, a fall counts as already seen)
+    fell_at: dt.datetime | None = None
     seen: list[int] = field(default_factory=list)
+    # what each event in `seen` gave the week (aligned from the end; `stream.core.retraction`)
+    gave: list[int] = field(default_factory=list)
 
 
 class ClosedWeek(NamedTuple):
@@ -204,8 +209,8 @@ StoredProfile = Annotated[LearnerProfile, WrapSerializer(_without_learner_id)]
 
 
 class AssignmentState(_Model):
-    """An assignment still counting; stored as a row, `[kind, due]`, ending in 1 when
-    completed (an object, as stored by earlier releases, still loads)."""
+    """An assignment not completed; stored as a row, `[kind, due]` (earlier releases kept
+    completed ones, ending in 1; those rows and objects still load)."""
 
     kind: AssignmentKind
     due: dt.date
@@ -259,6 +264,8 @@ class LearnerState(_Model):
     transitions: int = 0
     last_transition_id: str | None = None
     late_events: int = 0
+    late_keys: list[int] = Field(default_factory=list)  # events that came late (bounded)
+    retracted: list[int] = Field(default_factory=list)  # events taken back (bounded)
 
     @field_validator("profile", mode="before")
     @classmethod

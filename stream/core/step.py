@@ -9,8 +9,6 @@ passed in is taken over (updated in place) and returned.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import struct
 from dataclasses import dataclass
 from typing import Literal
 
@@ -18,8 +16,10 @@ from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
 from schemas.transitions import Exposure, TierTransition
-from stream.core import rules
+from stream.core import retraction, rules
 from stream.core.clock import Clock, clock_at
+from stream.core.due import expires
+from stream.core.keys import event_key
 from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.reason_text import cause
 from stream.core.signals import assessment_fall, classify_week, missed_assignments
@@ -34,32 +34,20 @@ from stream.core.weeks import (
 )
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
-MAX_SEEN_PER_WEEK = 4096  # event ids remembered per open week; beyond it the oldest are forgotten
 MAX_COMPLETED = 256  # completed object ids remembered for assignments that arrive later
 MAX_SEEN_INTERVENTIONS = 256  # intervention keys remembered for de-duplication, newest last
-_BLAKE2B_8 = hashlib.blake2b(digest_size=8)
-_BIG_ENDIAN_U64 = struct.Struct(">Q").unpack
 
 
 @dataclass(frozen=True, slots=True)
 class Notice:
     """Something the edges should count or log; never a change of tier."""
 
-    code: Literal["duplicate", "late_event", "unknown_role"]
+    code: Literal["duplicate", "late_event", "unknown_role", "retracted", "not_retracted"]
     learner_id: str
     detail: str = ""
 
 
 Output = TierTransition | Notice
-
-
-def event_key(event_id: str) -> int:
-    """A short, stable hash of an event id, for de-duplication: the 8-byte BLAKE2b digest
-    as a big-endian integer (stored in states: it must never change)."""
-    hasher = _BLAKE2B_8.copy()  # a copy is quicker than a new hasher with its parameters
-    hasher.update(event_id.encode())
-    key: int = _BIG_ENDIAN_U64(hasher.digest())[0]
-    return key
 
 
 def role_of(state: LearnerState, policy: Policy) -> tuple[Role, list[Exposure]]:
@@ -106,32 +94,27 @@ def _seen_at(state: LearnerState, week: int) -> None:
 
 
 def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[Output]:
-    tz = policy.tz
+    if event.retracts is not None:  # a voided event: see `stream.core.retraction`
+        code, detail = retraction.retract(state, event, policy)
+        return [Notice(code, state.learner_id, detail)]
+    key = event_key(event.id)
+    if retraction.voided(state, key):  # taken back before it came: it gives nothing
+        return [Notice("duplicate", state.learner_id)]
     if event.kind == "completion":
         _completed(state, event.object_id)
-    local = event.occurred_at.astimezone(tz)
+    local = event.occurred_at.astimezone(policy.tz)
     week = week_of_date(local.date())
     if state.evaluated_week is not None and week <= state.evaluated_week:
         state.late_events += 1
+        retraction.came_late(state, event.id)
         return [Notice("late_event", state.learner_id, week_label(week))]
     bucket = state.open_weeks.get(week)
     if bucket is None:
         bucket = state.open_weeks[week] = OpenWeek()
-    key = event_key(event.id)
-    if key in bucket.seen:
+    elif key in bucket.seen:
         return [Notice("duplicate", state.learner_id)]
-    bucket.seen.append(key)
-    if len(bucket.seen) > MAX_SEEN_PER_WEEK:
-        del bucket.seen[0]
-    bucket.events += 1
-    day = 1 << local.weekday()
-    if not bucket.days & day:  # most events fall on a day already active: no write
-        bucket.days |= day
+    retraction.count(state, bucket, event, key, local, week)
     _seen_at(state, week)
-    if state.first_active_week is None or week < state.first_active_week:
-        state.first_active_week = week
-    if event.kind == "completion":
-        bucket.completions += 1
     if event.kind != "assessment" or (event.score is None and event.success is None):
         return []
     return _on_assessment(state, event, bucket, policy)
@@ -147,7 +130,7 @@ def _on_assessment(
     fresh = state.evidence_from is None or event.occurred_at > state.evidence_from
     if fall is None or not fresh:
         return []
-    bucket.fall = True
+    retraction.fell(bucket, event.occurred_at)
     state.last_fall_at = event.occurred_at
     _, exposure = role_of(state, policy)
     moved = rise(state, [rules.fall_condition(fall)], event.occurred_at, exposure, policy)
@@ -162,21 +145,24 @@ def on_profile(state: LearnerState, profile: LearnerProfile, policy: Policy) -> 
 
 
 def _completed(state: LearnerState, object_id: str) -> None:
-    """Mark an assignment complete, and remember the completion for one not yet known
-    (events and assignments come on different topics: either may arrive first)."""
-    if object_id in state.assignments:
-        state.assignments[object_id].completed = True
+    """A completed assignment is done with: forget it, and remember the completion, for
+    an assignment not yet known or sent again (events and assignments come on different
+    topics: either may arrive first). Forgotten at once, not on a later day: a duty
+    completed long after its due day would otherwise wait for a tick to prune it."""
+    state.assignments.pop(object_id, None)
     key = event_key(object_id)
     if key not in state.completed_objects:
         state.completed_objects = [*state.completed_objects, key][-MAX_COMPLETED:]
 
 
 def on_assignment(state: LearnerState, assignment: Assignment, policy: Policy) -> list[Output]:
-    known = state.assignments.get(assignment.module_id)
-    done = known.completed if known else event_key(assignment.module_id) in state.completed_objects
-    state.assignments[assignment.module_id] = AssignmentState(
-        kind=assignment.kind, due=assignment.due, completed=done
-    )
+    module = assignment.module_id
+    known = state.assignments.get(module)
+    done = known.completed if known else event_key(module) in state.completed_objects
+    if done or assignment.withdrawn:  # completed, or no longer to do: nothing to count
+        state.assignments.pop(module, None)
+    else:
+        state.assignments[module] = AssignmentState(kind=assignment.kind, due=assignment.due)
     _seen_at(state, week_of(assignment.assigned_at, policy.tz))
     return []
 
@@ -219,7 +205,7 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
     state.follow_up_due = None
     state.outreach_at = None
     for bucket in state.open_weeks.values():
-        bucket.fall = False
+        bucket.fall, bucket.fell_at = False, None
     return out
 
 
@@ -318,11 +304,14 @@ def _week_fall(week: int) -> rules.Condition:
 def _quiet_week(
     state: LearnerState, week: int, now: dt.datetime, exposure: list[Exposure], policy: Policy
 ) -> list[Output]:
-    """A closed week with no condition: the tier falls one step (Tier 3 needs more weeks)."""
+    """A closed week with no condition: the tier falls one step (Tier 3 needs more weeks),
+    unless evidence already seen in a week still open calls for the tier it would leave."""
     if state.tier == 0:
         return []
     if state.tier_since is not None and state.tier_since >= week_close(week, policy.tz):
         return []  # the tier was set after this week ended: the week says nothing of recovery
+    if state.tier <= _open_evidence(state, week, now):
+        return []  # one fall, one nudge: not resolved now to be raised again at its week
     state.quiet_weeks += 1
     rules_ = policy.de_escalation
     needed = rules_.tier3_quiet_weeks if state.tier == 3 else rules_.quiet_weeks_per_step
@@ -331,6 +320,18 @@ def _quiet_week(
     reason = cause("quiet_weeks", {"quiet_weeks": state.quiet_weeks}, week=week)
     to_tier = state.tier - 1
     return [move(state, to_tier, now, [rules.Condition(0, "none", reason)], exposure, policy, week)]
+
+
+def _open_evidence(state: LearnerState, week: int, now: dt.datetime) -> int:
+    """The tier that evidence already seen at `now` in the weeks after `week` (still open)
+    calls for: an assessment fall, which counts for its week when it closes. A fall after
+    `now` does not count, whether or not it was taken before the tick."""
+    falls = any(
+        bucket.fall and (bucket.fell_at is None or bucket.fell_at <= now)
+        for later, bucket in state.open_weeks.items()
+        if later > week
+    )
+    return rules.week_fall_condition(week).tier if falls else 0
 
 
 def _tier2_holding(
@@ -389,10 +390,12 @@ def _follow_up(state: LearnerState, clock: Clock, policy: Policy) -> list[Output
 
 
 def _prune_assignments(state: LearnerState, today: dt.date, policy: Policy) -> None:
+    """Forget the milestones that no longer count (a duty counts until completed), and
+    assignments stored completed by earlier releases once their window has passed."""
     cutoff = today - dt.timedelta(days=policy.assignments.counting_days)  # due before: stale
-    stale = [m for m, a in state.assignments.items() if a.due < cutoff]
+    stale = [m for m, a in state.assignments.items() if a.due < cutoff and expires(a, policy)]
     for module in stale:
         del state.assignments[module]
 
 
-__all__ = ["AssignmentKind", "Input", "Notice", "Output", "step"]
+__all__ = ["AssignmentKind", "Input", "Notice", "Output", "event_key", "step"]

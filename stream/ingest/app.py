@@ -18,9 +18,11 @@ from schemas.roster import LearnerProfile
 from stream.ingest import canonical, lms, xapi
 from stream.ingest.context import KEY, RAW, Ingest
 from stream.ingest.jwt_events import JwksVerifier
+from stream.ingest.memory import Memory
 from stream.ingest.problems import Refusal, problem_response
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
+from stream.ingest.statements import StatementRegistry
 from stream.settings import Settings
 from stream.topics import Topics
 
@@ -105,10 +107,22 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when the broker connection is up (a 503 until then)."""
-    sink = request.app[KEY].sink
-    ready = getattr(sink, "ready", True)
-    detail = "ready" if ready else "not connected to the broker yet"
+    """Ready when the broker connection is up and the registry topic was read back by a
+    reader still following it (a 503 until then, and while a failed reader restarts)."""
+    ingest = request.app[KEY]
+    connected = getattr(ingest.sink, "ready", True)
+    loaded = ingest.memory.loaded.is_set()
+    failure = ingest.memory.failure
+    ready = connected and loaded
+    detail = (
+        "ready"
+        if ready
+        else "not connected to the broker yet"
+        if not connected
+        else f"the registry reader failed ({failure}); restarting"
+        if failure is not None
+        else "reading back the registry of stored statements"
+    )
     return web.json_response({"ready": ready, "detail": detail}, status=200 if ready else 503)
 
 
@@ -125,8 +139,9 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
     if settings.canvas_jwks is not None:
         jwks = JwksVerifier(settings.canvas_jwks, settings.canvas_jwt_audience)
     limiter = RateLimiter(settings.rate_per_s, settings.rate_burst)
-    app[KEY] = Ingest(settings, sink, topics, limiter, canvas_jwks=jwks)
-    app[xapi.REGISTRY] = xapi.StatementRegistry()
+    remembered = StatementRegistry(settings.xapi_statements_remembered)
+    memory = Memory(statements=remembered)
+    app[KEY] = Ingest(settings, sink, topics, limiter, memory=memory, canvas_jwks=jwks)
     app.router.add_post("/xapi/statements", xapi.post_statements)
     app.router.add_put("/xapi/statements", xapi.put_statement)
     app.router.add_get("/xapi/about", xapi.get_about)
@@ -146,8 +161,11 @@ def make_app(settings: Settings, sink: Sink, topics: Topics) -> web.Application:
 
 
 async def follow_profiles(app: web.Application, bootstrap: str) -> None:
-    """Keep the identity map up to date from the (compacted) profiles topic."""
+    """Keep the identity map up to date from the (compacted) profiles topic, once the
+    registry topic was read back: an erasure (a tombstone) forgets what it remembers of
+    the learner, there too."""
     ingest = app[KEY]
+    await ingest.memory.loaded.wait()
     consumer = AIOKafkaConsumer(
         ingest.topics.profiles, bootstrap_servers=bootstrap, auto_offset_reset="earliest"
     )
@@ -162,12 +180,19 @@ async def follow_profiles(app: web.Application, bootstrap: str) -> None:
         async for message in consumer:
             if message.value is None:
                 if message.key:
-                    ingest.identities.forget(message.key.decode("utf-8", "replace"))
+                    await _erase(ingest, message.key.decode("utf-8", "replace"))
                 continue
             with contextlib.suppress(ValidationError, orjson.JSONDecodeError):
                 ingest.identities.learn(LearnerProfile.model_validate_json(message.value))
     finally:
         await consumer.stop()
+
+
+async def _erase(ingest: Ingest, learner_id: str) -> None:
+    try:
+        await ingest.erase(learner_id)
+    except BrokerUnavailable as exc:  # forgotten here; written with the next write
+        log.warning("registry_erasure_pending", error=str(exc))
 
 
 async def serve(settings: Settings, bootstrap: str, ready: asyncio.Event | None = None) -> None:
@@ -176,6 +201,7 @@ async def serve(settings: Settings, bootstrap: str, ready: asyncio.Event | None 
     sink = KafkaSink(bootstrap, settings.ack_timeout_s)
     await sink.start()
     app = make_app(settings, sink, topics)
+    registry = asyncio.create_task(app[KEY].memory.follow(topics.registry, bootstrap))
     follower = asyncio.create_task(follow_profiles(app, bootstrap))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
@@ -193,5 +219,6 @@ async def serve(settings: Settings, bootstrap: str, ready: asyncio.Event | None 
         log.info("ingest_stopping")
     finally:
         follower.cancel()
+        registry.cancel()
         await runner.cleanup()
         await sink.stop()

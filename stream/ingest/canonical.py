@@ -94,6 +94,7 @@ async def post_roster(request: web.Request) -> web.Response:
     response = await _store(request, ingest.topics.profiles, profiles)
     for profile in profiles:
         ingest.identities.learn(profile)
+    await ingest.remember()  # the identities now claimed are no longer unmapped
     return response
 
 
@@ -117,10 +118,11 @@ async def get_unmapped(request: web.Request) -> web.Response:
 async def delete_learner(request: web.Request) -> web.Response:
     """DELETE /learners/{id}: erase a learner. A tombstone on the profiles topic makes the
     workers delete the learner's state and delivery log, cancel pending deliveries and
-    emit nothing more for them; ingest forgets their identities."""
+    emit nothing more for them; ingest forgets their identities and xAPI statements (on
+    its registry topic too)."""
     _authorize(request)
     ingest = ingest_of(request)
     learner_id = request.match_info["learner_id"]
     await ingest.sink.send(ingest.topics.profiles, [(learner_id, None)])
-    ingest.identities.forget(learner_id)
+    await ingest.erase(learner_id)
     return web.json_response({"erased": learner_id}, status=202)

@@ -22,9 +22,11 @@ from stream.core.policy import Policy
 from stream.errors import InvalidRecord
 from stream.ingest.identity import IdentityMap
 from stream.ingest.jwt_events import JwksVerifier
+from stream.ingest.memory import Memory
 from stream.ingest.problems import Refusal
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import Sink
+from stream.ingest.statements import StatementRegistry
 from stream.logs import Pseudonymizer
 from stream.metrics import Metrics
 from stream.normalize.base import Ignored, NormalizeError, Problem
@@ -42,7 +44,8 @@ MAX_TIME_PROBLEMS = 20  # problems listed in a refusal of event times (the count
 
 @dataclass
 class Ingest:
-    """Settings, the sink, the identity map and the limits of one ingest service.
+    """Settings, the sink, what ingest remembers (`memory`: the identity map and the xAPI
+    statements stored) and the limits of one ingest service.
 
     `policy` (the settings' policy file unless given) names the window of event times
     ingest takes; `clock` says when a request was received."""
@@ -51,7 +54,7 @@ class Ingest:
     sink: Sink
     topics: Topics
     limiter: RateLimiter
-    identities: IdentityMap = field(default_factory=IdentityMap)
+    memory: Memory = field(default_factory=Memory)
     canvas_jwks: JwksVerifier | None = None
     metrics: Metrics = field(default_factory=lambda: Metrics.create(parts=("ingest",)))
     policy: Policy | None = None
@@ -62,6 +65,23 @@ class Ingest:
         self.identities.on_unmapped = lambda identity: unmapped.labels(identity.source).inc()
         if self.policy is None:
             self.policy = load_policy(self.settings.policy_file)
+
+    @property
+    def identities(self) -> IdentityMap:
+        return self.memory.identities
+
+    @property
+    def statements(self) -> StatementRegistry:
+        return self.memory.statements
+
+    async def remember(self) -> None:
+        """Write what ingest learned to its registry topic (`stream.ingest.memory`)."""
+        await self.memory.write(self.sink, self.topics.registry)
+
+    async def erase(self, learner_id: str) -> None:
+        """Forget a learner's identities and statements, on the registry topic too."""
+        self.memory.erase(learner_id)
+        await self.remember()
 
     def throttle(self, credential: str) -> None:
         """Refuse with 429 when the credential is over its rate."""
@@ -134,10 +154,15 @@ class Ingest:
             self.metrics.ingest.unused.labels(source, item.code).inc()
 
     async def send_events(
-        self, events: Sequence[LearningEvent], time_fields: Sequence[str] = ()
+        self,
+        events: Sequence[LearningEvent],
+        time_fields: Sequence[str] = (),
+        remember: bool = True,
     ) -> None:
         """Produce events keyed by learner and wait for the broker's acknowledgement; all
-        or none: one event outside the window of event times refuses the request."""
+        or none: one event outside the window of event times refuses the request. Then
+        (unless `remember` is false: the caller will) write what ingest learned meanwhile
+        (identities no profile claims) to its registry topic."""
         self.check_times(events, time_fields)
         if events:
             records = [(e.learner_id, codec.encode_record(e)) for e in events]
@@ -146,6 +171,8 @@ class Ingest:
             self.metrics.ingest.ack_seconds.observe(time.perf_counter() - started)
             for event in events:
                 self.metrics.ingest.events_in.labels(event.source, event.kind).inc()
+        if remember:
+            await self.remember()
 
 
 KEY: web.AppKey[Ingest] = web.AppKey("ingest", Ingest)

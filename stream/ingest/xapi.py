@@ -3,21 +3,24 @@
 Versions 1.0.x and 2.0.x; the request must say which in X-Experience-API-Version, and every
 answer says it too. Statement ids are generated for statements without one. A statement id
 already stored with the same content is accepted again without a second event; with other
-content the request is refused with 409. (Stored ids are remembered in memory, up to
-`REMEMBERED` of them; beyond that the pipeline's own de-duplication by event id still holds.)
+content the request is refused with 409. (Stored ids are remembered, across restarts too,
+up to the setting `xapi_statements_remembered` of them; beyond that the pipeline's own
+de-duplication by event id still holds.)
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from collections import OrderedDict
 from typing import Any
 
 from aiohttp import web
 
+from schemas.events import LearningEvent
+from schemas.roster import Identity
 from stream.ingest.context import (
     RAW,
+    Ingest,
     basic,
     ingest_of,
     read_json,
@@ -28,46 +31,11 @@ from stream.ingest.context import (
 from stream.ingest.problems import Refusal
 from stream.normalize import xapi
 from stream.normalize.base import NormalizeError, Problem, pointer
-from stream.normalize.xapi_compare import statement_fingerprint
+from stream.normalize.xapi_agents import agent_or_group
+from stream.normalize.xapi_voiding import voidable as voidable_of
 
 VERSION_HEADER = "X-Experience-API-Version"
 _VERSION = re.compile(r"^(1\.0(\.\d+)?|2\.0(\.\d+)?)$")
-REMEMBERED = 1_000_000
-
-
-class StatementRegistry:
-    """Statement ids already stored, with a fingerprint of their content (LRU-bounded)."""
-
-    def __init__(self, size: int = REMEMBERED) -> None:
-        self.size = size
-        self._seen: OrderedDict[str, str] = OrderedDict()
-
-    def conflicts(self, statements: list[dict[str, Any]]) -> tuple[list[Problem], set[str]]:
-        """Problems for ids stored with other content; the ids stored with the same content."""
-        problems, same = [], set()
-        for index, statement in enumerate(statements):
-            sid = str(statement.get("id", "")).lower()
-            known = self._seen.get(sid)
-            if known is None:
-                continue
-            if known == statement_fingerprint(statement):
-                same.add(sid)
-            else:
-                problems.append(
-                    Problem(pointer(index, "id"), "a different statement with this id is stored")
-                )
-        return problems, same
-
-    def remember(self, statements: list[dict[str, Any]]) -> None:
-        for statement in statements:
-            sid = str(statement["id"]).lower()
-            self._seen[sid] = statement_fingerprint(statement)
-            self._seen.move_to_end(sid)
-        while len(self._seen) > self.size:
-            self._seen.popitem(last=False)
-
-
-REGISTRY: web.AppKey[StatementRegistry] = web.AppKey("xapi_registry", StatementRegistry)
 
 
 VERSIONS = ("1.0.0", "1.0.1", "1.0.2", "1.0.3", "2.0.0")
@@ -143,7 +111,8 @@ def _duplicate_ids(statements: list[dict[str, Any]]) -> list[Problem]:
 async def _store(request: web.Request, statements: list[dict[str, Any]], version: str) -> list[str]:
     """Validate, normalise and produce statements; return their ids."""
     ingest = ingest_of(request)
-    registry = request.app[REGISTRY]
+    await ingest.memory.ready()
+    registry = ingest.statements
     for statement in statements:
         statement.setdefault("id", str(uuid.uuid4()))
     duplicates = _duplicate_ids(statements)
@@ -167,21 +136,41 @@ async def _store(request: web.Request, statements: list[dict[str, Any]], version
     origin = [i for i, s in enumerate(statements) if str(s["id"]).lower() not in same]
     fresh = [statements[i] for i in origin]
     try:
-        result = xapi.normalize_statements(fresh, ingest.clock(), ingest.identities.resolve)
+        result = xapi.normalize_statements(
+            fresh, ingest.clock(), ingest.identities.resolve, registry.voidable
+        )
     except NormalizeError as exc:
         refusal = refuse_invalid(exc)
         refusal.headers[VERSION_HEADER] = version
         raise refusal from None
     try:
         await ingest.send_events(
-            result.events, [_in_request(f, origin) for f in result.time_fields]
+            result.events, [_in_request(f, origin) for f in result.time_fields], remember=False
         )
     except Refusal as refusal:
         refusal.headers[VERSION_HEADER] = version
         raise
     ingest.count_unused("xapi", result.ignored)
-    registry.remember(fresh)
+    voidable = {e.id.removeprefix("xapi:"): voidable_of(e) for e in result.events}
+    made = {sid: v for sid, v in voidable.items() if v is not None}
+    registry.remember(fresh, _learners(ingest, fresh, result.events), made)
+    await ingest.remember()
     return [str(s["id"]) for s in statements]
+
+
+def _learners(
+    ingest: Ingest, statements: list[dict[str, Any]], events: list[LearningEvent]
+) -> dict[str, str]:
+    """Whose each statement is (by lowercased id), for erasure: the learner of its event,
+    else its actor's (a `registered` statement: no event, but someone's), if identified."""
+    learners = {e.id.removeprefix("xapi:"): e.learner_id for e in events}
+    for statement in statements:
+        sid = str(statement["id"]).lower()
+        if sid not in learners:
+            actor = agent_or_group(statement.get("actor"), (), [])
+            if isinstance(actor, Identity):
+                learners[sid] = ingest.identities.owner(actor)
+    return learners
 
 
 def _in_request(field: str, origin: list[int]) -> str:

@@ -28,7 +28,7 @@ from typing import Any
 
 import orjson
 
-from schemas.events import EventKind, LearningEvent
+from schemas.events import ActedBy, EventKind, LearningEvent
 from schemas.limits import MAX_META_KEY, MAX_META_KEYS, MAX_META_VALUE, representable
 from schemas.roster import Identity
 
@@ -147,6 +147,7 @@ class Facts:
     object_id: str | None
     score: float | None = None
     success: bool | None = None
+    acted_by: ActedBy | None = None  # someone else acted for the learner: no activity
 
 
 class Found:

@@ -26,7 +26,8 @@ event type, are `ignored`; so are entities, and event types Caliper does not def
 
 Every Caliper event is checked as `caliper_terms.check_event` says, read or not.
 Learner: `actor.id` (the actor may be an object or a bare IRI), except in a GradeEvent,
-where the actor is the grader and the learner is `object.assignee` of the Attempt. An
+where the actor is the grader and the learner is `object.assignee` of the Attempt: the
+grade is `acted_by: grader`, the learner's result and not their activity. An
 event acted by an agent that is not a Person (software, an organisation) is ignored.
 Both are Identity(source="caliper", kind="actor", value=<IRI>), so a person resolves to
 the same learner whether acting or graded.
@@ -222,6 +223,7 @@ def _event(
         "kind": kind,
         "object_id": object_id,
         "score": score,
+        "acted_by": "grader" if graded else None,  # the grader acts; the learner is graded
         "source": "caliper",
         "source_meta": source_meta({**meta, "action": item["action"]}),
     }

@@ -29,7 +29,8 @@ Decisions, from what Canvas documents for each event:
 - quiz_submitted carries only `quiz_id` and `submission_id`: no score. The score arrives
   later in a grade_change for the quiz's assignment (automatic grading).
 - grade_change: `metadata.user_id` is the grader (or the student when a quiz is scored
-  automatically), never the learner. score = body.score / body.points_possible, clamped
+  automatically), never the learner, and the grade is `acted_by: grader`: the learner's
+  result, not their activity. score = body.score / body.points_possible, clamped
   to [0, 1] (extra credit, deductions); none when either is null, points_possible is 0
   or `grading_complete` is false (a partly graded quiz). A grade of "complete" or
   "incomplete" (pass/fail assignments) gives success true or false. Both `score` and
@@ -128,6 +129,7 @@ def normalize_live_event(payload: Any, received_at: datetime, resolve: Resolve) 
         object_id=object_id,
         score=facts.score,
         success=facts.success,
+        acted_by=facts.acted_by,
         source=SOURCE,
         source_meta=source_meta({"format": SOURCE, "event_name": name}),
     )
@@ -195,7 +197,8 @@ def _grade_change(found: Found, metadata: dict[str, Any], body: dict[str, Any]) 
     assignment = _canvas_id(found, body.get("assignment_id"), ("body", "assignment_id"))
     score = _score(found, body)
     success = {"complete": True, "incomplete": False}.get(grade) if isinstance(grade, str) else None
-    return Facts("assessment", learner, _join("assignment", assignment), score, success)
+    object_id = _join("assignment", assignment)
+    return Facts("assessment", learner, object_id, score, success, acted_by="grader")
 
 
 def _score(found: Found, body: dict[str, Any]) -> float | None:

@@ -27,11 +27,15 @@ Decisions, from what Moodle's event classes carry:
   completion withdrawn) is ignored; 1 (complete) is a completion; 2 (complete, passed) a
   completion with success true; 3 (complete, failed) and 4 (failed, grade hidden) an
   assessment with success false, so a failed module never counts as done. `userid` is
-  whoever caused the change (a teacher's override, the cron), never the learner.
-- attempt_submitted: `relateduserid` owns the attempt; `userid` is whoever submitted it (a
-  teacher, or the cron closing an overdue attempt). Moodle sends no grade here
-  (`other` has `submitterid` and `quizid`): no score.
-- user_graded: `userid` is the grader. Moodle sends `other.finalgrade` on the grade
+  whoever caused the change: the learner, or a teacher's override, the cron.
+- attempt_submitted: `relateduserid` owns the attempt; `userid` is whoever submitted it
+  (the learner, a teacher, or the cron closing an overdue attempt). Moodle sends no grade
+  here (`other` has `submitterid` and `quizid`): no score.
+- Only the learner's own actions are activity: where `userid` is someone else (in these
+  three and course_completed), the event says `acted_by: other`; it still completes, or
+  fails, but is no activity of the learner's.
+- user_graded: `userid` is the grader (`acted_by: grader`: the grade is the learner's
+  result, not their activity). Moodle sends `other.finalgrade` on the grade
   item's own range, and not the range itself (grademin and grademax stay in the
   gradebook), so no score can be derived: an assessment without a score, whose object is
   the grade item (`other.itemid`). A null finalgrade (a grade cleared) is ignored.
@@ -52,7 +56,7 @@ from typing import Any
 
 import orjson
 
-from schemas.events import LearningEvent
+from schemas.events import ActedBy, LearningEvent
 from schemas.roster import Identity
 from stream.normalize.base import (
     Facts,
@@ -105,6 +109,7 @@ def normalize_event(payload: Any, received_at: datetime, resolve: Resolve) -> No
         kind=facts.kind,
         object_id=object_id,
         success=facts.success,
+        acted_by=facts.acted_by,
         source=SOURCE,
         source_meta=source_meta({"format": SOURCE, "eventname": name}),
     )
@@ -153,14 +158,18 @@ def _completion_updated(found: Found, payload: dict[str, Any]) -> Facts | Ignore
     object_id = _cm(found, payload)
     if other is not None and (isinstance(state, bool) or state not in (1, 2, 3, 4)):
         found.add(("other", "completionstate"), _expected("one of 0, 1, 2, 3 and 4", state))
+    by = _someone_else(payload, learner)
     if state in (3, 4):
-        return Facts("assessment", learner, object_id, success=False)
-    return Facts("completion", learner, object_id, success=True if state == 2 else None)
+        return Facts("assessment", learner, object_id, success=False, acted_by=by)
+    success = True if state == 2 else None
+    return Facts("completion", learner, object_id, success=success, acted_by=by)
 
 
 def _attempt_submitted(found: Found, payload: dict[str, Any]) -> Facts:
     learner = _id(found, payload, ("relateduserid",))
-    return Facts("assessment", learner, _cm(found, payload))
+    return Facts(
+        "assessment", learner, _cm(found, payload), acted_by=_someone_else(payload, learner)
+    )
 
 
 def _user_graded(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
@@ -172,12 +181,26 @@ def _user_graded(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
     if other is not None:
         _finalgrade(found, other.get("finalgrade"))
         item = _id(found, other, ("other", "itemid"))
-    return Facts("assessment", learner, _join("grade_item", item))
+    return Facts("assessment", learner, _join("grade_item", item), acted_by="grader")
 
 
 def _course_completed(found: Found, payload: dict[str, Any]) -> Facts:
     learner = _id(found, payload, ("relateduserid",))
-    return Facts("completion", learner, _join("course", _id(found, payload, ("courseid",))))
+    course = _join("course", _id(found, payload, ("courseid",)))
+    return Facts("completion", learner, course, acted_by=_someone_else(payload, learner))
+
+
+def _someone_else(payload: dict[str, Any], learner: str | None) -> ActedBy | None:
+    """`other` when `userid` (who acted) is not the learner: a teacher's override, the
+    cron (user 0, or the admin it runs as); None when it is the learner, or when the
+    payload does not say."""
+    value = payload.get("userid")
+    if value is None or learner is None:
+        return None
+    if (value == 0 and not isinstance(value, bool | float)) or value == "0":
+        return "other"  # no user: the system
+    actor = _id(Found(), payload, ("userid",))  # a bad userid says nothing of who acted
+    return "other" if actor is not None and actor != learner else None
 
 
 def _user_loggedin(found: Found, payload: dict[str, Any]) -> Facts | Ignored:

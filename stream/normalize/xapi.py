@@ -16,8 +16,10 @@ https://w3id.org/xapi/adl/verbs/ are one vocabulary) -> kind:
     assessment   passed failed scored (a result.completion does not change these);
                  passed and failed imply success true and false unless result.success
                  says otherwise
-    ignored      voided (the statement it voids is in the reason), registered (an
-                 enrolment), waived (cmi5: the LMS waived the requirement)
+    voided       a `voided` event for the learner of the statement it voids, which
+                 takes that statement's event back (`stream.normalize.xapi_voiding`);
+                 ignored when that statement is unknown (`void_unknown`)
+    ignored      registered (an enrolment), waived (cmi5: the LMS waived the requirement)
 
 Learner: `actor`, an Agent with exactly one of mbox (lowercased), mbox_sha1sum
 (lowercased), openid, account ("homePage|name"), or an identified Group (one of these
@@ -69,6 +71,7 @@ from stream.normalize.xapi_verbs import (
     implied_success,
     verb_kind,
 )
+from stream.normalize.xapi_voiding import Lookup, unknown, voidable
 
 Path = tuple[str | int, ...]
 
@@ -114,9 +117,12 @@ def _statements(payload: Any) -> list[tuple[Path, Any]]:
     return [((), payload)]
 
 
-def normalize_statements(payload: Any, received_at: datetime, resolve: Resolve) -> Normalized:
+def normalize_statements(
+    payload: Any, received_at: datetime, resolve: Resolve, voided: Lookup = unknown
+) -> Normalized:
     """The learning events of an xAPI statements body; raises `NormalizeError` listing
-    every problem of every statement."""
+    every problem of every statement. `voided` says what a statement stored earlier was
+    (for a voiding of it); statements earlier in the body are known without it."""
     if received_at.tzinfo is None:
         raise ValueError("received_at must carry an offset")
     if not isinstance(payload, dict | list):
@@ -124,14 +130,20 @@ def normalize_statements(payload: Any, received_at: datetime, resolve: Resolve) 
     problems: list[Problem] = []
     out = Normalized()
     seen: dict[str, Path] = {}
+    made: dict[str, LearningEvent] = {}
+
+    def lookup(sid: str) -> Any:
+        return voidable(made[sid]) if sid in made else voided(sid)
+
     for at, item in _statements(payload):
-        result = _statement(item, at, received_at, resolve, problems)
+        result = _statement(item, at, received_at, resolve, problems, lookup)
         sid = canonical_uuid(item.get("id")) if isinstance(item, dict) else None
         if sid is not None and sid in seen:
             problems.append(Problem(pointer(*at, "id"), f"repeats the id of {pointer(*seen[sid])}"))
         elif sid is not None:
             seen[sid] = at
         if isinstance(result, LearningEvent):
+            made[result.id.removeprefix("xapi:")] = result
             out.add(result, _time_field(item, at))
         elif isinstance(result, Ignored):
             out.ignored.append(result)
@@ -141,7 +153,12 @@ def normalize_statements(payload: Any, received_at: datetime, resolve: Resolve) 
 
 
 def _statement(
-    item: Any, at: Path, received_at: datetime, resolve: Resolve, problems: list[Problem]
+    item: Any,
+    at: Path,
+    received_at: datetime,
+    resolve: Resolve,
+    problems: list[Problem],
+    lookup: Lookup = unknown,
 ) -> LearningEvent | Ignored | None:
     if not isinstance(item, dict):
         problems.append(Problem(pointer(*at), "a statement must be an object"))
@@ -156,7 +173,7 @@ def _statement(
         problems.append(Problem(pointer(*at, "verb", "id"), "must be an IRI"))
         return None
     if verb_iri == VOIDED:
-        return _voiding(item, at, problems)
+        return _voiding(item, at, received_at, problems, lookup)
     identity = agent_or_group(item.get("actor"), (*at, "actor"), problems)
     object_id, is_module = _object(item.get("object"), (*at, "object"), problems)
     outcome = _result(item.get("result"), (*at, "result"), problems)
@@ -218,16 +235,38 @@ def voided_statement_id(statement: Any) -> str | None:
     return canonical_uuid(target.get("id")) if target.get("objectType") == "StatementRef" else None
 
 
-def _voiding(item: dict[str, Any], at: Path, problems: list[Problem]) -> Ignored | None:
+def _voiding(
+    item: dict[str, Any],
+    at: Path,
+    received_at: datetime,
+    problems: list[Problem],
+    lookup: Lookup,
+) -> LearningEvent | Ignored | None:
     before = len(problems)
     if not isinstance(item.get("actor"), dict):
         problems.append(Problem(pointer(*at, "actor"), "must be an Agent or Group object"))
     target = voided_statement_id(item)
     if target is None:
         problems.append(Problem(pointer(*at, "object"), "must be a StatementRef with a UUID id"))
-    if len(problems) > before or canonical_uuid(item.get("id")) is None:
+    when, meta = _time(item, at, received_at, problems)
+    sid = canonical_uuid(item.get("id"))
+    if len(problems) > before or sid is None or target is None:
         return None
-    return Ignored(pointer(*at), f"voids statement {target}")
+    found = lookup(target)
+    if found is None:
+        reason = f"voids statement {target}, which counted for no one here"
+        return Ignored(pointer(*at), reason, "void_unknown")
+    fields = {
+        "id": f"xapi:{sid}",
+        "learner_id": found.learner_id,
+        "occurred_at": when,
+        "kind": "voided",
+        "object_id": found.retracts.id,
+        "source": "xapi",
+        "source_meta": source_meta({"format": "xapi", **meta}),
+        "retracts": found.retracts,
+    }
+    return _event(fields, at, problems)
 
 
 def _object(
