@@ -18,11 +18,7 @@ from stream.settings import Settings
 
 
 def readers_of(topic: str, pipeline) -> list[str]:
-    return [
-        agent.name
-        for agent in pipeline.app.agents.values()
-        if topic in agent.channel.topics
-    ]
+    return [agent.name for agent in pipeline.app.agents.values() if topic in agent.channel.topics]
 
 
 @pytest.mark.parametrize("dispatch", [False, True])

@@ -1,6 +1,7 @@
-"""The short chaos suite (`python -m bench.chaos --short`): a worker SIGKILLed mid-stream and
-restarted, a second worker joining and leaving the group, and (a smaller team, dispatch on)
-the receiver of the webhook, chat and e-mail deliveries down for 15 s; what streamed must
+"""The short chaos suite (`python -m bench.chaos --short`), dispatch on in every run: a worker
+SIGKILLed mid-stream and restarted, a second worker joining and leaving the group, and (a
+smaller team) the receiver of the webhook, chat and e-mail deliveries down for 15 s; what
+streamed must
 equal `tierwatch replay` of the same input, transition by transition and state by state,
 every expected delivery must arrive exactly once, with no hang. About a minute and a half."""
 
@@ -44,6 +45,8 @@ def test_short_chaos_suite_loses_repeats_and_hangs_nothing(tmp_path):
         assert r.outcome.expected >= (20 if r is outage else 30), table
         assert r.outcome.learners >= (20 if r is outage else 30), table
         assert r.poison_dead_lettered == r.poison_sent > 0, table
+        assert r.deliveries is not None, table  # dispatch on: deliveries counted (totals)
+        assert r.deliveries.delivered >= r.deliveries.expected > 0, table
     d = outage.deliveries
     assert d is not None, table
     assert d.expected >= 40, table  # of every channel type: see bench/chaos/dispatching.py

@@ -1,4 +1,4 @@
-"""`python -m bench.chaos [--short] [--runs N] [--seed S] [--only KINDS] [--dispatch]`: the
+"""`python -m bench.chaos [--short] [--runs N] [--seed S] [--only KINDS] [--no-dispatch]`: the
 chaos suite.
 
 Prints one table row per run and writes the table to `bench/CHAOS.md` (the full suite; the
@@ -41,7 +41,7 @@ class Config:
     hang_s: float
     short: bool
     fail_fast: bool = False
-    dispatch: bool = False  # dispatch on (a receiver up) in every run, not only outages
+    dispatch: bool = True  # dispatch on (a receiver up) in every run, not only outages
 
 
 def config(args: argparse.Namespace) -> Config:
@@ -80,9 +80,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hang-s", type=float, default=60.0, help="no commit this long: a hang")
     p.add_argument("--fail-fast", action="store_true", help="end a run at its first hang")
     p.add_argument(
-        "--dispatch", action="store_true",
-        help="dispatch on in every run (a receiver up throughout unless the scenario takes it "
-        "down); default: only in the receiver outages (see bench/chaos/dispatching.py)",
+        "--no-dispatch", dest="dispatch", action="store_false",
+        help="dispatch only in the receiver outages; default: on in every run, a receiver up "
+        "throughout unless the scenario takes it down (see bench/chaos/dispatching.py)",
     )  # fmt: skip
     p.add_argument("--out", type=Path, help="the report (default bench/CHAOS.md; short: none)")
     p.add_argument("--logs", type=Path, help="directory for the workers' logs (default: tmp)")

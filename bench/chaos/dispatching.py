@@ -22,12 +22,10 @@ at most a minute from the receiver's return to the next round), then the dead-le
 The chat and mail templates are the package's with a last line `chaos-ref <transition id>
 <route> <role>`, by which the receiver tells their deliveries apart.
 
-Dispatch is on in the receiver outages, and in the other runs only with `--dispatch`: with
-it on, a worker at a rebalance or a SIGTERM sometimes waits for good in Faust's
-`wait_empty` for a record of the alerts topic (which two agents read: the transition log
-and dispatch) that is never acknowledged, though every agent is idle: the scale and
-rolling runs then hang or need a SIGKILL, for a reason that is not theirs. The outages
-have one worker and no rebalance.
+Dispatch is on in every run (`--no-dispatch`: only in the receiver outages). Until the
+alerts topic had one reader, a worker at a rebalance or a SIGTERM sometimes waited for good
+in Faust's `wait_empty` for an alerts record two agents read and one never took (the scale
+and rolling runs hung or needed a SIGKILL); see `stream.agents.sink`.
 """
 
 from __future__ import annotations
