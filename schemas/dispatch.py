@@ -37,6 +37,9 @@ class PendingDelivery(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict, max_length=256)
     round: int = Field(ge=0)
     due_at: Instant
+    # the transition's time: the nudge limit counts in it, as planning does (None: written
+    # by a release before this field; its due time stands in)
+    at: Instant | None = None
     reason: str = Field(default="", max_length=4000)
 
 

@@ -113,7 +113,7 @@ class Dispatcher:
             if state.done(key):
                 continue
             pending = _pending(
-                t.learner_id, planned.role, planned.message, 0, planned.not_before or now
+                t.learner_id, planned.role, planned.message, planned.not_before or now, t.at
             )
             if planned.not_before is not None and planned.not_before > dt.datetime.now(dt.UTC):
                 state.record(key, "deferred")
@@ -143,7 +143,7 @@ class Dispatcher:
         if outcome is Outcome.DELIVERED:
             state.record(key, "delivered")
             state.parked.pop(key, None)
-            state.delivered(pending.role, pending.route, pending.due_at.date())
+            state.delivered(pending.role, pending.route, DispatchState.nudge_day(pending))
         elif outcome is Outcome.RETRY and pending.round < len(self.config.retry.later_s):
             delay = max(self.config.retry.later_s[pending.round], result.retry_after_s or 0.0)
             due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
@@ -313,12 +313,13 @@ class Dispatcher:
 
 
 def _pending(
-    learner_id: str, role: str, message: Message, round_: int, due: dt.datetime
+    learner_id: str, role: str, message: Message, due: dt.datetime, at: dt.datetime
 ) -> PendingDelivery:
     return PendingDelivery(
         learner_id=learner_id, role=role, id=message.id, route=message.route,
         channel=message.channel, recipient=message.recipient, subject=message.subject,
-        text=message.text, html=message.html, payload=message.payload, round=round_, due_at=due,
+        text=message.text, html=message.html, payload=message.payload, round=0, due_at=due,
+        at=at,
     )  # fmt: skip
 
 

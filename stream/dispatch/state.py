@@ -61,6 +61,13 @@ class DispatchState(BaseModel):
         if route == "learner_nudge":
             self.last_nudge = on
 
+    @staticmethod
+    def nudge_day(pending: PendingDelivery) -> dt.date:
+        """The day a delivered nudge counts on for the nudge limit: its transition's day, as
+        `plan` compares it with the next transition's (a retry is delivered on a later
+        day of the wall clock, which backfilled or simulated transitions do not follow)."""
+        return (pending.at or pending.due_at).date()
+
     def settled(self) -> None:
         """Back at tier 0: nobody needs to hear more of what happened."""
         self.told = []
