@@ -10,6 +10,10 @@ With dispatch on (`Scenario.dispatch`), the run has a receiver process too
 every expected delivery was delivered or dead-lettered (at most `SETTLE_CAP_S`; not at all
 when the stream was cut short), stops the workers, and compares the deliveries too
 (`bench.chaos.deliveries`): what is still missing then is lost.
+
+With ingest on (`Scenario.ingest`), a `tierwatch ingest` process and a client posting to it
+run beside the stream, on topics the workers do not read (`bench.chaos.ingesting`); every
+event ingest acknowledged must be on its topic at the end.
 """
 
 from __future__ import annotations
@@ -44,6 +48,8 @@ from bench.chaos.deliveries import expected as expected_deliveries
 from bench.chaos.dispatching import ReceiverProcess
 from bench.chaos.fleet import Fleet, FleetStats
 from bench.chaos.history import History
+from bench.chaos.ingesting import Client, IngestOutcome, IngestProcess
+from bench.chaos.ingesting import compare as compare_ingest
 from bench.chaos.monitor import Monitor, MonitorStats
 from bench.chaos.scenarios import Context, Scenario
 from schemas.clock import Tick
@@ -87,6 +93,7 @@ class RunResult:
     held: int = 0  # messages (transition, channel) such an attempt held up
     outages: list[tuple[float, float]] = field(default_factory=list)  # receiver, wall clock
     settle_s: float = 0.0  # waiting for the deliveries after the stream and the outage
+    ingest: IngestOutcome | None = None  # with ingest on
     logs: str = ""
     error: str = ""  # the run itself failed (the suite's own error): no comparison
 
@@ -109,6 +116,7 @@ class Run:
         self.poison_at: list[tuple[str, int, int]] = []
         self.fleet: Fleet | None = None
         self.receiver: ReceiverProcess | None = None
+        self.ingest: IngestProcess | None = None
         self.want = Expected()
         self.settings = Settings()
 
@@ -132,6 +140,8 @@ class Run:
                     self.fleet.kill_all()  # after an error: no worker outlives its run
                 if self.receiver is not None:
                     self.receiver.close()
+                if self.ingest is not None:
+                    self.ingest.stop()
         self.result.seconds = time.monotonic() - started
         return self.result
 
@@ -158,9 +168,15 @@ class Run:
             self.scenario.plan(ctx)
             for name in self.scenario.workers:
                 fleet.start(name, armed=True)
+            client = await self._ingest(bootstrap) if self.scenario.ingest else None
+            posting = asyncio.create_task(client.run()) if client is not None else None
             async with monitor:
                 await self._drive(driver, monitor, ctx, topics, bootstrap, started)
                 await asyncio.gather(*ctx.tasks)
+                if client is not None and posting is not None:
+                    client.stop()
+                    await posting
+                    self.result.ingest = await compare_ingest(bootstrap, client)
                 cut = self.result.aborted or self.result.capped  # transitions never streamed
                 if receiver is not None and not cut:
                     await self._settle(bootstrap, topics, receiver)
@@ -169,6 +185,13 @@ class Run:
         changelog = await read_all(bootstrap, f"{app_id}-learners-changelog")
         letters = await read_all(bootstrap, topics.deadletter, idle_s=1.0)
         self._conclude(fleet, monitor, alerts, changelog, letters)
+
+    async def _ingest(self, bootstrap: str) -> Client:
+        """Start the run's ingest process; the client that will post to it."""
+        self.ingest = IngestProcess(self.directory, bootstrap)
+        await self.ingest.start()
+        self.say(f"ingest on: {self.ingest.url}, a client posting beside the stream")
+        return Client(self.ingest.url)
 
     async def _receiver(self) -> ReceiverProcess:
         """Start the run's receiver, write the workers' dispatch configuration, and plan
@@ -303,6 +326,16 @@ class Run:
                     "lines in the workers' logs"
                 )
             for line in d.details[:12]:
+                self.say("  " + line)
+        if result.ingest is not None:
+            i = result.ingest
+            self.say(
+                f"ingest: {i.acked} events acknowledged, lost {i.lost}, resent {i.resent}; "
+                f"{i.posted} requests, {i.unavailable} answered 503 (Retry-After "
+                f"{sorted(i.retry_after) or '-'}, {i.no_retry_after} without), {i.errors} "
+                f"unanswered, longest batch {i.longest_s:.1f} s"
+            )
+            for line in i.details[:6]:
                 self.say("  " + line)
         self.say(
             f"done: {outcome.streamed} transitions streamed, lost {outcome.lost}, "

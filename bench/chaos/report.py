@@ -17,7 +17,8 @@ from bench.chaos.play import RunResult
 HEADER = [
     "run", "scenario", "learners", "ticks", "kills/self", "restarts", "lost", "dup",
     "spurious", "resent", "state", "hangs", "resume s", "stop s", "barrier t/o",
-    "poison dlq", "deliveries", "dlv lost/dup/spur", "retried", "wall s",
+    "poison dlq", "deliveries", "dlv lost/dup/spur", "retried", "ingest ack/lost/503",
+    "wall s",
 ]  # fmt: skip
 RIGHT = set(range(2, len(HEADER)))
 
@@ -48,6 +49,7 @@ def cells(r: RunResult) -> list[str]:
         str(f.restarts), str(o.lost), str(o.duplicated), str(o.spurious), str(o.resent),
         str(o.state_mismatches), str(m.hangs), resume, seconds(f.stops),
         str(r.barrier_timeouts), poison, sent, wrong, f"{r.held} ({r.retried})" if d else "-",
+        f"{r.ingest.acked}/{r.ingest.lost}/{r.ingest.unavailable}" if r.ingest else "-",
         f"{r.seconds:.0f}",
     ]  # fmt: skip
 
@@ -67,11 +69,15 @@ def table(results: Sequence[RunResult]) -> str:
 
 def totals(results: Sequence[RunResult]) -> dict[str, int]:
     """The closing line's counts: lost, duplicated and spurious add up transitions and
-    deliveries (a delivery the receiver refused counts as spurious)."""
+    deliveries (a delivery the receiver refused counts as spurious); lost also counts the
+    events ingest acknowledged that never reached its topic."""
     ds = [r.deliveries for r in results if r.deliveries is not None]
+    ingested = [r.ingest for r in results if r.ingest is not None]
     return {
         "runs": len(results),
-        "lost": sum(r.outcome.lost for r in results) + sum(d.lost for d in ds),
+        "lost": sum(r.outcome.lost for r in results)
+        + sum(d.lost for d in ds)
+        + sum(i.lost for i in ingested),
         "duplicated": sum(r.outcome.duplicated for r in results) + sum(d.duplicated for d in ds),
         "spurious": sum(r.outcome.spurious for r in results)
         + sum(d.spurious + d.refused for d in ds),
@@ -103,6 +109,22 @@ def outage_notes(r: RunResult) -> list[str]:
         f"{r.held} messages; deliveries "
         f"settled {r.settle_s:.0f} s after the stream and the outage"
         + (f"; dead letters: {reasons}" if reasons else "")
+    ]
+
+
+def ingest_notes(r: RunResult) -> list[str]:
+    """What the ingest client saw while the broker was disrupted."""
+    i = r.ingest
+    if i is None:
+        return []
+    after = ", ".join(sorted(i.retry_after)) or "-"
+    return [
+        f"ingest: {i.acked} events acknowledged, {i.lost} of them not on the topic, "
+        f"{i.resent} written twice (resent); {i.posted} requests, {i.unavailable} answered "
+        f"503 (Retry-After {after}; {i.no_retry_after} without), {i.errors} unanswered, "
+        f"other answers {i.other or 'none'}; the longest batch took {i.longest_s:.1f} s "
+        "from first try to acknowledgement",
+        *i.details,
     ]
 
 
@@ -157,6 +179,12 @@ failure);
 down), and (in brackets) the failed attempts the workers logged. The closing line's lost,
 duplicated and spurious add transitions and deliveries.
 
+Ingest (the broker pauses: a `tierwatch ingest` process on topics of its own, and a client
+posting 10 events every 0.25 s throughout, sending a batch again after a 503's
+`Retry-After` or no answer; `bench/chaos/ingesting.py`): **ingest ack/lost/503** events
+acknowledged / of those, not on the ingest events topic at the end (counted in the closing
+line's lost) / requests answered 503.
+
 Expected answer: `stream.replay.replay` of the records sent (the driver sends the same
 records and midnight ticks in simulated time, `TIERWATCH_CLOCK=external`). Replay has no
 notion of erasure: an erased learner is expected to have replay's transitions up to the
@@ -173,6 +201,7 @@ def write(
         notes += [f"the run failed: {r.error}"] if r.error else []
         if r.deliveries is not None:
             notes += [*r.deliveries.details, *outage_notes(r)]
+        notes += ingest_notes(r)
         duplicates, late = r.reread
         if notes and (duplicates or late):
             notes.append(f"workers logged {duplicates} duplicate and {late} late_event notices")

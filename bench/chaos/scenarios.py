@@ -10,7 +10,9 @@
   (timed) and started again once it exited, while the stream goes on.
 - `Poison`: one worker, no faults; the severe poison records (far-future and far-past
   times, a 5 MB event) besides the malformed ones every run gets.
-- `Pause`: one worker; the broker SIGSTOPped for 30 s (and, another run, 5 min) halfway.
+- `Pause`: one worker; the broker SIGSTOPped for 30 s (and, another run, 5 min) halfway,
+  with ingest on (`bench.chaos.ingesting`): a client posts to a `tierwatch ingest` process
+  throughout, and every event it acknowledged must reach its topic.
 - `ReceiverDown`: one worker with dispatch on (`bench.chaos.dispatching`); the receiver of
   its webhook, chat and e-mail deliveries taken down (SIGTERM: connections refused) a
   third of the way in, for 60 s (and, another run, 10 min; 15 s in the short suite, with
@@ -62,6 +64,7 @@ class Scenario:
     fault = 0.0
     severe_poison = False
     dispatch = False
+    ingest = False  # an ingest process and a client posting to it beside the stream
     learners: int | None = None  # the suite's number unless set
 
     def describe(self) -> str:
@@ -139,6 +142,8 @@ class Rolling(Scenario):
 class Pause(Scenario):
     """The broker SIGSTOPped for `seconds` halfway through, then SIGCONTed (no hang is
     counted meanwhile; resume is timed from the SIGCONT)."""
+
+    ingest = True
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
