@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# pytest processes for `make test` (the broker tests mostly wait on brokers and workers)
+TEST_PROCS ?= 3
 
 .DEFAULT_GOAL := help
 .PHONY: help run test test-fast lint bench chaos clean
@@ -22,7 +24,7 @@ run: $(STAMP) ## stream a simulated team of 40 learners over 8 weeks through the
 test: $(STAMP) ## lint, type-check and run every test (starts the embedded broker)
 	$(BIN)/ruff check stream schemas tests
 	$(BIN)/mypy
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCS) --dist loadfile
 
 test-fast: $(STAMP) ## the core tests only: no broker, a few seconds
 	$(BIN)/pytest -m "not broker"
