@@ -38,7 +38,7 @@ bench: $(STAMP) ## benchmarks (printed figures, never asserted): ingest, then th
 	$(BIN)/python -m bench.ingest
 	$(BIN)/python -m bench.pipeline
 
-chaos: $(STAMP) ## chaos suite vs replay (kill -9, scale 1-2-1, rolling restarts, poison, broker pauses): bench/CHAOS.md
+chaos: $(STAMP) ## chaos suite vs replay (kill -9, scale 1-2-1, rolling restarts, poison, broker pauses, receivers down): bench/CHAOS.md
 	$(BIN)/python -m bench.chaos
 
 clean: ## remove the virtualenv and caches
