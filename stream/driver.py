@@ -46,12 +46,20 @@ class DriverStats:
 class Driver:
     """Produces records and barrier ticks; knows what it produced."""
 
-    def __init__(self, bootstrap: str, topics: Topics, partitions: int) -> None:
+    def __init__(
+        self, bootstrap: str, topics: Topics, partitions: int, request_timeout_s: float = 40.0
+    ) -> None:
+        """`request_timeout_s`: how long a send may wait for the broker (longer than any
+        pause of the broker the driver must outlast, in the chaos suite)."""
         self.topics = topics
         self.partitions = partitions
         self.stats = DriverStats()
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap, acks="all", linger_ms=5, max_batch_size=1 << 20
+            bootstrap_servers=bootstrap,
+            acks="all",
+            linger_ms=5,
+            max_batch_size=1 << 20,
+            request_timeout_ms=int(request_timeout_s * 1000),
         )
         self._pending: list[asyncio.Future[Any]] = []
         self._clock: dt.datetime | None = None  # the simulated clock: latest record time

@@ -64,6 +64,9 @@ from stream.topics import Topics, create_topics
 PARTITIONS = 4
 BARRIER_LINE = b"tick_barrier_timeout"
 LETTER_LINE = b"dispatch.dead_letter"  # the worker's log line for each dispatch dead letter
+# the driver's sends outlast the longest broker pause (5 min): a send in flight when the
+# broker was stopped failed after aiokafka's 40 s and ended the run (the suite's own error)
+DRIVER_TIMEOUT_S = 600.0
 SETTLE_CAP_S = 180.0  # after the stream and the outage: 3 times the longest retry round
 
 
@@ -157,7 +160,7 @@ class Run:
             receiver = self.receiver = await self._receiver()
             env["TIERWATCH_DISPATCH_FILE"] = str(self.directory / "dispatch.yaml")
         fleet = self.fleet = Fleet(env, self.directory, fault=self.scenario.fault)
-        async with Driver(bootstrap, topics, PARTITIONS) as driver:
+        async with Driver(bootstrap, topics, PARTITIONS, DRIVER_TIMEOUT_S) as driver:
             monitor = Monitor(
                 bootstrap, app_id, topics, PARTITIONS, fleet, driver.stats.ends,
                 self.hang_s, self.label,
