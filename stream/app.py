@@ -290,8 +290,10 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
         """Keep this worker's member id for the worker restarted on its data directory."""
         member = faust_compat.member_id(app)
-        if member is not None:
-            membership.remember(settings.data_dir, app.conf.id, member)
+        if member is None:  # aiokafka moved it: restarts take the slow path
+            log.warning("member_id_unknown", detail="stream/agents/faust_compat.py member_id")
+            return
+        membership.remember(settings.data_dir, app.conf.id, member)
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]  # mode typing
     learners.register(pipeline)

@@ -12,8 +12,10 @@ So each worker writes its member id to its data directory whenever it joins, and
 starting on that directory first asks the coordinator to remove that member (a LeaveGroup,
 as the dead worker would have sent on a clean stop). A member id is unique to one join of
 one worker: at worst, when the old member is already gone, the coordinator answers
-UNKNOWN_MEMBER_ID and nothing happens. Nothing here can stop a worker from starting:
-every failure is logged and the worker joins as it would have anyway.
+UNKNOWN_MEMBER_ID and nothing happens. A data directory belongs to one worker (as it must
+for RocksDB anyway): two live workers sharing one would remove each other at each start.
+Nothing here can stop a worker from starting: every failure is logged and the worker
+joins as it would have anyway.
 """
 
 from __future__ import annotations
@@ -40,19 +42,23 @@ def member_file(data_dir: Path) -> Path:
 
 def remember(data_dir: Path, group: str, member_id: str) -> None:
     """Write `group` and `member_id` to the data directory (atomically: a kill mid-write
-    leaves the previous id, never half of one)."""
+    leaves the previous id, never half of one). A directory that cannot be written is
+    logged, never raised: the worker goes on, and its restart takes the slow path."""
     path = member_file(data_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".partial")
-    partial.write_text(f"{group}\n{member_id}\n")
-    os.replace(partial, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(f"{group}\n{member_id}\n")
+        os.replace(partial, path)
+    except OSError as exc:
+        log.warning("member_not_remembered", path=str(path), error=repr(exc))
 
 
 def recall(data_dir: Path, group: str) -> str | None:
     """The member id a worker on this directory last had in `group` (None: none known)."""
     try:
         lines = member_file(data_dir).read_text().splitlines()
-    except (FileNotFoundError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):  # none written, or not readable: the slow path
         return None
     if len(lines) != 2 or lines[0] != group or not lines[1]:
         return None
@@ -86,7 +92,8 @@ async def leave_previous(bootstrap: str, group: str, data_dir: Path) -> str | No
         outcome = f"failed: {type(exc).__name__}"
         log.warning("previous_member_not_removed", group=group, member=member, error=repr(exc))
     else:
-        log.info("previous_member_removed", group=group, member=member, outcome=outcome)
+        event = "previous_member_removed" if outcome == "left" else "previous_member_not_removed"
+        log.info(event, group=group, member=member, outcome=outcome)
     with contextlib.suppress(FileNotFoundError):
         member_file(data_dir).unlink()
     return outcome

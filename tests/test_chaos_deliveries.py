@@ -94,14 +94,14 @@ def test_lost_duplicated_spurious_and_optional_are_counted_apart(tmp_path: Path)
     assert (out.expected, out.delivered, out.dead_lettered, out.optional_delivered) == (3, 1, 1, 0)
 
 
-def test_an_arrival_again_after_a_worker_started_is_resent_not_duplicated(tmp_path: Path):
-    """Arrivals at 1 and 5 with a worker started at 3 between them: resent (at-least-once
-    after a kill); a third arrival at 6, with no start since 5, is a duplicate."""
+def test_an_arrival_again_after_a_worker_was_killed_is_resent_not_duplicated(tmp_path: Path):
+    """Arrivals at 1 and 5 with a worker killed at 3 between them: resent (at-least-once
+    after a kill); a third arrival at 6, with no kill since 5, is a duplicate."""
     want = Expected(required={(T1, "learner", "mail"): "learner_nudge"})
     journal = tmp_path / "receiver.jsonl"
     line = {"ch": "mail", "mid": T1, "t": T1, "role": "learner", "route": "learner_nudge"}
     journal.write_bytes(b"".join(orjson.dumps({**line, "at": at}) + b"\n" for at in (1, 5, 6)))
-    out = compare(want, read_journal(journal), {}, starts=[0.5, 3.0])
+    out = compare(want, read_journal(journal), {}, kills=[0.5, 3.0])
     assert (out.lost, out.resent, out.duplicated) == (0, 1, 1)
 
 

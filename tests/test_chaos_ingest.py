@@ -57,3 +57,19 @@ def test_an_acknowledged_event_missing_from_the_topic_is_lost_in_the_closing_lin
     assert report.totals([run])["lost"] == 2
     assert report.failed([run])
     assert "100/2/0" in report.table([run])
+
+
+def test_an_unexpected_answer_or_a_503_without_retry_after_fails_the_suite():
+    run = RunResult("01", "broker SIGSTOP 30 s", 10, 5, applied=5)
+    run.ingest = IngestOutcome(acked=100)
+    assert not report.failed([run])
+    run.ingest = IngestOutcome(acked=100, other={500: 1})
+    assert report.failed([run])
+    run.ingest = IngestOutcome(acked=100, unavailable=1, no_retry_after=1)
+    assert report.failed([run])
+
+
+def test_an_event_of_a_batch_sent_once_written_twice_is_duplicated():
+    run = RunResult("01", "broker SIGSTOP 30 s", 10, 5, applied=5)
+    run.ingest = IngestOutcome(acked=100, resent=7, duplicated=1)
+    assert report.totals([run])["duplicated"] == 1  # resent (sent again) is no failure

@@ -40,3 +40,13 @@ def test_a_retried_nudge_counts_on_its_transition_s_day():
 def test_a_delivery_queued_by_an_earlier_release_counts_on_its_due_day():
     """No transition time (written before the field existed): its due day stands in."""
     assert DispatchState.nudge_day(pending(due_at=WALL_CLOCK)) == WALL_CLOCK.date()
+
+
+def test_a_late_retry_of_an_older_nudge_does_not_move_the_last_nudge_back():
+    """The nudge of day 1 is retried while day 3's is delivered; day 1's arriving later
+    leaves the last nudge at day 3 (a day-9 nudge is still within 7 days of it)."""
+    state = DispatchState()
+    day3 = MONDAY_NOON + dt.timedelta(days=2)
+    state.delivered("learner", "learner_nudge", day3.date())
+    state.delivered("learner", "learner_nudge", MONDAY_NOON.date())
+    assert state.last_nudge == day3.date()

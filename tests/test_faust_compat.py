@@ -326,3 +326,12 @@ def test_the_member_id_is_read_from_the_driver_s_aiokafka_consumer(app):
     assert faust_compat.member_id(app) == "faust-0.15.3-1234"
     coordinator.member_id = ""  # aiokafka's UNKNOWN_MEMBER_ID: between generations
     assert faust_compat.member_id(app) is None
+
+
+def test_the_flow_is_suspended_while_a_rebalance_runs(app):
+    """Faust suspends `flow_control` when a rebalance begins and resumes it once the
+    partitions are assigned: a waiting tick then leaves its partition to the next owner."""
+    app.flow_control.resume()
+    assert not faust_compat.flow_suspended(app)
+    app.flow_control.suspend()
+    assert faust_compat.flow_suspended(app)

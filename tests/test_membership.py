@@ -127,3 +127,11 @@ def test_a_worker_started_after_a_kill_removes_its_predecessor(
         while membership.recall(data, "member-app") in (None, dead):
             assert time.monotonic() < deadline, "the second worker never joined"
             time.sleep(0.2)
+
+
+def test_a_directory_that_cannot_be_written_is_logged_not_raised(tmp_path):
+    """A read-only data directory: the worker goes on (its restart takes the slow path)."""
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    membership.remember(blocked / "data", "g1", "m-1")  # mkdir fails: no exception
+    assert membership.recall(blocked / "data", "g1") is None

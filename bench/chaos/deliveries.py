@@ -176,10 +176,12 @@ class DeliveryOutcome:
 
 
 def compare(
-    want: Expected, journal: Journal, letters: dict[Key, str], starts: Sequence[float] = ()
+    want: Expected, journal: Journal, letters: dict[Key, str], kills: Sequence[float] = ()
 ) -> DeliveryOutcome:
     """The expected deliveries against the journal's arrivals and the dead letters;
-    `starts`: when workers started (wall clock), to tell a resent delivery."""
+    `kills`: when workers were killed (wall clock: SIGKILLs, self-kills), to tell a resent
+    delivery (a worker killed after sending, before storing its delivery log, sends again
+    after its restart; a worker stopped with SIGTERM or a rebalance never may)."""
     out = DeliveryOutcome(expected=len(want.required), optional=len(want.optional))
     out.delivered = sum(1 for k in want.required if k in journal.arrivals)
     out.optional_delivered = sum(1 for k in want.optional if k in journal.arrivals)
@@ -192,7 +194,7 @@ def compare(
     out.lost = len(lost)
     out.details += [f"delivery lost: {brief(k, want.required[k])}" for k in lost[:DETAILS]]
     for key, times in journal.arrivals.items():
-        again = [b for a, b in pairwise(times) if any(a < s < b for s in starts)]
+        again = [b for a, b in pairwise(times) if any(a < k < b for k in kills)]
         out.resent += len(again)
         extra = len(times) - 1 - len(again) + (key in letters)
         if extra:

@@ -48,6 +48,7 @@ class FleetStats:
     killed_after_stop: int = 0  # SIGTERMs that needed a SIGKILL after the grace
     starts: dict[str, int] = field(default_factory=dict)  # by worker name
     started_at: list[float] = field(default_factory=list)  # wall clock, every start
+    killed_at: list[float] = field(default_factory=list)  # wall clock, SIGKILLs and self-kills
 
 
 class Fleet:
@@ -114,6 +115,7 @@ class Fleet:
         p.leaving = True
         os.kill(p.proc.pid, signal.SIGKILL)
         self.stats.kills += counted
+        self.stats.killed_at.append(time.time())
         await self._exited(p, 30.0)
 
     async def terminate(self, name: str, grace: float = 60.0) -> float:
@@ -144,6 +146,7 @@ class Fleet:
         dead = [name for name, p in self.procs.items() if not p.alive() and not p.leaving]
         for name in dead:
             self.stats.self_kills += 1
+            self.stats.killed_at.append(time.time())
             self.start(name)
         return dead
 

@@ -8,7 +8,9 @@ the comparison of transitions and states stays exact. What is measured is ingest
 every event it answered 2xx for is on the events topic (**lost** otherwise), however the
 broker behaves; while the broker does not answer, ingest says 503 with `Retry-After`, and
 the client sends the batch again after it (a batch written but not acknowledged in time may
-then be written twice: **resent**, de-duplicated by the pipeline by event id).
+then be written twice: **resent**, de-duplicated by the pipeline by event id; an event of
+a batch sent once, written twice, is **duplicated**). Any other answer than 2xx or 503, or
+a 503 without `Retry-After`, fails the run too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,7 +49,8 @@ class IngestOutcome:
     posted: int = 0  # requests (a retried batch counts each time)
     acked: int = 0  # distinct events answered 2xx
     lost: int = 0  # acknowledged, not on the topic
-    resent: int = 0  # on the topic more than once (a retry of a batch written meanwhile)
+    resent: int = 0  # on the topic more than once, its batch sent more than once
+    duplicated: int = 0  # on the topic more than once, its batch sent once
     unavailable: int = 0  # 503 answers
     retry_after: set[str] = field(default_factory=set)  # the Retry-After values seen
     no_retry_after: int = 0  # 503s without it
@@ -126,10 +130,12 @@ def batch(n: int) -> list[dict[str, Any]]:
 class Client:
     """Posts batches until stopped; a batch is sent again until it is acknowledged."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, alive: Callable[[], bool] = lambda: True) -> None:
         self.url = url + "/events"
+        self.alive = alive  # the ingest process runs: a batch is never sent to nobody forever
         self.out = IngestOutcome()
         self.acked: set[str] = set()
+        self.sent_again: set[str] = set()  # events of batches sent more than once
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -151,7 +157,13 @@ class Client:
         finished, or the comparison would count a batch the client gave up on)."""
         out, first = self.out, time.monotonic()
         body = orjson.dumps(events)
+        tries = 0
         while True:
+            if not self.alive():
+                raise RuntimeError("the ingest process exited")
+            tries += 1
+            if tries == 2:
+                self.sent_again.update(e["id"] for e in events)
             out.posted += 1
             wait = 1.0
             try:
@@ -191,8 +203,12 @@ async def compare(bootstrap: str, client: Client) -> IngestOutcome:
     out.acked = len(client.acked)
     lost = sorted(client.acked - seen.keys())
     out.lost = len(lost)
-    out.resent = sum(count - 1 for count in seen.values() if count > 1)
+    again = {i: n - 1 for i, n in seen.items() if n > 1}
+    out.resent = sum(n for i, n in again.items() if i in client.sent_again)
+    out.duplicated = sum(n for i, n in again.items() if i not in client.sent_again)
     out.details += [f"ingest acknowledged, not on the topic: {i}" for i in lost[:4]]
     if out.other:
         out.details.append(f"ingest answered {out.other}")
+    if out.duplicated:
+        out.details.append(f"{out.duplicated} events of batches sent once were written twice")
     return out

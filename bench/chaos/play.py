@@ -178,7 +178,7 @@ class Run:
                 await asyncio.gather(*ctx.tasks)
                 if client is not None and posting is not None:
                     client.stop()
-                    await posting
+                    await asyncio.wait_for(posting, 120.0)  # a batch begun, then finished
                     self.result.ingest = await compare_ingest(bootstrap, client)
                 cut = self.result.aborted or self.result.capped  # transitions never streamed
                 if receiver is not None and not cut:
@@ -194,7 +194,10 @@ class Run:
         self.ingest = IngestProcess(self.directory, bootstrap)
         await self.ingest.start()
         self.say(f"ingest on: {self.ingest.url}, a client posting beside the stream")
-        return Client(self.ingest.url)
+        ingest = self.ingest
+        return Client(
+            ingest.url, alive=lambda: ingest.proc is not None and ingest.proc.poll() is None
+        )
 
     async def _receiver(self) -> ReceiverProcess:
         """Start the run's receiver, write the workers' dispatch configuration, and plan
@@ -232,8 +235,8 @@ class Run:
         self.say(f"deliveries settled in {self.result.settle_s:.0f} s: {got.lost} pending")
 
     def _deliveries(self, receiver: ReceiverProcess, letters: list[bytes]) -> DeliveryOutcome:
-        starts = self.fleet.stats.started_at if self.fleet is not None else []
-        return compare(self.want, read_journal(receiver.out), dead_letters(letters), starts)
+        kills = self.fleet.stats.killed_at if self.fleet is not None else []
+        return compare(self.want, read_journal(receiver.out), dead_letters(letters), kills)
 
     async def _drive(
         self, driver: Driver, monitor: Monitor, ctx: Context, topics: Topics,

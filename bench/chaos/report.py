@@ -78,7 +78,9 @@ def totals(results: Sequence[RunResult]) -> dict[str, int]:
         "lost": sum(r.outcome.lost for r in results)
         + sum(d.lost for d in ds)
         + sum(i.lost for i in ingested),
-        "duplicated": sum(r.outcome.duplicated for r in results) + sum(d.duplicated for d in ds),
+        "duplicated": sum(r.outcome.duplicated for r in results)
+        + sum(d.duplicated for d in ds)
+        + sum(i.duplicated for i in ingested),
         "spurious": sum(r.outcome.spurious for r in results)
         + sum(d.spurious + d.refused for d in ds),
         "state_mismatches": sum(r.outcome.state_mismatches for r in results),
@@ -91,7 +93,10 @@ def closing_line(results: Sequence[RunResult]) -> str:
 
 
 def failed(results: Sequence[RunResult]) -> bool:
+    """A run failed, a count is not 0, or ingest answered something it must not (another
+    status than 2xx and 503, or a 503 without Retry-After)."""
     errors = any(r.error for r in results)
+    errors |= any(r.ingest and (r.ingest.other or r.ingest.no_retry_after) for r in results)
     return errors or any(v for k, v in totals(results).items() if k != "runs")
 
 
@@ -120,7 +125,8 @@ def ingest_notes(r: RunResult) -> list[str]:
     after = ", ".join(sorted(i.retry_after)) or "-"
     return [
         f"ingest: {i.acked} events acknowledged, {i.lost} of them not on the topic, "
-        f"{i.resent} written twice (resent); {i.posted} requests, {i.unavailable} answered "
+        f"{i.resent} of batches sent again and {i.duplicated} of batches sent once written "
+        f"twice; {i.posted} requests, {i.unavailable} answered "
         f"503 (Retry-After {after}; {i.no_retry_after} without), {i.errors} unanswered, "
         f"other answers {i.other or 'none'}; the longest batch took {i.longest_s:.1f} s "
         "from first try to acknowledgement",
@@ -183,7 +189,9 @@ Ingest (the broker pauses: a `tierwatch ingest` process on topics of its own, an
 posting 10 events every 0.25 s throughout, sending a batch again after a 503's
 `Retry-After` or no answer; `bench/chaos/ingesting.py`): **ingest ack/lost/503** events
 acknowledged / of those, not on the ingest events topic at the end (counted in the closing
-line's lost) / requests answered 503.
+line's lost) / requests answered 503. An event of a batch sent once found twice on the topic
+counts in the closing line's duplicated; any answer other than 2xx or 503, or a 503
+without Retry-After, fails the suite.
 
 Expected answer: `stream.replay.replay` of the records sent (the driver sends the same
 records and midnight ticks in simulated time, `TIERWATCH_CLOCK=external`). Replay has no

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from stream import codec
-from stream.agents.faust_compat import abandon
+from stream.agents.faust_compat import abandon, flow_suspended
 from stream.core.state import LearnerState
 from stream.errors import InvalidRecord
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from stream.app import Pipeline
 
 log = structlog.get_logger("tierwatch.clock")
+REBALANCE_POLL_S = 0.1  # how often a waiting tick looks whether a rebalance has begun
 
 
 def register(pipeline: Pipeline) -> None:
@@ -28,17 +29,25 @@ def register(pipeline: Pipeline) -> None:
 
     stopping = asyncio.Event()
 
+    async def rebalance_begun() -> None:
+        while not flow_suspended(app):
+            await asyncio.sleep(REBALANCE_POLL_S)
+
     async def barrier_or_stop(partition: int, barrier: dict[str, int]) -> bool | None:
-        """Wait for a tick's barrier: True reached, False timed out, None the app stops
-        first (its records will not come: the input agent's flow is stopped)."""
+        """Wait for a tick's barrier: True reached, False timed out, None the app stops or a
+        rebalance begins first. Its records will not come then (the input agent's flow is
+        stopped), and the rebalance would wait for the tick: it is left for whoever owns
+        the partition after (this worker too: Faust seeks to the committed offsets)."""
         reached = asyncio.ensure_future(
             pipeline.progress.wait(partition, barrier, settings.tick_barrier_timeout_s)
         )
         stop = asyncio.ensure_future(stopping.wait())
+        held = asyncio.ensure_future(rebalance_begun())
         try:
-            await asyncio.wait((reached, stop), return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait((reached, stop, held), return_when=asyncio.FIRST_COMPLETED)
         finally:
             stop.cancel()
+            held.cancel()
         if not reached.done():
             reached.cancel()
             return None
@@ -58,7 +67,9 @@ def register(pipeline: Pipeline) -> None:
             partition = event.message.partition
             ok = await barrier_or_stop(partition, tick.barrier)
             if ok is None:
-                log.info("tick_left_for_restart", partition=partition, now=tick.now.isoformat())
+                why = "stop" if stopping.is_set() else "rebalance"
+                log.info("tick_left_for_next_owner", partition=partition, why=why,
+                         now=tick.now.isoformat())  # fmt: skip
                 abandon(app, event)
                 continue
             if not ok:

@@ -7,6 +7,7 @@ one), and tests/test_faust_compat.py has a test for each use.
 - `acting_for`: table reads and writes on behalf of an event outside Faust's own
   iteration (the learner agent's batch): `faust.streams._current_event`.
 - `committed_offset`, `read_offset`: the consumer's `_committed_offset` and `_read_offset`.
+- `flow_suspended`: `app.flow_control`, which Faust suspends when a rebalance begins.
 - `set_producer_buffer`: `producer.buffer.max_messages` (Faust's constant of 100).
 - `member_id`: the consumer group member id of the app's aiokafka consumer (through the
   driver's consumer thread, `_thread._consumer._coordinator`), see `stream.membership`.
@@ -70,6 +71,8 @@ def check_internals(app: Any) -> None:
             missing.append(f"topics.{name}")
     if not hasattr(faust_consumer.Consumer, "_new_offset"):
         missing.append("Consumer._new_offset")
+    if not hasattr(getattr(app, "flow_control", None), "is_active"):
+        missing.append("flow_control.is_active")
     if not hasattr(getattr(app.consumer, "_thread", None), "_ensure_consumer"):
         missing.append("consumer._thread._ensure_consumer")
     if missing:
@@ -109,6 +112,12 @@ def abandon(app: Any, event: Any) -> None:
     waits for every tracked event): it is not committed, so it is processed after the
     restart."""
     app.consumer._unacked_messages.discard(event.message)
+
+
+def flow_suspended(app: Any) -> bool:
+    """Whether Faust holds the flow of records: a rebalance has begun (the agents' buffers
+    are cleared, and Faust waits for every record in flight before it goes on)."""
+    return not app.flow_control.is_active()
 
 
 def set_producer_buffer(app: Any, messages: int) -> None:

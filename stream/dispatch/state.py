@@ -58,8 +58,8 @@ class DispatchState(BaseModel):
     def delivered(self, role: Role, route: str, on: dt.date) -> None:
         """Remember that `role` heard of this learner (so falls reach them too)."""
         self.addressed(role)
-        if route == "learner_nudge":
-            self.last_nudge = on
+        if route == "learner_nudge":  # a late retry of an older nudge never moves it back
+            self.last_nudge = on if self.last_nudge is None else max(self.last_nudge, on)
 
     @staticmethod
     def nudge_day(pending: PendingDelivery) -> dt.date:
