@@ -111,6 +111,8 @@ class Fleet:
         scenario's kills (a hang's restart is not)."""
         p = self.procs[name]
         if not p.alive():
+            if not p.leaving:  # it died by itself (a fault kill) just before: a kill too
+                self.stats.killed_at.append(time.time())
             return
         p.leaving = True
         os.kill(p.proc.pid, signal.SIGKILL)
