@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -128,6 +129,8 @@ class Run:
 
     async def execute(self) -> RunResult:
         started = time.monotonic()
+        if self.directory.exists():  # a run's logs and receiver journal start empty: an
+            shutil.rmtree(self.directory)  # earlier run's (same seed, same ids) would count
         self.directory.mkdir(parents=True, exist_ok=True)
         self.result.logs = str(self.directory)
         policy_file = self.directory / "policy.json"  # the workers use replay's policy
