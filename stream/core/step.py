@@ -25,13 +25,7 @@ from stream.core.reason_text import cause
 from stream.core.signals import assessment_fall, classify_week, missed_assignments
 from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
 from stream.core.transitions import move, rise
-from stream.core.weeks import (
-    local_date,
-    week_close,
-    week_label,
-    week_of,
-    week_of_date,
-)
+from stream.core.weeks import local_date, week_close, week_label, week_of, week_of_date
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
 MAX_COMPLETED = 256  # completed object ids remembered for assignments that arrive later
