@@ -14,7 +14,7 @@ from stream.core.due import quiet_until
 from stream.core.state import LearnerState
 from stream.core.step import step
 from stream.core.timeline import Record, schedule
-from stream.core.wakeups import WakeIndex
+from stream.core.wakeups import WakeIndex, plain
 from stream.core.weeks import week_of_date
 from stream.simulate import simulate
 from tests.kit import (
@@ -29,6 +29,7 @@ from tests.kit import (
     weeks,
 )
 from tests.test_properties import FAST, KINDS, histories
+from tests.test_step_retraction import void
 
 
 def checked_run(records: list[Record], until: dt.datetime | None) -> tuple[int, int]:
@@ -43,7 +44,7 @@ def checked_run(records: list[Record], until: dt.datetime | None) -> tuple[int, 
         if not isinstance(item, Tick):
             state, _ = step(states.get(item.learner_id), item, POLICY)
             states[item.learner_id] = state
-            index.recorded(item.learner_id, state, isinstance(item, LearningEvent))
+            index.recorded(item.learner_id, state, plain(item))
             continue
         due = index.take(item.now)
         assert due == [k for k in states if k in due]  # in the order first seen
@@ -63,8 +64,9 @@ def checked_run(records: list[Record], until: dt.datetime | None) -> tuple[int, 
 
 @st.composite
 def richer(draw: st.DrawFn) -> tuple[list[Record], int]:
-    """The property tests' histories, plus interventions and assignments that arrive late
-    (assigned after their due day, or mid-history)."""
+    """The property tests' histories, plus interventions, assignments that arrive late
+    (assigned after their due day, or mid-history) and voidings (a voided completion
+    reopens its assignment) up to three weeks after the event they void."""
     records, last_week = draw(histories())
     for _ in range(draw(st.integers(0, 3))):
         kind = draw(st.sampled_from(["conversation_held", "concern_raised", "resolved"]))
@@ -74,6 +76,10 @@ def richer(draw: st.DrawFn) -> tuple[list[Record], int]:
         assigned = at(draw(st.integers(0, last_week)), draw(st.integers(0, 6)), 9)
         due = day(draw(st.integers(0, last_week + 1)), draw(st.integers(0, 6)))
         records.append(assignment("p", f"late{i}", draw(KINDS), due, assigned))
+    events = [r for r in records if isinstance(r, LearningEvent)]
+    for target in draw(st.lists(st.sampled_from(events), max_size=3, unique_by=id)):
+        after = dt.timedelta(hours=draw(st.integers(1, 21 * 24)))
+        records.append(void(target, target.occurred_at + after, target.score))
     return records, last_week
 
 

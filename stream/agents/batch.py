@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from schemas.events import LearningEvent
 from stream.agents.faust_compat import acting_for
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import step
 from stream.core.timeline import Record
+from stream.core.wakeups import plain
 
 if TYPE_CHECKING:
     from stream.app import Pipeline
@@ -97,7 +97,7 @@ class Batch:
             try:
                 with acting_for(pending.event):
                     written += self.pipeline.store(pending.state, pending.stored)
-                events_only = all(isinstance(r, LearningEvent) for r in pending.applied)
+                events_only = all(plain(r) for r in pending.applied)
                 self.pipeline.wakeups.recorded(learner_id, pending.state, events_only)
             except Exception:  # one learner's failure must not lose the others' batch
                 self.pipeline.wakeups.forget(learner_id)

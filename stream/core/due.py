@@ -16,7 +16,8 @@ these instants (`on_tick` in `stream.core.step` is idempotent):
 The deadline conditions, the follow-up's decision and the Tier 2 re-arming depend on the
 day only through these dates, and `rise` never moves on conditions that did not change.
 A record can change this. An event can set the first week to evaluate, complete an
-assignment (which only weakens deadline conditions: the instant can only move later) or
+assignment (which only weakens deadline conditions: the instant can only move later; a
+voided one can reopen it, and is taken as an assignment is, below) or
 raise the tier (setting a follow-up a day or more ahead), so after an event that set the
 first week or the tier `quiet_until` is computed again as of the learner's last tick. A
 profile, an assignment or an intervention can make a condition hold at once (a new role's
@@ -82,4 +83,7 @@ def _deadline_days(state: LearnerState, policy: Policy) -> list[dt.date]:
             days.append(add_days(item.due, window))
         if not item.completed:
             days.extend((add_days(item.due, 1), add_days(item.due, limit)))
+    for row in state.completions:  # a milestone's row is pruned with it (`completions.prune`)
+        if row.kind not in policy.assignments.until_completed:
+            days.append(add_days(row.due, window))
     return days

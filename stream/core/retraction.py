@@ -10,12 +10,15 @@ its time, the score it added). Then:
 - its week evaluated: the week's own row stays (history is not rewritten), but its share
   of the baseline later weeks are compared with comes off, when the week is in the
   baseline; an event that came after its week was evaluated never counted (`late_keys`);
-- in both, its score leaves the previous scores later assessments are compared with.
+- in both, its score leaves the previous scores later assessments are compared with, and
+  a completion reopens the assignment it closed (`stream.core.completions`);
+- the learner's first active week, when all its activity is taken back, moves on to the
+  next week with activity, and the baseline keeps the weeks from there on.
 
 Transitions already emitted stay, and the tier does not move now: a retraction changes
 only what later evaluations see. Each retraction is remembered (`retracted`, bounded), so a
 repeated one takes back nothing more and the voided event, if it comes (again), does not
-count. Every outcome is a notice: `retracted` (`open week`, `baseline`, `score`) or
+count. Every outcome is a notice: `retracted` (`open week`, `baseline`, `score`, `assignment`) or
 `not_retracted` (`unknown`, `late`, `forgotten`: an earlier release did not remember what
 it gave, `closed`: its week no longer counts anywhere).
 """
@@ -26,6 +29,7 @@ import datetime as dt
 from typing import Literal
 
 from schemas.events import LearningEvent, Retracted
+from stream.core import completions
 from stream.core.keys import event_key
 from stream.core.policy import Policy
 from stream.core.state import LearnerState, OpenWeek
@@ -103,10 +107,13 @@ def retract(state: LearnerState, event: LearningEvent, policy: Policy) -> tuple[
     if key in state.retracted:
         return "duplicate", "retraction"
     state.retracted = [*state.retracted, key][-MAX_RETRACTED:]
+    reopened = completions.reopen(state, key)
     week = week_of(target.occurred_at, policy.tz)
     if state.evaluated_week is None or week > state.evaluated_week:
         bucket = state.open_weeks.get(week)
         outcome = _from_open_week(bucket, key) if bucket is not None else "unknown"
+        if outcome == "open week" and bucket is not None and not bucket.events:
+            _first_active_after(state, week)
     elif key in state.late_keys:
         outcome = "late"
     else:
@@ -116,6 +123,8 @@ def retract(state: LearnerState, event: LearningEvent, policy: Policy) -> tuple[
         outcome = "score" if outcome == "closed" else outcome
     if outcome in ("open week", "baseline", "score"):
         return "retracted", outcome
+    if reopened:
+        return "retracted", "assignment"
     return "not_retracted", outcome
 
 
@@ -137,6 +146,16 @@ def _from_open_week(bucket: OpenWeek, key: int) -> str:
         if not bucket.fall:  # with falls left, the earliest stays (theirs are not known)
             bucket.fell_at = None
     return "open week"
+
+
+def _first_active_after(state: LearnerState, week: int) -> None:
+    """A week whose activity was all taken back: when it was the learner's first active
+    week, the first is the next open week with activity (weeks before it were evaluated
+    without any, or it would not have been the first)."""
+    if state.first_active_week != week:
+        return
+    active = [w for w, b in state.open_weeks.items() if b.events and w > week]
+    state.first_active_week = min(active, default=None)
 
 
 def _days(gave: list[int]) -> int:
@@ -165,9 +184,32 @@ def _from_baseline(state: LearnerState, week: int) -> str:
     ]
     if len(counted) < len(window) or week not in counted[-len(window) :]:
         return "closed"
-    index = counted[-len(window) :].index(week)
-    state.baseline_window = [*window[:index], max(0, window[index] - 1), *window[index + 1 :]]
+    weeks = counted[-len(window) :]
+    index = weeks.index(week)
+    window = [*window[:index], max(0, window[index] - 1), *window[index + 1 :]]
+    state.baseline_window = window
+    if week == first and not window[index]:  # the first active week had nothing else
+        _first_active_gone(state, week, weeks)
     return "baseline"
+
+
+def _first_active_gone(state: LearnerState, week: int, weeks: list[int]) -> None:
+    """The first active week, evaluated, had no activity but what was taken back: the
+    first is the next week with activity, evaluated or open, and the baseline keeps the
+    entries of weeks from it on; with no evaluated week from it on, the weeks of no
+    activity since were counted as dips only because of what was taken back."""
+    active = [row.week for row in state.closed_weeks if row.week > week and row.events]
+    active += [w for w, b in state.open_weeks.items() if b.events]
+    first = min(active, default=None)
+    state.first_active_week = first
+    state.baseline_window = [
+        v
+        for w, v in zip(weeks, state.baseline_window, strict=True)
+        if first is not None and w >= first
+    ]
+    evaluated = state.evaluated_week
+    if first is None or evaluated is None or first > evaluated:
+        state.persistence = 0
 
 
 def _drop_score(state: LearnerState, score: float) -> bool:

@@ -234,6 +234,32 @@ StoredAssignment = Annotated[
 ]
 
 
+class Completion(_Model):
+    """A completion that closed an assignment, remembered so that voiding it reopens the
+    assignment (`stream.core.completions`): the completion event's short key and the
+    assignment. Stored as a row, `[key, object id, kind, due]`."""
+
+    key: int
+    object_id: str
+    kind: AssignmentKind
+    due: dt.date
+
+    def row(self) -> list[Any]:
+        """The stored form."""
+        return [self.key, self.object_id, self.kind, self.due.isoformat()]
+
+
+def _completion_of(item: Any) -> Any:
+    if isinstance(item, list):
+        return dict(zip(("key", "object_id", "kind", "due"), item, strict=False))
+    return item
+
+
+StoredCompletion = Annotated[
+    Completion, BeforeValidator(_completion_of), PlainSerializer(Completion.row)
+]
+
+
 class LearnerState(_Model):
     """The per-learner value of the state table (its stored form: see the module)."""
 
@@ -251,6 +277,7 @@ class LearnerState(_Model):
     last_fall_at: AwareDatetime | None = None
     assignments: dict[str, StoredAssignment] = Field(default_factory=dict)
     completed_objects: list[int] = Field(default_factory=list)  # hashes, newest last (bounded)
+    completions: list[StoredCompletion] = Field(default_factory=list)  # newest last (bounded)
     seen_interventions: list[int] = Field(default_factory=list)  # keys, newest last (bounded)
     tier: Tier = 0
     tier_since: AwareDatetime | None = None

@@ -16,19 +16,18 @@ from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
 from schemas.transitions import Exposure, TierTransition
-from stream.core import retraction, rules
+from stream.core import completions, retraction, rules
 from stream.core.clock import Clock, clock_at
 from stream.core.due import expires
 from stream.core.keys import event_key
 from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.reason_text import cause
 from stream.core.signals import assessment_fall, classify_week, missed_assignments
-from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
+from stream.core.state import ClosedWeek, LearnerState, OpenWeek
 from stream.core.transitions import move, rise
 from stream.core.weeks import local_date, week_close, week_label, week_of, week_of_date
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
-MAX_COMPLETED = 256  # completed object ids remembered for assignments that arrive later
 MAX_SEEN_INTERVENTIONS = 256  # intervention keys remembered for de-duplication, newest last
 
 
@@ -95,7 +94,7 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     if retraction.voided(state, key):  # taken back before it came: it gives nothing
         return [Notice("duplicate", state.learner_id)]
     if event.kind == "completion":
-        _completed(state, event.object_id)
+        completions.complete(state, key, event.object_id)
     local = event.occurred_at.astimezone(policy.tz)
     week = week_of_date(local.date())
     if state.evaluated_week is not None and week <= state.evaluated_week:
@@ -138,25 +137,8 @@ def on_profile(state: LearnerState, profile: LearnerProfile, policy: Policy) -> 
     return []
 
 
-def _completed(state: LearnerState, object_id: str) -> None:
-    """A completed assignment is done with: forget it, and remember the completion, for
-    an assignment not yet known or sent again (events and assignments come on different
-    topics: either may arrive first). Forgotten at once, not on a later day: a duty
-    completed long after its due day would otherwise wait for a tick to prune it."""
-    state.assignments.pop(object_id, None)
-    key = event_key(object_id)
-    if key not in state.completed_objects:
-        state.completed_objects = [*state.completed_objects, key][-MAX_COMPLETED:]
-
-
 def on_assignment(state: LearnerState, assignment: Assignment, policy: Policy) -> list[Output]:
-    module = assignment.module_id
-    known = state.assignments.get(module)
-    done = known.completed if known else event_key(module) in state.completed_objects
-    if done or assignment.withdrawn:  # completed, or no longer to do: nothing to count
-        state.assignments.pop(module, None)
-    else:
-        state.assignments[module] = AssignmentState(kind=assignment.kind, due=assignment.due)
+    completions.assigned(state, assignment)
     _seen_at(state, week_of(assignment.assigned_at, policy.tz))
     return []
 
@@ -224,7 +206,8 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
     clock = clock_at(now, policy)
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
     closing = range(start, clock.closed + 1) if start is not None else range(0)
-    if not (closing or state.assignments or state.follow_up_due or state.tier == 2):
+    waiting = state.assignments or state.completions or state.follow_up_due or state.tier == 2
+    if not (closing or waiting):
         return out  # no week to close, no deadline, no follow-up: nothing can change
     if closing:
         _, exposure = role_of(state, policy)
@@ -238,7 +221,7 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
             out.append(moved)
     if state.follow_up_due is not None or state.tier == 2:  # else _follow_up has nothing to do
         out.extend(_follow_up(state, clock, policy))
-    if state.assignments:
+    if state.assignments or state.completions:
         _prune_assignments(state, clock.today, policy)
     return out
 
@@ -384,12 +367,14 @@ def _follow_up(state: LearnerState, clock: Clock, policy: Policy) -> list[Output
 
 
 def _prune_assignments(state: LearnerState, today: dt.date, policy: Policy) -> None:
-    """Forget the milestones that no longer count (a duty counts until completed), and
-    assignments stored completed by earlier releases once their window has passed."""
+    """Forget the milestones that no longer count (a duty counts until completed), also
+    as completed, and assignments stored completed by earlier releases once their window
+    has passed."""
     cutoff = today - dt.timedelta(days=policy.assignments.counting_days)  # due before: stale
     stale = [m for m, a in state.assignments.items() if a.due < cutoff and expires(a, policy)]
     for module in stale:
         del state.assignments[module]
+    completions.prune(state, cutoff, policy)
 
 
 __all__ = ["AssignmentKind", "Input", "Notice", "Output", "event_key", "step"]

@@ -16,7 +16,7 @@ from schemas.roster import Assignment, Intervention, LearnerProfile
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
-from stream.core.wakeups import WakeIndex
+from stream.core.wakeups import WakeIndex, plain
 from stream.core.weeks import END_OF_TIME, add_days, day_start, local_date
 
 Record = LearningEvent | LearnerProfile | Assignment | Intervention
@@ -108,7 +108,7 @@ class Timeline:
         if wakeups is None:
             self.states[learner_id], produced = step(state, item, self.policy)
             return produced
-        if state is None or not isinstance(item, LearningEvent):
+        if state is None or not plain(item):
             state, produced = step(state, item, self.policy)
             self.states[learner_id] = state
             wakeups.recorded(learner_id, state, events_only=False)  # new, or due

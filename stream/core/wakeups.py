@@ -16,9 +16,10 @@ The rules, one set for both:
   evaluated (a profile alone) sleeps `REFRESH` at most: the worker rewrites such a state
   whenever it steps it, so that it outlives the changelog's retention (in replay the step
   changes nothing).
-- A profile, an assignment or an intervention can make a condition hold at once (a new
-  role's thresholds, an assignment already overdue, a `resolved`): due at the next tick.
-- Events can set the first week to evaluate, complete assignments (which only takes
+- A profile, an assignment, an intervention or a voided event can make a condition hold
+  at once (a new role's thresholds, an assignment already overdue, a `resolved`, a
+  voided completion that reopens its assignment): due at the next tick.
+- Other events can set the first week to evaluate, complete assignments (which only takes
   deadline days away) or raise the tier (which sets the follow-up). While the first week,
   the follow-up and the tier (the marks) are what the wake-up was computed from, it
   stands; otherwise it is computed again as of the learner's last tick. Over events alone
@@ -39,10 +40,18 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 
+from schemas.events import LearningEvent
 from stream.core.due import quiet_until
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.weeks import shifted
+
+
+def plain(record: object) -> bool:
+    """An event that is not a voided one: it can only move a learner's wake-up through its
+    marks (see the module)."""
+    return isinstance(record, LearningEvent) and record.retracts is None
+
 
 REFRESH = dt.timedelta(days=7)  # the longest a never-evaluated learner sleeps
 
@@ -90,7 +99,8 @@ class WakeIndex:
 
     def recorded(self, learner_id: str, state: LearnerState, events_only: bool) -> None:
         """Records were applied to the learner since they were last stepped or recorded
-        (`events_only`: events and nothing else); `state` is their state now."""
+        (`events_only`: events and nothing else, none voided: see `plain`); `state` is
+        their state now."""
         learner = self.learners.get(learner_id)
         if learner is None:
             learner = self._add(learner_id, self.partition_of(learner_id))
