@@ -36,6 +36,19 @@ def test_a_redelivered_event_counts_once():
     assert moves([o for o in out if hasattr(o, "to_tier")]) == [(0, 1)]
 
 
+def test_a_late_event_delivered_again_counts_late_once():
+    """A late event read again (a worker killed after storing it, before committing it)
+    is a duplicate: `late_events` counts events, not deliveries (the chaos suite's fault
+    runs counted one event late twice)."""
+    timeline = Timeline(POLICY)
+    for item in schedule(ordered(weeks("a", [6, 6, 6, 6, 1])), POLICY, evaluated(4)):
+        timeline.feed(item)
+    late = weeks("a", [2], 4)
+    produced = [o for e in [*late, *late] for o in timeline.feed(e)]
+    assert notices(produced) == ["late_event", "late_event", "duplicate", "duplicate"]
+    assert timeline.states["a"].late_events == 2
+
+
 def test_an_event_for_an_evaluated_week_is_late_and_not_counted():
     """
     week    0 1 2 3 4            week 4 is evaluated on Tue W5 (a major dip, Tier 1);

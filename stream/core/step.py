@@ -98,6 +98,8 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     local = event.occurred_at.astimezone(policy.tz)
     week = week_of_date(local.date())
     if state.evaluated_week is not None and week <= state.evaluated_week:
+        if key in state.late_keys:  # the same late event again: counted once
+            return [Notice("duplicate", state.learner_id)]
         state.late_events += 1
         retraction.came_late(state, event.id)
         return [Notice("late_event", state.learner_id, week_label(week))]
