@@ -30,7 +30,7 @@ def test_a_retried_nudge_counts_on_its_transition_s_day():
     first = pending(at=MONDAY_NOON)
     retried = first.model_copy(update={"round": 3, "due_at": WALL_CLOCK})
     state = DispatchState()
-    state.delivered("learner", "learner_nudge", DispatchState.nudge_day(retried))
+    state.delivered("learner", "learner_nudge", DispatchState.nudge_day(retried), MONDAY_NOON)
     assert state.last_nudge == MONDAY_NOON.date()
     nudge = transitions_for([6, 6, 6, 6, 4])[0]
     later = MONDAY_NOON + dt.timedelta(days=8)
@@ -47,6 +47,6 @@ def test_a_late_retry_of_an_older_nudge_does_not_move_the_last_nudge_back():
     leaves the last nudge at day 3 (a day-9 nudge is still within 7 days of it)."""
     state = DispatchState()
     day3 = MONDAY_NOON + dt.timedelta(days=2)
-    state.delivered("learner", "learner_nudge", day3.date())
-    state.delivered("learner", "learner_nudge", MONDAY_NOON.date())
+    state.delivered("learner", "learner_nudge", day3.date(), day3)
+    state.delivered("learner", "learner_nudge", MONDAY_NOON.date(), MONDAY_NOON)
     assert state.last_nudge == day3.date()

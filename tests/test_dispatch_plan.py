@@ -127,11 +127,11 @@ def test_roles_addressed_but_not_yet_delivered_to_hear_of_the_fall():
     *rises, down = transitions_for([6, 6, 6, 6, 4, 6, 6])
     state = DispatchState()
     for rise in rises:
-        for p in planned(rise, told=set(state.told)).messages:
-            state.addressed(p.role)  # what the agent records before the first attempt
-    assert state.told
-    roles = {p.role for p in planned(down, told=set(state.told)).messages}
-    assert roles == set(state.told)
+        for p in planned(rise, told=state.told_at(rise.at)).messages:
+            state.addressed(p.role, rise.at)  # what the agent records before the first attempt
+    assert state.told_at(down.at)
+    roles = {p.role for p in planned(down, told=state.told_at(down.at)).messages}
+    assert roles == state.told_at(down.at)
 
 
 def test_the_manager_script_observes_asks_offers_and_names_the_follow_up():

@@ -78,17 +78,16 @@ def expected(
         target = out.optional if learner in erased else out.required
         for t in sorted(ts, key=lambda t: t.at):
             result = plan(
-                t, profiles.get(learner), config, templates, told=set(state.told),
+                t, profiles.get(learner), config, templates, told=state.told_at(t.at),
                 last_nudge=state.last_nudge, now=t.at, tz=policy.tz,
             )  # fmt: skip
             for missing in result.missing:
                 out.missing[(t.id, missing.role, missing.channel)] = missing.reason
             for planned in result.messages:
-                state.addressed(planned.role)
+                state.addressed(planned.role, t.at)
                 target[(t.id, planned.role, planned.message.channel)] = t.route
-                state.delivered(planned.role, t.route, t.at.date())
-            if t.to_tier == 0:
-                state.settled()
+                state.delivered(planned.role, t.route, t.at.date(), t.at)
+            state.moved(t.from_tier, t.to_tier, t.at)
     return out
 
 

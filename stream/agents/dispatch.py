@@ -96,19 +96,20 @@ class Dispatcher:
         profile = learner.profile if learner else None
         now = t.at  # plan in the transition's own time: quiet hours are about when it happened
         result = plan(
-            t, profile, self.config, self.templates, told=set(state.told),
+            t, profile, self.config, self.templates, told=state.told_at(t.at),
             last_nudge=state.last_nudge, now=now, tz=self.pipeline.policy.tz,
         )  # fmt: skip
         for skipped in result.skipped:
             self.metrics.dispatches.labels("-", "skipped").inc()
-            log.info("dispatch.skipped", learner=self.pipeline.pseudonym(t.learner_id), why=skipped)
+            log.info("dispatch.skipped", learner=self.pipeline.pseudonym(t.learner_id),
+                     transition=t.id, why=skipped)  # fmt: skip
         for missing in result.missing:
             self.metrics.dispatches.labels(missing.channel, "missing").inc()
             await self.dead_letter(
                 t.learner_id, t.id, missing.channel, missing.role, missing.reason
             )
         for planned in result.messages:
-            state.addressed(planned.role)
+            state.addressed(planned.role, t.at)
             key = DispatchState.key(t.id, planned.message.channel, planned.role)
             if state.done(key):
                 continue
@@ -121,8 +122,7 @@ class Dispatcher:
                 await self.enqueue(pending)
                 continue
             await self.attempt(state, pending, key)
-        if t.to_tier == 0:
-            state.settled()
+        state.moved(t.from_tier, t.to_tier, t.at)
         self.store(t.learner_id, state)
 
     async def attempt(self, state: DispatchState, pending: PendingDelivery, key: str) -> None:
@@ -143,7 +143,8 @@ class Dispatcher:
         if outcome is Outcome.DELIVERED:
             state.record(key, "delivered")
             state.parked.pop(key, None)
-            state.delivered(pending.role, pending.route, DispatchState.nudge_day(pending))
+            at = pending.at or pending.due_at
+            state.delivered(pending.role, pending.route, DispatchState.nudge_day(pending), at)
         elif outcome is Outcome.RETRY and pending.round < len(self.config.retry.later_s):
             delay = max(self.config.retry.later_s[pending.round], result.retry_after_s or 0.0)
             due = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=delay)
