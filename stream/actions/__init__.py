@@ -1,0 +1,1 @@
+"""Manager actions: signed links in messages, the pages they open, chat buttons."""
