@@ -20,7 +20,7 @@ import structlog
 from aiokafka.partitioner import murmur2
 
 from stream import codec, membership
-from stream.agents import faust_compat
+from stream.agents import faust_compat, faust_resume
 from stream.agents.batch import Intake
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
@@ -264,8 +264,10 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     faust_compat.strict_commits(app, stored_up_to)
     faust_compat.set_producer_buffer(app, settings.producer_buffer)
     guard = faust_compat.CommitGuard(cap=stored_up_to)
+    held = faust_resume.hold_until_sought(app)
 
     async def repair_stuck_commits() -> None:
+        held.check()
         for _, action in await guard.check(app):
             pipeline.metrics.worker.commit_repairs.labels(action).inc()
 

@@ -26,7 +26,9 @@ one), and tests/test_faust_compat.py has a test for each use.
   offset lies beyond the committed one, with nothing in flight before it, is read again
   from the committed offset (what was processed is de-duplicated by the learner states);
   if the same offsets are still missing after that, they do not exist (a compacted topic)
-  and are handed to Faust as a gap.
+  and are handed to Faust as a gap. The cause of most such holes at a worker's start (the
+  stream partitions fetching before their seek) is removed by `stream.agents.faust_resume`;
+  the guard stays for any other.
 """
 
 from __future__ import annotations
