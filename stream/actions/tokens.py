@@ -77,15 +77,26 @@ class ActionKeys:
         return Fernet.generate_key().decode()
 
     def issue(self, grant: Grant) -> str:
-        return self._fernet.encrypt(grant.model_dump_json().encode()).decode()
+        return self.seal(grant.model_dump_json().encode())
 
-    def read(self, token: str, now: dt.datetime) -> Grant:
-        """The grant of a token; `TokenRefused` when it is invalid or expired."""
+    def seal(self, data: bytes) -> str:
+        """Encrypt and sign `data` under the first key."""
+        return self._fernet.encrypt(data).decode()
+
+    def open(self, token: str) -> bytes:
+        """What `seal` sealed under any of the keys; `TokenRefused("invalid")` otherwise."""
         if not token or len(token) > MAX_TOKEN:
             raise TokenRefused("invalid")
         try:
-            grant = Grant.model_validate_json(self._fernet.decrypt(token.encode()))
-        except (InvalidToken, ValidationError, ValueError):
+            return self._fernet.decrypt(token.encode())
+        except (InvalidToken, ValueError):
+            raise TokenRefused("invalid") from None
+
+    def read(self, token: str, now: dt.datetime) -> Grant:
+        """The grant of a token; `TokenRefused` when it is invalid or expired."""
+        try:
+            grant = Grant.model_validate_json(self.open(token))
+        except ValidationError:
             raise TokenRefused("invalid") from None
         if now >= grant.expires:
             raise TokenRefused("expired")
