@@ -129,7 +129,8 @@ def prefilled_rows(run: Streaming, wanted: set[str]) -> list[Row]:
     tier, ticks = run.tierwatch() if "tierwatch" in wanted else (None, [])
     how = {
         "1": "aiokafka consumer on all partitions, getmany + orjson.loads, from the first fetch",
-        "2": "Faust agent (stream.app.make_app), `async for _ in stream.events()`, first to last",
+        "2": "Faust agent (stream.worker.faust_app.make_app), `async for _ in stream.events()`, "
+        "first to last",
         "2b": "the same agent over the 4 input topics row 4 reads (all records), first to last",
         "3": "same agent, `table[learner] = table.get(learner, 0) + 1` (1 changelog record/event)",
         "4": "`tierwatch worker` process, all 4 input topics; tierwatch_events_processed_total "

@@ -145,7 +145,7 @@ def simulate(
 def worker() -> None:
     """Run a stream worker. Configured by TIERWATCH_* variables (see `tierwatch settings`);
     with no TIERWATCH_BROKER it starts the embedded broker."""
-    from stream.worker import run_worker
+    from stream.worker.run import run_worker
 
     settings = _settings()
     run_worker(settings, _policy(settings.policy_file))
@@ -314,9 +314,9 @@ def ingest() -> None:
     """Run the HTTP ingest service (xAPI, Caliper, Canvas, Moodle, canonical records).
     Configured by TIERWATCH_* variables (see `tierwatch settings`); with no
     TIERWATCH_BROKER it starts the embedded broker."""
+    from stream.broker import broker_for
     from stream.ingest.app import serve
     from stream.topics import Topics, create_topics
-    from stream.worker import broker_for
 
     settings = _settings()
     _policy(settings.policy_file)  # its window of event times: a broken file exits 2 first

@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.transitions import Factors, TierTransition
-from stream.agents.dispatch import Dispatcher
 from stream.dispatch.base import Outcome, Result
 from stream.dispatch.config import parse_dispatch
 from stream.dispatch.templates import Templates
+from stream.worker.agents.dispatcher import Dispatcher
 from tests.kit import profile
 
 CONFIG = parse_dispatch(

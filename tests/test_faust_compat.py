@@ -16,8 +16,8 @@ from faust.streams import current_event
 from faust.transport.drivers import aiokafka as faust_driver
 from faust.types import TP
 
-from stream.agents import faust_compat
-from stream.agents.faust_compat import CommitGuard, FaustInternalsChanged
+from stream.worker import faust_compat
+from stream.worker.faust_compat import CommitGuard, FaustInternalsChanged
 
 TP0 = TP("events", 0)
 CHANGELOG = TP("app-learners-changelog", 0)

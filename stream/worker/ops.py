@@ -18,7 +18,7 @@ import asyncio
 import hmac
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import structlog
@@ -27,13 +27,11 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from yarl import URL
 
-from stream.agents.faust_compat import read_offset
-from stream.app import partition_of
 from stream.ingest.problems import PROBLEM_JSON, Refusal, problem_body
-from stream.learner_view import learner_view
-
-if TYPE_CHECKING:
-    from stream.app import Pipeline
+from stream.topics import partition_of
+from stream.worker.faust_compat import read_offset
+from stream.worker.learner_view import learner_view
+from stream.worker.pipeline import Pipeline
 
 LAG_INTERVAL_S = 5.0
 FORWARD_TIMEOUT_S = 10.0
