@@ -9,7 +9,7 @@ recovery of a restarted worker and two workers against one, in one run.
 
 PARTS are comma-separated names of plain, bare, inputs, naive, tierwatch, latency, tick,
 replay, state, recovery, scaleout. Starts the embedded broker, pre-fills the input topics
-with one simulated history (`stream.simulate.simulate`) and reads it back five ways, each
+with one simulated history (`stream.sim.simulate.simulate`) and reads it back five ways, each
 with its own consumer group: a plain aiokafka consumer (orjson-decoding every value), a
 Faust agent that does nothing (on the events topic, and on all four input topics), a Faust
 agent writing one table key per event, and a real `tierwatch worker` (then ticked), then two

@@ -316,7 +316,7 @@ def test_policy_configmap_is_a_valid_policy_mounted_where_the_setting_points(tmp
 
 def _served_paths() -> dict[str, set[str]]:
     """The GET paths each process serves: ingest's aiohttp routes, the worker's Faust pages."""
-    from stream.ingest.app import make_app
+    from stream.ingest.server import make_app
     from stream.topics import Topics
     from stream.worker import ops
 
