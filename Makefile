@@ -21,18 +21,20 @@ $(STAMP): pyproject.toml
 run: $(STAMP) ## stream a simulated team of 40 learners over 8 weeks through the embedded broker
 	$(BIN)/tierwatch demo
 
-test: $(STAMP) ## lint, type-check and run every test (starts the embedded broker)
+test: $(STAMP) ## lint, type-check, check the import layers and run every test (starts the embedded broker)
 	$(BIN)/ruff check stream schemas tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/pytest -n $(TEST_PROCS) --dist loadfile
 
 test-fast: $(STAMP) ## the core tests only: no broker, a few seconds
 	$(BIN)/pytest -m "not broker"
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff, mypy, and the import layers (lint-imports: ARCHITECTURE.md)
 	$(BIN)/ruff check stream schemas tests
 	$(BIN)/ruff format --check stream schemas tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP) ## benchmarks (printed figures, never asserted): ingest, then the pipeline against Faust's ceiling
 	$(BIN)/python -m bench.ingest

@@ -6,9 +6,10 @@
 topics that the tierwatch worker reads (events, profiles, assignments, interventions: the
 ceiling for row 4's input); `table` writes one table key per event
 (`table[learner] += 1`, so one changelog record an event: the naive baseline). The app is
-`stream.app.make_app` with the worker's settings, so it differs from tierwatch's worker only
-in what the agent does. When N events have been seen, the agent writes the monotonic times
-of the first and the N-th event to RESULT.json; `bench.pipeline` then stops the process.
+`stream.worker.faust_app.make_app` with the worker's settings, so it differs from
+tierwatch's worker only in what the agent does. When N events have been seen, the agent
+writes the monotonic times of the first and the N-th event to RESULT.json;
+`bench.pipeline` then stops the process.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import Any
 import faust
 import orjson
 
-from stream import tansu
-from stream.app import make_app
 from stream.settings import Settings
 from stream.topics import Topics
-from stream.worker import install_uvloop
+from stream.worker import tansu
+from stream.worker.faust_app import make_app
+from stream.worker.run import install_uvloop
 
 
 def main() -> None:

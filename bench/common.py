@@ -23,9 +23,9 @@ from aiokafka.structs import TopicPartition
 
 from stream.broker import free_port
 from stream.core.timeline import Record
-from stream.demo import worker_env
-from stream.driver import Driver
 from stream.settings import Settings
+from stream.sim.demo import worker_env
+from stream.sim.driver import Driver
 from stream.topics import Topics
 
 Ends = dict[tuple[str, int], int]

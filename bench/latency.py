@@ -27,9 +27,9 @@ from schemas.events import LearningEvent
 from stream import codec
 from stream.core.policy import Policy
 from stream.core.timeline import Record
-from stream.driver import Driver
 from stream.settings import Settings
-from stream.simulate import DEFAULT_START, simulate
+from stream.sim.driver import Driver
+from stream.sim.simulate import DEFAULT_START, simulate
 from stream.topics import Topics, create_topics
 
 GOOD, FALL = 0.9, 0.05

@@ -9,7 +9,7 @@ recovery of a restarted worker and two workers against one, in one run.
 
 PARTS are comma-separated names of plain, bare, inputs, naive, tierwatch, latency, tick,
 replay, state, recovery, scaleout. Starts the embedded broker, pre-fills the input topics
-with one simulated history (`stream.simulate.simulate`) and reads it back five ways, each
+with one simulated history (`stream.sim.simulate.simulate`) and reads it back five ways, each
 with its own consumer group: a plain aiokafka consumer (orjson-decoding every value), a
 Faust agent that does nothing (on the events topic, and on all four input topics), a Faust
 agent writing one table key per event, and a real `tierwatch worker` (then ticked), then two
@@ -129,7 +129,8 @@ def prefilled_rows(run: Streaming, wanted: set[str]) -> list[Row]:
     tier, ticks = run.tierwatch() if "tierwatch" in wanted else (None, [])
     how = {
         "1": "aiokafka consumer on all partitions, getmany + orjson.loads, from the first fetch",
-        "2": "Faust agent (stream.app.make_app), `async for _ in stream.events()`, first to last",
+        "2": "Faust agent (stream.worker.faust_app.make_app), `async for _ in stream.events()`, "
+        "first to last",
         "2b": "the same agent over the 4 input topics row 4 reads (all records), first to last",
         "3": "same agent, `table[learner] = table.get(learner, 0) + 1` (1 changelog record/event)",
         "4": "`tierwatch worker` process, all 4 input topics; tierwatch_events_processed_total "

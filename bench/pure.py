@@ -25,7 +25,7 @@ from stream.core.step import step
 from stream.core.timeline import Timeline, run_history
 from stream.core.weeks import day_start
 from stream.policyfile import load_policy
-from stream.simulate import DEFAULT_START, simulate, write_jsonl
+from stream.sim.simulate import DEFAULT_START, simulate, write_jsonl
 
 SAMPLE_WEEKS = 12
 

@@ -4,7 +4,7 @@ The learners table's changelog (`{app_id}-learners-changelog`, as Faust names it
 directly: the stored states of simulated learners after twelve weeks (`bench.pure.
 sample_states`), copied to 100,000 learner ids, with the table's key encoding (the JSON
 string of the id: `key_type=str`), the raw state bytes as value (`value_type=bytes`), each
-in the partition of its raw id (`stream.app.partition_of`, where the worker writes it).
+in the partition of its raw id (`stream.topics.partition_of`, where the worker writes it).
 The last record of each partition is produced on its own: Tansu's ListOffsets answers the
 first offset of the last batch + 1, and Faust's recovery reads up to that offset.
 """
@@ -27,9 +27,9 @@ from aiokafka.errors import TopicAlreadyExistsError
 from bench.common import Row, bench_env, http_get, profile, scrape, tail
 from bench.pure import sample_states
 from bench.streaming import PARTITIONS, Worker, start_worker
-from stream.app import changelog_configs, partition_of
 from stream.settings import Settings
-from stream.topics import Topics, create_topics
+from stream.topics import Topics, create_topics, partition_of
+from stream.worker.faust_app import changelog_configs
 
 REMAINING = 'tierwatch_table_recovery_remaining{replica="active"}'
 TOKEN = "bench-recovery"

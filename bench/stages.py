@@ -24,8 +24,8 @@ from pathlib import Path
 from stream.core.state import LearnerState
 from stream.core.timeline import Record, Timeline, schedule_timed
 from stream.policyfile import load_policy
-from stream.replay import Summary, _counted, read_history
-from stream.simulate import simulate, write_jsonl
+from stream.sim.simulate import simulate, write_jsonl
+from stream.tools.replay import Summary, _counted, read_history
 
 
 def cpu(action: Callable[[], object]) -> float:

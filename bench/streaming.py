@@ -32,10 +32,10 @@ from bench.pure import midnight
 from schemas.events import LearningEvent
 from stream.broker import stop_process
 from stream.core.policy import Policy
-from stream.driver import Driver, GroupWatcher
 from stream.policyfile import load_policy
 from stream.settings import Settings
-from stream.simulate import simulate
+from stream.sim.driver import Driver, GroupWatcher
+from stream.sim.simulate import simulate
 from stream.topics import Topics, create_topics
 
 PARTITIONS = 4

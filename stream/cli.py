@@ -82,8 +82,8 @@ def replay(
     after the history's newest event so far is skipped as a bad line, as the stream
     dead-letters an event outside its window of event times."""
     from stream.core.bounds import HistoryWindow
-    from stream.replay import BadLine, read_history, replay_file
-    from stream.replay import replay as run_replay
+    from stream.tools.replay import BadLine, read_history, replay_file
+    from stream.tools.replay import replay as run_replay
 
     _settings()
     rules = _policy(policy)
@@ -128,8 +128,8 @@ def simulate(
     policy: PolicyOption = None,
 ) -> None:
     """Write a realistic simulated history (mixed roles and personas) as JSON lines."""
-    from stream.simulate import simulate as generate
-    from stream.simulate import write_jsonl
+    from stream.sim.simulate import simulate as generate
+    from stream.sim.simulate import write_jsonl
 
     rules = _policy(policy)
     sink = out.open("w") if out else sys.stdout
@@ -145,7 +145,7 @@ def simulate(
 def worker() -> None:
     """Run a stream worker. Configured by TIERWATCH_* variables (see `tierwatch settings`);
     with no TIERWATCH_BROKER it starts the embedded broker."""
-    from stream.worker import run_worker
+    from stream.worker.run import run_worker
 
     settings = _settings()
     run_worker(settings, _policy(settings.policy_file))
@@ -240,8 +240,8 @@ ReasonOption = Annotated[
 
 def _broker_settings() -> tuple[Settings, str]:
     """The settings and the broker; exit 2 with a sentence when TIERWATCH_BROKER is unset."""
-    from stream.dlq import bootstrap_of
     from stream.errors import ConfigError
+    from stream.tools.dlq import bootstrap_of
 
     settings = _settings()
     try:
@@ -267,7 +267,7 @@ def dlq_list(
     reason: ReasonOption = None,
 ) -> None:
     """List dead letters (when, source topic, reason, detail) and count them by reason."""
-    from stream.dlq import decode, list_lines, read_topic
+    from stream.tools.dlq import decode, list_lines, read_topic
     from stream.topics import Topics
 
     settings, bootstrap = _broker_settings()
@@ -286,7 +286,7 @@ def dlq_redrive(
 
     The consumer group <app_id>-dlq-redrive remembers how far redrive got; input dead letters
     cannot be redriven (they were invalid when they arrived)."""
-    from stream.dlq import plan_lines, redrive
+    from stream.tools.dlq import plan_lines, redrive
     from stream.topics import Topics
 
     settings, _ = _broker_settings()
@@ -300,7 +300,7 @@ def dlq_redrive(
 def feedback() -> None:
     """Manager feedback per reason code (not_useful, incorrectly_flagged) beside how many
     transitions carried that code: which rules to tune (needs TIERWATCH_BROKER)."""
-    from stream.feedback import read_tally, render
+    from stream.tools.feedback import read_tally, render
     from stream.topics import Topics
 
     settings, bootstrap = _broker_settings()
@@ -314,9 +314,9 @@ def ingest() -> None:
     """Run the HTTP ingest service (xAPI, Caliper, Canvas, Moodle, canonical records).
     Configured by TIERWATCH_* variables (see `tierwatch settings`); with no
     TIERWATCH_BROKER it starts the embedded broker."""
-    from stream.ingest.app import serve
+    from stream.broker import broker_for
+    from stream.ingest.server import serve
     from stream.topics import Topics, create_topics
-    from stream.worker import broker_for
 
     settings = _settings()
     _policy(settings.policy_file)  # its window of event times: a broken file exits 2 first
@@ -334,7 +334,7 @@ def demo(
     seed: Annotated[int, typer.Option()] = 7,
 ) -> None:
     """Stream a simulated team through the embedded broker and a worker; print transitions."""
-    from stream.demo import run_demo
+    from stream.sim.demo import run_demo
 
     settings = Settings()
     configure("warning", settings.log_format)

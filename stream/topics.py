@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 from stream.settings import Settings
 
@@ -50,6 +52,13 @@ class Topics:
     def inputs(self) -> tuple[str, str, str, str]:
         """The per-learner input topics, in the order a history names its record types."""
         return (self.events, self.profiles, self.assignments, self.interventions)
+
+
+@lru_cache(maxsize=1 << 20)
+def partition_of(learner_id: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner gives a learner's key (murmur2)."""
+    hashed: int = murmur2(learner_id.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
 
 
 COMPACTED = {"lms.profiles", "tierwatch.ingest.registry"}

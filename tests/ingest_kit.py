@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from aiohttp.test_utils import TestClient, TestServer
 
 from stream.core.policy import Policy
-from stream.ingest.app import make_app
 from stream.ingest.context import KEY
+from stream.ingest.server import make_app
 from stream.ingest.sink import BrokerUnavailable
 from stream.settings import Settings
 from stream.topics import Topics

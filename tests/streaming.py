@@ -10,9 +10,9 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
 
-from stream import demo
 from stream.broker import stop_process
 from stream.settings import Settings
+from stream.sim import demo
 from stream.topics import Topics, create_topics
 
 

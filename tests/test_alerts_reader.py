@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stream.app import build
 from stream.core.policy import Policy
 from stream.settings import Settings
+from stream.worker.wiring import build
 
 
 def readers_of(topic: str, pipeline) -> list[str]:

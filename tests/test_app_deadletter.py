@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from structlog.testing import capture_logs
 
-from stream import app as app_module
-from stream.app import Pipeline
 from stream.errors import InvalidRecord
 from stream.metrics import Metrics
 from stream.settings import Settings
 from stream.topics import Topics
+from stream.worker import pipeline as app_module
+from stream.worker.pipeline import Pipeline
 from tests.kit import POLICY
 
 

@@ -13,17 +13,17 @@ from typing import Any
 import pytest
 from faust.streams import current_event
 
-from stream.agents import batch as batch_module
-from stream.agents.batch import Batch, Intake, acting_for
-from stream.app import Pipeline
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.timeline import Record
 from stream.core.wakeups import WakeIndex
 from stream.metrics import Metrics
-from stream.progress import Progress
 from stream.settings import Settings
 from stream.topics import Topics
+from stream.worker.agents import batch as batch_module
+from stream.worker.agents.batch import Batch, Intake, acting_for
+from stream.worker.pipeline import Pipeline
+from stream.worker.progress import Progress
 from tests.kit import POLICY, assignment, at, event, profile
 
 

@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 from faust.types import TP
 
-from stream.agents import clock
-from stream.progress import Progress
+from stream.worker.agents import ticks as clock
+from stream.worker.progress import Progress
 
 EVENTS = "tierwatch.events"
 

@@ -316,9 +316,9 @@ def test_policy_configmap_is_a_valid_policy_mounted_where_the_setting_points(tmp
 
 def _served_paths() -> dict[str, set[str]]:
     """The GET paths each process serves: ingest's aiohttp routes, the worker's Faust pages."""
-    from stream.agents import ops
-    from stream.ingest.app import make_app
+    from stream.ingest.server import make_app
     from stream.topics import Topics
+    from stream.worker import ops
 
     app = make_app(Settings(), None, Topics.named(""))  # type: ignore[arg-type]
     ingest = {r.resource.canonical for r in app.router.routes() if r.method == "GET"}

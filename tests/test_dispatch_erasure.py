@@ -18,7 +18,7 @@ from schemas.dispatch import ParkedDelivery
 from stream.cli import app
 from stream.dispatch.signing import WebhookSigner
 from stream.dispatch.state import DispatchState
-from stream.driver import Driver, DriverError, GroupWatcher
+from stream.sim.driver import Driver, DriverError, GroupWatcher
 from tests.dispatch_receivers import HttpReceiver, new_secret, verifying
 from tests.kit import POLICY, ordered, profile, weeks
 from tests.streaming import make_topics, read_topic, worker, worker_env

@@ -1,7 +1,7 @@
 """Dispatch reaches the same roles whatever order a learner's transitions are read in.
 
 A record Faust did not deliver is read again after later ones (the commit guard's re-read,
-`stream.agents.faust_compat`): in the chaos suite a fall 3 -> 2 was read after the next fall
+`stream.worker.faust_compat`): in the chaos suite a fall 3 -> 2 was read after the next fall
 to tier 0 had closed its episode, found nobody told, and its six messages were lost. Who
 was told is kept in the transitions' own time (`DispatchState.told_at`)."""
 
@@ -16,10 +16,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.transitions import Factors, TierTransition
-from stream.agents.dispatch import Dispatcher
 from stream.dispatch.base import Outcome, Result
 from stream.dispatch.config import parse_dispatch
 from stream.dispatch.templates import Templates
+from stream.worker.agents.dispatcher import Dispatcher
 from tests.kit import profile
 
 CONFIG = parse_dispatch(

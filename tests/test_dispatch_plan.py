@@ -15,8 +15,8 @@ from stream.dispatch.plan import plan, quiet_until
 from stream.dispatch.privacy import outbound, scan, scan_text
 from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
-from stream.replay import replay
-from stream.simulate import simulate
+from stream.sim.simulate import simulate
+from stream.tools.replay import replay
 from tests.kit import POLICY, assignment, at, day, intervention, profile, run, weeks
 
 UTC = ZoneInfo("UTC")

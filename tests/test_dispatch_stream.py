@@ -14,7 +14,7 @@ from aiohttp import web
 
 from stream import codec
 from stream.dispatch.signing import WebhookSigner
-from stream.driver import Driver, DriverError, GroupWatcher
+from stream.sim.driver import Driver, DriverError, GroupWatcher
 from tests.dispatch_receivers import HttpReceiver, SmtpRecorder, new_secret, smtp_server, verifying
 from tests.kit import POLICY, assignment, at, day, ordered, profile, weeks
 from tests.streaming import make_topics, read_topic, worker, worker_env
@@ -202,9 +202,9 @@ def test_a_worker_killed_right_after_sending_sends_at_most_once_more(own_broker,
     the receiver sees that webhook-id at most twice, and the delivery log records one
     delivery."""
     broker = own_broker
-    from stream import demo
     from stream.broker import stop_process
     from stream.dispatch.state import DispatchState
+    from stream.sim import demo
 
     records = ordered([profile("kim"), *weeks("kim", [6, 6, 6, 6, 2])])
     topics = make_topics(broker.bootstrap, unique)

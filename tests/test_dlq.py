@@ -21,8 +21,8 @@ from schemas.deadletter import DeadLetter
 from schemas.dispatch import ParkedDelivery, PendingDelivery, RedriveRequest
 from stream import codec
 from stream.cli import app
-from stream.dlq import NO_BROKER, Letter, Message, decode, plan_redrive
 from stream.errors import InvalidRecord
+from stream.tools.dlq import NO_BROKER, Letter, Message, decode, plan_redrive
 from stream.topics import Topics
 from tests.streaming import make_topics, read_topic
 

@@ -16,7 +16,7 @@ from stream.core.step import step
 from stream.core.timeline import Record, schedule
 from stream.core.wakeups import WakeIndex, plain
 from stream.core.weeks import week_of_date
-from stream.simulate import simulate
+from stream.sim.simulate import simulate
 from tests.kit import (
     POLICY,
     assignment,

@@ -1,7 +1,7 @@
 """The Faust adapter: one test per Faust internal tierwatch uses, against the installed Faust.
 
 A failure here after upgrading faust-streaming means an internal moved: update
-stream/agents/faust_compat.py (and pin the release) before anything else.
+stream/worker/faust_compat.py (and pin the release) before anything else.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from faust.streams import current_event
 from faust.transport.drivers import aiokafka as faust_driver
 from faust.types import TP
 
-from stream.agents import faust_compat
-from stream.agents.faust_compat import CommitGuard, FaustInternalsChanged
+from stream.worker import faust_compat
+from stream.worker.faust_compat import CommitGuard, FaustInternalsChanged
 
 TP0 = TP("events", 0)
 CHANGELOG = TP("app-learners-changelog", 0)

@@ -1,4 +1,4 @@
-"""Stream partitions fetch only after their seek (`stream.agents.faust_resume`).
+"""Stream partitions fetch only after their seek (`stream.worker.faust_resume`).
 
 The end of a rebalance's recovery in faust-streaming, played against Faust's own consumer
 (`_drain_messages`, pause and resume, `perform_seek`, the flow-control queue an agent
@@ -14,7 +14,7 @@ from types import SimpleNamespace
 import faust
 from faust.types import TP
 
-from stream.agents.faust_resume import HELD_TOO_LONG_S, hold_until_sought
+from stream.worker.faust_resume import HELD_TOO_LONG_S, hold_until_sought
 
 ALERTS = TP("alerts", 3)
 COMMITTED, END = 26, 28  # offsets 26 and 27 exist when the worker restarts

@@ -25,7 +25,7 @@ from schemas.roster import Intervention
 from schemas.transitions import TierTransition
 from stream import codec
 from stream.cli import app
-from stream.feedback import Row, render, tally
+from stream.tools.feedback import Row, render, tally
 from tests.kit import assignment, at, day, intervention, profile, run, weeks
 from tests.streaming import make_topics
 

@@ -13,9 +13,9 @@ from pydantic import ValidationError
 
 from schemas.events import Retracted
 from schemas.roster import Identity, LearnerProfile
-from stream.ingest.app import make_app
 from stream.ingest.context import KEY
 from stream.ingest.memory import Memory
+from stream.ingest.server import make_app
 from stream.ingest.sink import BrokerUnavailable
 from stream.ingest.statements import StatementRegistry
 from stream.normalize.base import stable_learner_id

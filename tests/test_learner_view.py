@@ -11,8 +11,8 @@ import pytest
 from schemas.transitions import TierTransition
 from stream.core.state import AssignmentState, LearnerState, OpenWeek
 from stream.core.timeline import Timeline, run_history, schedule
-from stream.learner_view import learner_view
-from stream.simulate import simulate
+from stream.sim.simulate import simulate
+from stream.worker.learner_view import learner_view
 from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, policy_with, profile
 from tests.kit import weeks as weekly
 

@@ -11,8 +11,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from stream import membership
 from stream.broker import EmbeddedBroker, free_port
+from stream.worker import membership
 from tests.streaming import make_topics, worker, worker_env
 
 

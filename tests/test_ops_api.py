@@ -15,12 +15,12 @@ import pytest
 from pydantic import SecretStr
 
 from stream import codec
-from stream.agents.ops import TOKEN_SETTING, token_refusal
-from stream.app import partition_of
 from stream.core.timeline import Timeline, run_history
-from stream.driver import Driver, DriverError, GroupWatcher
-from stream.learner_view import learner_view
-from stream.replay import replay
+from stream.http.auth import TOKEN_SETTING, token_refusal
+from stream.sim.driver import Driver, DriverError, GroupWatcher
+from stream.tools.replay import replay
+from stream.topics import partition_of
+from stream.worker.learner_view import learner_view
 from tests.kit import POLICY, assignment, at, day, event, ordered, profile, weeks
 from tests.streaming import make_topics, worker, worker_env
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 
-from stream.progress import Progress
+from stream.worker.progress import Progress
 
 SHORT = 0.05  # seconds: long enough for a waiter to block, short enough to keep tests fast
 LONG = 5.0  # seconds: never reached by a passing test

@@ -30,9 +30,9 @@ import pytest
 
 from stream import codec
 from stream.broker import free_port, stop_process
-from stream.driver import Driver, DriverError, GroupWatcher
-from stream.replay import replay
-from stream.simulate import simulate
+from stream.sim.driver import Driver, DriverError, GroupWatcher
+from stream.sim.simulate import simulate
+from stream.tools.replay import replay
 from stream.topics import Topics
 from tests.kit import POLICY
 from tests.streaming import make_topics, worker, worker_env

@@ -9,7 +9,7 @@ from schemas.transitions import Reason, TierTransition
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.timeline import Record, Timeline, schedule
-from stream.simulate import simulate
+from stream.sim.simulate import simulate
 from tests.kit import POLICY, at, evaluated, intervention, ordered, policy_with
 from tests.kit import weeks as weekly
 

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 from schemas.history import to_line
 from stream.core.weeks import day_start
-from stream.replay import BadLine, replay_file
-from stream.simulate import DEFAULT_START, simulate
+from stream.sim.simulate import DEFAULT_START, simulate
+from stream.tools.replay import BadLine, replay_file
 from tests.kit import POLICY
 
 BAD = [

@@ -17,7 +17,7 @@ from stream.core.rules import activity_conditions
 from stream.core.signals import Dip
 from stream.core.state import AssignmentState, ClosedWeek, LearnerState, OpenWeek
 from stream.core.timeline import Timeline, run_history
-from stream.simulate import simulate
+from stream.sim.simulate import simulate
 from tests.kit import POLICY, profile
 
 weeks = st.builds(

@@ -10,7 +10,7 @@ import pytest
 
 from schemas.deadletter import DeadLetter
 from stream import codec
-from stream.driver import Driver, GroupWatcher
+from stream.sim.driver import Driver, GroupWatcher
 from tests.kit import POLICY, ordered, weeks
 from tests.streaming import make_topics, read_topic, worker, worker_env
 

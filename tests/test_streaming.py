@@ -12,9 +12,9 @@ import pytest
 from schemas.deadletter import DeadLetter
 from stream import codec
 from stream.broker import stop_process
-from stream.driver import Driver, DriverError, GroupWatcher
 from stream.logs import Pseudonymizer
-from stream.replay import replay
+from stream.sim.driver import Driver, DriverError, GroupWatcher
+from stream.tools.replay import replay
 from tests.kit import POLICY, assignment, at, day, event, intervention, ordered, profile, weeks
 from tests.streaming import make_topics, read_topic, worker, worker_env
 
@@ -207,8 +207,8 @@ def test_a_restarted_worker_recovers_its_state_and_streaming_still_equals_replay
     """A simulated team; the worker is stopped after four weeks and a new one takes over
     from the changelog and the committed offsets: the transitions still equal replay's."""
     broker = own_broker
-    from stream import demo
-    from stream.simulate import simulate
+    from stream.sim import demo
+    from stream.sim.simulate import simulate
 
     records = list(simulate(24, 8, seed=5, policy=POLICY))
     expected = expected_transitions(records)

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from stream import tansu
 from stream.broker import EmbeddedBroker
+from stream.worker import tansu
 
 pytestmark = pytest.mark.broker
 

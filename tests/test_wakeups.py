@@ -15,7 +15,7 @@ from schemas.events import LearningEvent, Retracted
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
 from stream.core.timeline import Record, Timeline, record_time, schedule
-from stream.simulate import simulate
+from stream.sim.simulate import simulate
 from tests.kit import (
     POLICY,
     assignment,

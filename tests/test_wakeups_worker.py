@@ -17,7 +17,7 @@ from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.timeline import Record, Timeline, schedule
 from stream.core.wakeups import REFRESH, WakeIndex
-from stream.simulate import simulate
+from stream.sim.simulate import simulate
 from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, profile, weeks
 from tests.test_due import richer
 from tests.test_properties import FAST

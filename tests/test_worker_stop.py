@@ -13,9 +13,10 @@ import orjson
 import pytest
 
 from schemas import LearnerProfile, LearningEvent
-from stream import codec, demo
+from stream import codec
 from stream.broker import EmbeddedBroker
-from stream.driver import Driver
+from stream.sim import demo
+from stream.sim.driver import Driver
 from tests.streaming import make_topics, read_topic, worker_env
 
 pytestmark = pytest.mark.broker

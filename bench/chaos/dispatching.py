@@ -25,7 +25,7 @@ The chat and mail templates are the package's with a last line `chaos-ref <trans
 Dispatch is on in every run (`--no-dispatch`: only in the receiver outages). Until the
 alerts topic had one reader, a worker at a rebalance or a SIGTERM sometimes waited for good
 in Faust's `wait_empty` for an alerts record two agents read and one never took (the scale
-and rolling runs hung or needed a SIGKILL); see `stream.agents.sink`.
+and rolling runs hung or needed a SIGKILL); see `stream.worker.agents.transition_log`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The input of a chaos run and its expected answer.
 
-A simulated team (`stream.simulate`) with its interventions (conversations, concerns,
+A simulated team (`stream.sim.simulate`) with its interventions (conversations, concerns,
 `resolved`), a few learners erased mid-stream, and poison records. The expected answer is
-`stream.replay.replay` of the records the worker is meant to count, plus each learner's
+`stream.tools.replay.replay` of the records the worker is meant to count, plus each learner's
 final state from the same core (`Timeline`).
 
 Erasure: replay has no notion of it, so an erased learner's expected answer is replay of
@@ -31,8 +31,8 @@ from stream import codec
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.timeline import Record, Timeline, default_until, record_time, schedule
-from stream.replay import replay
-from stream.simulate import persona_of, simulate
+from stream.sim.simulate import persona_of, simulate
+from stream.tools.replay import replay
 
 DAY = dt.timedelta(days=1)
 FUTURE = "9999-06-01T00:00:00+00:00"

@@ -1,7 +1,7 @@
 """One chaos run: a fresh embedded broker, the workers of a scenario, the history driven
 in simulated time, then what was streamed compared with replay.
 
-The driving loop is `stream.driver.Driver.play`'s, except that a tick that is not applied
+The driving loop is `stream.sim.driver.Driver.play`'s, except that a tick that is not applied
 does not end the run: the monitor counts a hang and restarts the workers, and the loop
 keeps waiting until the run's time cap.
 
@@ -57,9 +57,9 @@ from schemas.clock import Tick
 from stream.broker import embedded_broker
 from stream.core.policy import Policy
 from stream.core.timeline import schedule
-from stream.demo import worker_env
-from stream.driver import Driver
 from stream.settings import Settings
+from stream.sim.demo import worker_env
+from stream.sim.driver import Driver
 from stream.topics import Topics, create_topics
 
 PARTITIONS = 4

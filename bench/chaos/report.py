@@ -193,7 +193,7 @@ line's lost) / requests answered 503. An event of a batch sent once found twice 
 counts in the closing line's duplicated; any answer other than 2xx or 503, or a 503
 without Retry-After, fails the suite.
 
-Expected answer: `stream.replay.replay` of the records sent (the driver sends the same
+Expected answer: `stream.tools.replay.replay` of the records sent (the driver sends the same
 records and midnight ticks in simulated time, `TIERWATCH_CLOCK=external`). Replay has no
 notion of erasure: an erased learner is expected to have replay's transitions up to the
 erasure, none after, and no state. Poison records are not part of the expected answer:

@@ -17,9 +17,9 @@ import jinja2
 
 from stream.actions.tokens import Action, Grant
 from stream.core.policy import Policy
+from stream.core.reason_view import reason_view
 from stream.core.state import LearnerState
 from stream.core.weeks import local_date
-from stream.learner_view import reason_view
 
 TEMPLATES = Path(__file__).parent / "templates"
 STEPS = ("observe", "nudge", "conversation", "support plan", "escalate")

@@ -5,7 +5,7 @@ says until when), and stepping them is a no-op. Like bytewax's `notify_at`, once
 has stepped a learner the index knows the next instant the learner wants to be woken, and
 a tick steps only the learners whose instant has come or whose records since may bring it
 nearer. `tierwatch replay` (`stream.core.timeline.Timeline`) and the worker's tick
-(`stream.agents.clock`, one partition at a time) both ask this index; the property tests
+(`stream.worker.agents.ticks`, one partition at a time) both ask this index; the property tests
 check it against stepping every learner at every tick (same outputs, order and states).
 
 The rules, one set for both:

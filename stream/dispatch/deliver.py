@@ -1,6 +1,6 @@
 """Delivering a message: the configured channels, and attempts with exponential backoff and
 jitter (tenacity) that honour a receiver's Retry-After. What is still failing after the
-in-process attempts goes to the retry topic (see `stream.agents.dispatch`)."""
+in-process attempts goes to the retry topic (see `stream.worker.agents.dispatcher`)."""
 
 from __future__ import annotations
 

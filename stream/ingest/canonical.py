@@ -10,8 +10,9 @@ from pydantic import BaseModel, ValidationError
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, Intervention, LearnerProfile
 from stream import codec
-from stream.ingest.context import bearer, ingest_of, read_body, read_json, refuse_invalid, secrets
-from stream.ingest.problems import Refusal
+from stream.http.auth import bearer, secrets
+from stream.http.problems import Refusal
+from stream.ingest.context import ingest_of, read_body, read_json, refuse_invalid
 from stream.ingest.roster_csv import parse_roster_csv
 from stream.normalize.base import NormalizeError, Problem, pointer, stable_learner_id
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
-import hmac
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -20,10 +17,10 @@ from stream import codec
 from stream.core.bounds import event_time_problem
 from stream.core.policy import Policy
 from stream.errors import InvalidRecord
+from stream.http.problems import Refusal
 from stream.ingest.identity import IdentityMap
 from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.memory import Memory
-from stream.ingest.problems import Refusal
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import Sink
 from stream.ingest.statements import StatementRegistry
@@ -233,54 +230,3 @@ def refuse_invalid(
     exc: NormalizeError, status: int = 400, reason: str = "invalid_payload"
 ) -> Refusal:
     return Refusal(status, reason, f"{len(exc.problems)} problem(s) in the payload", exc.problems)
-
-
-def secrets(value: Any) -> list[str]:
-    """The comma-separated secrets of a SecretStr setting (none when unset)."""
-    if value is None:
-        return []
-    return [s.strip() for s in value.get_secret_value().split(",") if s.strip()]
-
-
-def matches(given: str, allowed: list[str]) -> bool:
-    """Constant-time membership of a secret."""
-    found = False
-    for secret in allowed:
-        found |= hmac.compare_digest(given.encode(), secret.encode())
-    return found
-
-
-def not_configured(setting: str) -> Refusal:
-    return Refusal(
-        401, "unauthorized", f"no credentials are configured for this endpoint ({setting})"
-    )
-
-
-def bearer(request: web.Request, allowed: list[str], setting: str) -> str:
-    """The bearer token of a request if it is one of `allowed`; 401 otherwise."""
-    if not allowed:
-        raise not_configured(setting)
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not matches(token.strip(), allowed):
-        challenge = {"WWW-Authenticate": 'Bearer realm="tierwatch"'}
-        raise Refusal(401, "unauthorized", "a valid bearer token is required", headers=challenge)
-    return "bearer:" + token.strip()[:8]
-
-
-def basic(request: web.Request, allowed: list[str], setting: str) -> str:
-    """The key of a request's Basic credentials if `key:secret` is allowed; 401 otherwise."""
-    if not allowed:
-        raise not_configured(setting)
-    header = request.headers.get("Authorization", "")
-    scheme, _, encoded = header.partition(" ")
-    challenge = {"WWW-Authenticate": 'Basic realm="tierwatch xAPI"'}
-    try:
-        pair = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        pair = ""
-    if scheme.lower() != "basic" or not matches(pair, allowed):
-        raise Refusal(
-            401, "unauthorized", "valid Basic credentials are required", headers=challenge
-        )
-    return "basic:" + pair.partition(":")[0]

@@ -15,7 +15,7 @@ import jwt
 import orjson
 from jwt.types import Options
 
-from stream.ingest.problems import Refusal
+from stream.http.problems import Refusal
 
 ALGORITHMS = ["RS256", "RS384", "RS512", "ES256", "ES384", "PS256"]
 

@@ -7,18 +7,9 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from stream.ingest.context import (
-    Ingest,
-    bearer,
-    ingest_of,
-    matches,
-    not_configured,
-    read_body,
-    read_json,
-    refuse_invalid,
-    secrets,
-)
-from stream.ingest.problems import Refusal
+from stream.http.auth import bearer, matches, not_configured, secrets
+from stream.http.problems import Refusal
+from stream.ingest.context import Ingest, ingest_of, read_body, read_json, refuse_invalid
 from stream.normalize import caliper, canvas, moodle
 from stream.normalize.base import Normalized, NormalizeError, Rejected
 

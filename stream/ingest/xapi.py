@@ -18,17 +18,16 @@ from aiohttp import web
 
 from schemas.events import LearningEvent
 from schemas.roster import Identity
+from stream.http.auth import basic, secrets
+from stream.http.problems import Refusal
 from stream.ingest.context import (
     RAW,
     Ingest,
-    basic,
     ingest_of,
     read_json,
     refuse_duplicate_keys,
     refuse_invalid,
-    secrets,
 )
-from stream.ingest.problems import Refusal
 from stream.normalize import xapi
 from stream.normalize.base import NormalizeError, Problem, pointer
 from stream.normalize.xapi_agents import agent_or_group

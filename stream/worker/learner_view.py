@@ -11,28 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from stream.core.policy import Policy
-from stream.core.reason_text import Cause
+from stream.core.reason_view import reason_view
 from stream.core.state import ClosedWeek, LearnerState
 from stream.core.step import role_of
 from stream.core.weeks import local_date, week_label
-
-# Reasons whose text and numbers describe one assessment (its score against the mean of the
-# previous ones) are replaced by a sentence without the score.
-ITEM_LEVEL_CODES = frozenset({"assessment_fall"})
-FALL_TEXT = "An assessment result fell below the learner's recent results."
-FAILED_TEXT = "An assessment was not passed."
-
-
-def reason_view(reason: Cause) -> dict[str, Any]:
-    """A reason as the view shows it, with its sentence: item-level numbers are left out."""
-    if reason.code not in ITEM_LEVEL_CODES:
-        return {"code": reason.code, "text": reason.text, "numbers": dict(reason.numbers)}
-    failed = int(reason.numbers.get("failed", 0) or 0)
-    return {
-        "code": reason.code,
-        "text": FAILED_TEXT if failed else FALL_TEXT,
-        "numbers": {"failed": failed} if "failed" in reason.numbers else {},
-    }
 
 
 def week_view(week: ClosedWeek) -> dict[str, Any]:

@@ -10,15 +10,13 @@ for ever (seen in the chaos suite's scale and rolling runs with dispatch on).
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from stream import codec
 from stream.errors import InvalidRecord
-
-if TYPE_CHECKING:
-    from stream.app import Pipeline
+from stream.worker.pipeline import Pipeline
 
 log = structlog.get_logger("tierwatch.transitions")
 

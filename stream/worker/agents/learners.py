@@ -8,26 +8,24 @@ message is produced, until a new profile for them arrives.
 Each record is processed (and its transitions sent) as it comes; states are written, and
 offsets acknowledged, in batches (`TIERWATCH_BATCH_MAX` records, or when the oldest has
 waited `TIERWATCH_BATCH_WITHIN_S`, or at once when a tick waits for them): each learner's
-state is read and written once per batch (see `stream.agents.batch`).
+state is read and written once per batch (see `stream.worker.agents.batch`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from schemas.events import LearningEvent
 from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
 from stream import codec
-from stream.agents.batch import Batch, Intake, acting_for
 from stream.core.bounds import event_time_problem
 from stream.core.state import LearnerState
 from stream.errors import InvalidRecord
-
-if TYPE_CHECKING:
-    from stream.app import Pipeline
+from stream.worker.agents.batch import Batch, Intake, acting_for
+from stream.worker.pipeline import Pipeline
 
 log = structlog.get_logger("tierwatch.learners")
 FLUSH_CHECK_S = 0.02  # how often an idle agent checks whether processed records wait
@@ -110,7 +108,7 @@ def register(pipeline: Pipeline) -> None:
     async def learners(stream: Any) -> None:
         manual = stream.noack()  # acknowledged once the record's state is stored
         intake = pipeline.intake
-        if intake is None:
+        if not isinstance(intake, Intake):  # None until the agent first starts
             intake = pipeline.intake = Intake(pipeline, manual)
         else:  # the agent restarted (after a crash): what the old run processed is kept
             intake.stream = manual

@@ -16,19 +16,17 @@ import random
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
-from stream.agents.faust_compat import acting_for
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import step
 from stream.core.timeline import Record
 from stream.core.wakeups import plain
-
-if TYPE_CHECKING:
-    from stream.app import Pipeline
+from stream.worker.faust_compat import acting_for
+from stream.worker.pipeline import Pipeline
 
 log = structlog.get_logger("tierwatch.learners")
 __all__ = ["Batch", "Intake", "Pending", "acting_for"]

@@ -38,8 +38,8 @@ from schemas.roster import (
 )
 from stream.core.policy import Policy
 from stream.core.timeline import Record
-from stream.personas import CYCLE, DAY, HOUR, PERSONAS, STRONG, Flags, Story, story_of
 from stream.policyfile import load_policy
+from stream.sim.personas import CYCLE, DAY, HOUR, PERSONAS, STRONG, Flags, Story, story_of
 
 DEFAULT_START = dt.date(2026, 1, 5)  # a Monday: 2026-W02
 SOURCE = "simulator"

@@ -7,17 +7,16 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from stream import codec
-from stream.agents.faust_compat import abandon, committed_offset, flow_suspended
 from stream.core.state import LearnerState
 from stream.errors import InvalidRecord
-
-if TYPE_CHECKING:
-    from stream.app import Pipeline
+from stream.topics import partition_of
+from stream.worker.faust_compat import abandon, committed_offset, flow_suspended
+from stream.worker.pipeline import Pipeline
 
 log = structlog.get_logger("tierwatch.clock")
 REBALANCE_POLL_S = 0.1  # how often a waiting tick looks whether a rebalance has begun
@@ -169,8 +168,6 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
     """Step the learners of a partition the tick may change (`stream.core.wakeups`: those
     whose wake-up has come, and those the index has not seen); return how many were
     stepped. Counts the partition's learners by tier for the `learners_by_tier` gauge."""
-    from stream.app import partition_of
-
     metrics = pipeline.metrics.worker
     started = time.perf_counter()
     n = pipeline.settings.partitions

@@ -27,6 +27,8 @@ from aiokafka.consumer import group_coordinator
 from aiokafka.errors import KafkaError
 from aiokafka.protocol.group import LeaveGroupRequest
 
+from stream.worker.faust_compat import use_consumer_class
+
 _applied = False
 log = structlog.get_logger("tierwatch.tansu")
 
@@ -99,8 +101,6 @@ def apply() -> None:
     global _applied
     if _applied:
         return
-    from stream.agents.faust_compat import use_consumer_class
-
     group_coordinator.GroupCoordinator._maybe_leave_group = _leave_group_from_generation_zero
     use_consumer_class(_Namespace(aiokafka))
     _applied = True

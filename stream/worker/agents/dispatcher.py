@@ -1,13 +1,13 @@
 """Dispatch: tier transitions to delivered messages.
 
 `Dispatcher.on_alert` takes each record of the alerts topic from the topic's one reader
-(the transition log, `stream.agents.sink`; keyed by learner, so it sits on the learner's
-partition beside the state table), plans the messages, skips what the delivery log says was
-delivered, delivers the rest with in-process retries, and hands what is deferred (quiet
-hours) or still failing to the retry topic. `redeliver` consumes the retry topic: it waits
-until a delivery is due, tries again, and after the last round sends it to the dead-letter
-topic. Nothing is dropped silently: every message ends delivered, failed (a permanent
-refusal) or dead-lettered, each counted by channel and outcome.
+(the transition log, `stream.worker.agents.transition_log`; keyed by learner, so it sits
+on the learner's partition beside the state table), plans the messages, skips what the
+delivery log says was delivered, delivers the rest with in-process retries, and hands what
+is deferred (quiet hours) or still failing to the retry topic. `redeliver` consumes the
+retry topic: it waits until a delivery is due, tries again, and after the last round sends
+it to the dead-letter topic. Nothing is dropped silently: every message ends delivered,
+failed (a permanent refusal) or dead-lettered, each counted by channel and outcome.
 
 A dead letter of a rendered delivery names it (`ParkedDelivery`) without its contents: the
 message is parked in the learner's dispatch state, deleted with it on erasure. `tierwatch
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from pydantic import ValidationError
@@ -34,9 +34,8 @@ from stream.dispatch.plan import plan
 from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
 from stream.errors import InvalidRecord
-
-if TYPE_CHECKING:
-    from stream.app import Pipeline
+from stream.worker.faust_app import changelog_configs
+from stream.worker.pipeline import Pipeline
 
 log = structlog.get_logger("tierwatch.dispatch")
 MAX_WAIT_S = 3600.0  # a due time further ahead is re-checked at least hourly
@@ -50,8 +49,6 @@ class Dispatcher:
         self.config = config
         self.channels: dict[str, Channel] = build_channels(config)
         self.templates = Templates(config.templates_dir, config.default_language)
-        from stream.app import changelog_configs
-
         self.table = pipeline.app.Table(
             "dispatch",
             partitions=pipeline.settings.partitions,
@@ -334,7 +331,7 @@ def _message(p: PendingDelivery) -> Message:
 def register(pipeline: Pipeline, config: DispatchConfig) -> Dispatcher:
     """Attach the redeliver agent (and close the channels on shutdown). The alerts topic's
     records reach `Dispatcher.on_alert` through its one reader, the transition log
-    (`stream.agents.sink`)."""
+    (`stream.worker.agents.transition_log`)."""
     dispatcher = Dispatcher(pipeline, config)
 
     async def redeliver(stream: Any) -> None:

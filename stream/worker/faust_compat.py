@@ -27,7 +27,7 @@ one), and tests/test_faust_compat.py has a test for each use.
   from the committed offset (what was processed is de-duplicated by the learner states);
   if the same offsets are still missing after that, they do not exist (a compacted topic)
   and are handed to Faust as a gap. The cause of most such holes at a worker's start (the
-  stream partitions fetching before their seek) is removed by `stream.agents.faust_resume`;
+  stream partitions fetching before their seek) is removed by `stream.worker.faust_resume`;
   the guard stays for any other.
 """
 
@@ -79,7 +79,7 @@ def check_internals(app: Any) -> None:
         missing.append("consumer._thread._ensure_consumer")
     if missing:
         raise FaustInternalsChanged(
-            f"faust-streaming lacks {', '.join(missing)}: stream/agents/faust_compat.py "
+            f"faust-streaming lacks {', '.join(missing)}: stream/worker/faust_compat.py "
             "must be updated for this release"
         )
 

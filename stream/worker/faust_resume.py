@@ -7,7 +7,7 @@ already runs (it read the changelogs), so records of a partition fetched between
 resume and the end of the seek are dropped by the consumer's read offset or cleared from
 an agent's buffer, while the fetch position has already moved past them: they are never
 delivered. Later records of the partition are, out of order, and its commit is stuck until
-`CommitGuard` reads it again (`stream.agents.faust_compat`). Seen in the chaos suite after
+`CommitGuard` reads it again (`stream.worker.faust_compat`). Seen in the chaos suite after
 kill -9: a fall read after the next fall to tier 0 (12 messages lost), and ticks closing
 weeks whose events were not committed (late events counted twice).
 
@@ -29,7 +29,7 @@ from typing import Any
 import structlog
 from faust.types import TP
 
-from stream.agents.faust_compat import FaustInternalsChanged
+from stream.worker.faust_compat import FaustInternalsChanged
 
 log = structlog.get_logger("tierwatch.faust")
 HELD_TOO_LONG_S = 10.0  # held with no rebalance on for this long: released anyway
@@ -127,7 +127,7 @@ def hold_until_sought(app: Any) -> HeldPartitions:
         missing.append("app.consumer_generation_id")
     if missing:
         raise FaustInternalsChanged(
-            f"faust-streaming lacks {', '.join(missing)}: stream/agents/faust_resume.py "
+            f"faust-streaming lacks {', '.join(missing)}: stream/worker/faust_resume.py "
             "must be updated for this release"
         )
     held = HeldPartitions(app)

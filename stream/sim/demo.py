@@ -24,12 +24,12 @@ from schemas.transitions import TierTransition
 from stream import codec
 from stream.broker import embedded_broker, free_port, stop_process
 from stream.core.policy import Policy
-from stream.demo_dispatch import Receiver
-from stream.demo_ingest import KEY, SECRET, curl_command, post_sample, start_ingest
-from stream.driver import Driver, DriverError, DriverStats, GroupWatcher
-from stream.replay import replay
 from stream.settings import Settings
-from stream.simulate import simulate
+from stream.sim.demo_dispatch import Receiver
+from stream.sim.demo_ingest import KEY, SECRET, curl_command, post_sample, start_ingest
+from stream.sim.driver import Driver, DriverError, DriverStats, GroupWatcher
+from stream.sim.simulate import simulate
+from stream.tools.replay import replay
 from stream.topics import Topics, create_topics
 
 ARROW = {True: "↑", False: "↓"}

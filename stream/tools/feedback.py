@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from schemas.roster import FEEDBACK_KINDS, Intervention
 from schemas.transitions import TierTransition
 from stream import codec
-from stream.dlq import read_topic
 from stream.errors import InvalidRecord
+from stream.tools.dlq import read_topic
 from stream.topics import Topics
 
 

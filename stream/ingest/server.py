@@ -15,11 +15,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import ValidationError
 
 from schemas.roster import LearnerProfile
+from stream.http.problems import Refusal, problem_response
 from stream.ingest import canonical, lms, xapi
 from stream.ingest.context import KEY, RAW, Ingest
 from stream.ingest.jwt_events import JwksVerifier
 from stream.ingest.memory import Memory
-from stream.ingest.problems import Refusal, problem_response
 from stream.ingest.ratelimit import RateLimiter
 from stream.ingest.sink import BrokerUnavailable, KafkaSink, Sink
 from stream.ingest.statements import StatementRegistry

@@ -15,10 +15,9 @@ the key as the table serialises it (JSON, with quotes), which names another part
 from __future__ import annotations
 
 import asyncio
-import hmac
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 import structlog
@@ -27,18 +26,16 @@ from aiokafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from yarl import URL
 
-from stream.agents.faust_compat import read_offset
-from stream.app import partition_of
-from stream.ingest.problems import PROBLEM_JSON, Refusal, problem_body
-from stream.learner_view import learner_view
-
-if TYPE_CHECKING:
-    from stream.app import Pipeline
+from stream.http.auth import token_refusal
+from stream.http.problems import PROBLEM_JSON, Refusal, problem_body
+from stream.topics import partition_of
+from stream.worker.faust_compat import read_offset
+from stream.worker.learner_view import learner_view
+from stream.worker.pipeline import Pipeline
 
 LAG_INTERVAL_S = 5.0
 FORWARD_TIMEOUT_S = 10.0
 FORWARDED = "X-Tierwatch-Forwarded"  # set on a routed request: the receiver answers itself
-TOKEN_SETTING = "TIERWATCH_API_TOKEN"
 BROKER_PROBE_S = 2.0  # how often the broker is asked for its metadata
 BROKER_TIMEOUT_S = 5.0  # a probe not answered within this failed
 BROKER_STALE_S = 10.0  # not ready when the broker has not answered for this long
@@ -121,22 +118,6 @@ def recovery_remaining(pipeline: Pipeline) -> dict[str, int]:
         "active": sum(max(0, n) for n in recovery.active_remaining().values()),
         "standby": sum(max(0, n) for n in recovery.standby_remaining().values()),
     }
-
-
-def token_refusal(configured: Any, authorization: str | None) -> Refusal | None:
-    """Why a request's `Authorization` header does not carry the API token (None if it does).
-
-    With no token configured every request is refused, saying which setting is missing."""
-    if configured is None or not configured.get_secret_value():
-        return Refusal(
-            401, "unauthorized", f"no API token is configured for this endpoint ({TOKEN_SETTING})"
-        )
-    scheme, _, given = (authorization or "").partition(" ")
-    expected = configured.get_secret_value().encode()
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-        challenge = {"WWW-Authenticate": 'Bearer realm="tierwatch"'}
-        return Refusal(401, "unauthorized", "a valid bearer token is required", headers=challenge)
-    return None
 
 
 def owner_url(pipeline: Pipeline, learner_id: str) -> URL | None:

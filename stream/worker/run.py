@@ -3,33 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Iterator
 
 import faust
 import structlog
 
-from stream import membership, tansu
-from stream.app import build
-from stream.broker import embedded_broker
+from stream.broker import broker_for
 from stream.core.policy import Policy
 from stream.settings import Settings
 from stream.topics import Topics, create_topics
+from stream.worker import membership, tansu
+from stream.worker.wiring import build
 
 log = structlog.get_logger("tierwatch.worker")
-
-
-@contextlib.contextmanager
-def broker_for(settings: Settings) -> Iterator[tuple[str, Settings]]:
-    """The bootstrap address to use, starting the embedded broker if none is configured."""
-    if settings.broker is not None:
-        yield settings.broker, settings
-        return
-    with embedded_broker() as broker:
-        yield (
-            broker.bootstrap,
-            settings.model_copy(update={"broker": broker.bootstrap, "tansu": True}),
-        )
 
 
 def install_uvloop() -> None:
