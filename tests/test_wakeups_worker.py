@@ -12,11 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
-from schemas.events import LearningEvent
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.timeline import Record, Timeline, schedule
-from stream.core.wakeups import REFRESH, WakeIndex
+from stream.core.wakeups import REFRESH, WakeIndex, plain
 from stream.sim.simulate import simulate
 from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, profile, weeks
 from tests.test_due import richer
@@ -51,7 +50,7 @@ def drive_as_worker(
 
     def flush() -> None:
         for learner_id, applied in batch.items():
-            events_only = all(isinstance(r, LearningEvent) for r in applied)
+            events_only = all(plain(r) for r in applied)
             index.recorded(learner_id, states[learner_id], events_only)
         batch.clear()
 
