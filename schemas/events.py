@@ -16,13 +16,15 @@ Id = Field(min_length=1, max_length=512)
 
 class Retracted(BaseModel):
     """The event a voiding takes back, as its sender knew it: its id, when it happened
-    (its week) and the assessment score it added to the learner's scores, if any."""
+    (its week), the assessment score it added to the learner's scores, if any, and the
+    object it completed, if it was a completion (its assignment is open again)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Id
     occurred_at: Instant
     score: float | None = Field(default=None, ge=0.0, le=1.0, allow_inf_nan=False)
+    completed: str | None = Field(default=None, min_length=1, max_length=512)
 
 
 class LearningEvent(BaseModel):

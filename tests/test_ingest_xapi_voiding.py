@@ -8,6 +8,7 @@ import uuid
 
 import orjson
 
+from stream.ingest.statements import Stored
 from tests.ingest_kit import TOPICS, FakeSink, client, xapi_headers
 from tests.test_ingest_xapi import PASSED
 
@@ -67,3 +68,26 @@ async def test_a_voiding_of_an_unknown_statement_is_accepted_and_counted():
         metrics = await (await http.get("/metrics")).text()
     assert events_of(sink) == []
     assert 'tierwatch_ingest_unused_total{reason="void_unknown",source="xapi"} 1.0' in metrics
+
+
+async def test_a_voided_completion_names_the_object_it_completed():
+    """Completed, then voided: the voided event names the module, so the worker reopens
+    its assignment; the registry keeps it across a restart (its record holds it)."""
+    sink, sid = FakeSink(), str(uuid.uuid4())
+    completed = {
+        **PASSED,
+        "id": sid,
+        "verb": {"id": "http://adlnet.gov/expapi/verbs/completed"},
+        "result": {"completion": True},
+    }
+    async with client(sink) as http:
+        first = await http.post("/xapi/statements", json=completed, headers=xapi_headers())
+        second = await http.post("/xapi/statements", json=voiding(sid), headers=xapi_headers())
+        assert (first.status, second.status) == (200, 200)
+    done, voided = events_of(sink)
+    assert done["kind"] == "completion"
+    assert voided["retracts"]["completed"] == done["object_id"]
+    stored = Stored("f", "ana", done["occurred_at"], None, done["object_id"])
+    again = Stored.of(stored.value())
+    assert again == stored
+    assert again.voidable(sid).retracts.completed == done["object_id"]

@@ -30,18 +30,21 @@ KEY_PREFIX = "s:"
 class Stored(NamedTuple):
     """A stored statement: its fingerprint, whose it is (None: no one identified, e.g. an
     anonymous Group's), and, when it became an event a voiding may take back, that event's
-    time (ISO 8601) and the score it added (`stream.normalize.xapi_voiding.Voidable`)."""
+    time (ISO 8601), the score it added and the object it completed
+    (`stream.normalize.xapi_voiding.Voidable`)."""
 
     fingerprint: str
     learner: str | None = None
     at: str | None = None
     score: float | None = None
+    completed: str | None = None
 
     def value(self) -> bytes:
         """The record value on the registry topic."""
         data: dict[str, Any] = {"f": self.fingerprint, "l": self.learner}
         if self.at is not None:
             data |= {"t": self.at, **({"s": self.score} if self.score is not None else {})}
+            data |= {"c": self.completed} if self.completed is not None else {}
         return orjson.dumps(data)
 
     def voidable(self, sid: str) -> Voidable | None:
@@ -49,9 +52,10 @@ class Stored(NamedTuple):
         if self.learner is None or self.at is None:
             return None
         when = dt.datetime.fromisoformat(self.at)
-        return Voidable(
-            self.learner, Retracted(id=f"xapi:{sid}", occurred_at=when, score=self.score)
+        retracts = Retracted(
+            id=f"xapi:{sid}", occurred_at=when, score=self.score, completed=self.completed
         )
+        return Voidable(self.learner, retracts)
 
     @classmethod
     def of(cls, value: bytes) -> Stored | None:
@@ -62,12 +66,13 @@ class Stored(NamedTuple):
             return None
         if not isinstance(data, dict) or not isinstance(data.get("f"), str):
             return None
-        learner, at, score = data.get("l"), data.get("t"), data.get("s")
+        learner, at, score, completed = data.get("l"), data.get("t"), data.get("s"), data.get("c")
         return cls(
             data["f"],
             learner if isinstance(learner, str) else None,
             at if isinstance(at, str) else None,
             float(score) if isinstance(score, int | float) else None,
+            completed if isinstance(completed, str) and completed else None,
         )
 
 
@@ -120,7 +125,9 @@ class StatementRegistry:
             event = (voidable or {}).get(sid)
             at = event.retracts.occurred_at.isoformat() if event is not None else None
             score = event.retracts.score if event is not None else None
-            stored = Stored(statement_fingerprint(statement), learners.get(sid), at, score)
+            completed = event.retracts.completed if event is not None else None
+            fingerprint = statement_fingerprint(statement)
+            stored = Stored(fingerprint, learners.get(sid), at, score, completed)
             self.restore(sid, stored)
             self.changes[KEY_PREFIX + sid] = stored.value()
 

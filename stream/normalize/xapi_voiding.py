@@ -35,9 +35,13 @@ def unknown(statement_id: str) -> Voidable | None:
 
 def voidable(event: LearningEvent) -> Voidable | None:
     """What a voiding of the statement that made `event` takes back (None for a voiding:
-    it cannot be voided). Only an assessment's score entered the learner's scores."""
+    it cannot be voided). Only an assessment's score entered the learner's scores, only a
+    completion completed its object."""
     if event.kind == "voided":
         return None
     score = event.score if event.kind == "assessment" else None
-    retracts = Retracted(id=event.id, occurred_at=event.occurred_at, score=score)
+    completed = event.object_id if event.kind == "completion" else None
+    retracts = Retracted(
+        id=event.id, occurred_at=event.occurred_at, score=score, completed=completed
+    )
     return Voidable(event.learner_id, retracts)
