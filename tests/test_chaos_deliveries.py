@@ -105,6 +105,21 @@ def test_an_arrival_again_after_a_worker_was_killed_is_resent_not_duplicated(tmp
     assert (out.lost, out.resent, out.duplicated) == (0, 1, 1)
 
 
+def test_a_delivery_in_flight_when_its_worker_was_killed_and_sent_again_is_resent(
+    tmp_path: Path,
+):
+    """The SMTP server recorded the message 0.4 s after its worker was killed (it had the
+    last line); the restarted worker sends it again: resent. A kill 1.5 s before the first
+    arrival is not this delivery's: the second arrival is a duplicate."""
+    want = Expected(required={(T1, "learner", "mail"): "learner_nudge"})
+    journal = tmp_path / "receiver.jsonl"
+    line = {"ch": "mail", "mid": T1, "t": T1, "role": "learner", "route": "learner_nudge"}
+    journal.write_bytes(b"".join(orjson.dumps({**line, "at": at}) + b"\n" for at in (3.4, 8)))
+    assert compare(want, read_journal(journal), {}, kills=[3.0]).resent == 1
+    out = compare(want, read_journal(journal), {}, kills=[1.9])
+    assert (out.resent, out.duplicated) == (0, 1)
+
+
 def test_a_dispatch_dead_letter_names_its_delivery_and_reason():
     """A parked delivery's letter gives (transition, role, channel) and the reason; a
     message that could not be planned gives its transition, and channel and role from the

@@ -17,7 +17,9 @@ A delivery is one message to one role over one channel: (transition id, role, ch
 delivery after its first (and a delivery both delivered and dead-lettered), unless a worker
 started since the arrival before: then it is **resent**, the documented at-least-once (a worker
 killed after sending and before storing its delivery log sends once more, with the same
-`webhook-id` or `Message-ID`); **spurious**: delivered or dead-lettered, not expected (nor
+`webhook-id` or `Message-ID`; a delivery in flight when its worker was killed arrives up to
+`IN_FLIGHT_S` after the kill: an SMTP server records a message once it has its last line,
+while the worker that sent it may be gone already); **spurious**: delivered or dead-lettered, not expected (nor
 optional).
 """
 
@@ -28,6 +30,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
+
+IN_FLIGHT_S = 1.0  # a delivery arriving this soon after a kill was sent before it
 from pathlib import Path
 
 import orjson
@@ -193,7 +197,7 @@ def compare(
     out.lost = len(lost)
     out.details += [f"delivery lost: {brief(k, want.required[k])}" for k in lost[:DETAILS]]
     for key, times in journal.arrivals.items():
-        again = [b for a, b in pairwise(times) if any(a < k < b for k in kills)]
+        again = [b for a, b in pairwise(times) if any(a - IN_FLIGHT_S < k < b for k in kills)]
         out.resent += len(again)
         extra = len(times) - 1 - len(again) + (key in letters)
         if extra:
