@@ -19,8 +19,8 @@ started since the arrival before: then it is **resent**, the documented at-least
 killed after sending and before storing its delivery log sends once more, with the same
 `webhook-id` or `Message-ID`; a delivery in flight when its worker was killed arrives up to
 `IN_FLIGHT_S` after the kill: an SMTP server records a message once it has its last line,
-while the worker that sent it may be gone already); **spurious**: delivered or dead-lettered, not expected (nor
-optional).
+while the worker that sent it may be gone already); **spurious**: delivered or
+dead-lettered, not expected (nor optional).
 """
 
 from __future__ import annotations
@@ -30,8 +30,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
-
-IN_FLIGHT_S = 1.0  # a delivery arriving this soon after a kill was sent before it
 from pathlib import Path
 
 import orjson
@@ -48,6 +46,7 @@ from stream.dispatch.plan import plan
 from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
 
+IN_FLIGHT_S = 1.0  # a delivery arriving this soon after a kill was sent before it
 Key = tuple[str, str, str]  # transition id, role, channel
 DETAILS = 4
 MISSING_DETAIL = re.compile(r"^(\S+) to (\S+): ")
