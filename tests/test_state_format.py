@@ -241,7 +241,7 @@ def test_the_profile_is_stored_without_the_learner_id():
 def test_no_simulated_learner_state_is_over_a_kibibyte_and_a_completion():
     """Every persona, 12 weeks: the stored state stays within 1,024 bytes (bench row 8)
     and the up to three completions remembered with the assignment they closed, so that
-    voiding one reopens it (about 60 bytes each, `stream.core.completions`): 1,088."""
+    voiding one reopens it (about 45 bytes each, `stream.core.completions`): 1,088."""
     timeline = Timeline(POLICY)
     for _ in run_history(simulate(200, 12, 7, policy=POLICY), POLICY, None, timeline):
         pass

@@ -27,7 +27,12 @@ def void(target: LearningEvent, when: dt.datetime, score: float | None = None) -
             "kind": "voided",
             "object_id": target.id,
             "source": "test",
-            "retracts": {"id": target.id, "occurred_at": target.occurred_at, "score": score},
+            "retracts": {
+                "id": target.id,
+                "occurred_at": target.occurred_at,
+                "score": score,
+                "completed": target.object_id if target.kind == "completion" else None,
+            },
         }
     )
 

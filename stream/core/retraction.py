@@ -107,7 +107,7 @@ def retract(state: LearnerState, event: LearningEvent, policy: Policy) -> tuple[
     if key in state.retracted:
         return "duplicate", "retraction"
     state.retracted = [*state.retracted, key][-MAX_RETRACTED:]
-    reopened = completions.reopen(state, key)
+    reopened = target.completed is not None and completions.reopen(state, target.completed)
     week = week_of(target.occurred_at, policy.tz)
     if state.evaluated_week is None or week > state.evaluated_week:
         bucket = state.open_weeks.get(week)

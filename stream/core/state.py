@@ -235,23 +235,21 @@ StoredAssignment = Annotated[
 
 
 class Completion(_Model):
-    """A completion that closed an assignment, remembered so that voiding it reopens the
-    assignment (`stream.core.completions`): the completion event's short key and the
-    assignment. Stored as a row, `[key, object id, kind, due]`."""
+    """An assignment a completion closed, kept so that voiding the completion reopens it
+    (`stream.core.completions`). Stored as a row, `[object id, kind, due]`."""
 
-    key: int
     object_id: str
     kind: AssignmentKind
     due: dt.date
 
     def row(self) -> list[Any]:
         """The stored form."""
-        return [self.key, self.object_id, self.kind, self.due.isoformat()]
+        return [self.object_id, self.kind, self.due.isoformat()]
 
 
 def _completion_of(item: Any) -> Any:
     if isinstance(item, list):
-        return dict(zip(("key", "object_id", "kind", "due"), item, strict=False))
+        return dict(zip(("object_id", "kind", "due"), item, strict=False))
     return item
 
 

@@ -94,7 +94,7 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     if retraction.voided(state, key):  # taken back before it came: it gives nothing
         return [Notice("duplicate", state.learner_id)]
     if event.kind == "completion":
-        completions.complete(state, key, event.object_id)
+        completions.complete(state, event.object_id)
     local = event.occurred_at.astimezone(policy.tz)
     week = week_of_date(local.date())
     if state.evaluated_week is not None and week <= state.evaluated_week:
