@@ -108,3 +108,8 @@ class Intervention(BaseModel):
     transition_id: str | None = Field(
         default=None, max_length=64, description="the transition a piece of feedback is about"
     )
+    on: dt.date | None = Field(
+        default=None,
+        description="the day the manager gave: when the conversation was held, or the "
+        "follow-up the support plan agreed (an action page asks for it)",
+    )

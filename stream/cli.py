@@ -151,6 +151,19 @@ def worker() -> None:
     run_worker(settings, _policy(settings.policy_file))
 
 
+actions_app = typer.Typer(help="Manager action links.", no_args_is_help=True)
+app.add_typer(actions_app, name="actions")
+
+
+@actions_app.command("new-key")
+def actions_new_key() -> None:
+    """Print a new key for TIERWATCH_ACTION_KEYS (put it first; keep the old one after it
+    until the links it signed have expired)."""
+    from stream.actions.tokens import ActionKeys
+
+    typer.echo(ActionKeys.generate())
+
+
 roster_app = typer.Typer(help="The roster: who learners are.", no_args_is_help=True)
 identities_app = typer.Typer(
     help="LMS identities and the learners they belong to.", no_args_is_help=True

@@ -92,6 +92,7 @@ class WorkerMetrics:
     table_recovery_remaining: Gauge
     erasures: Counter
     commit_repairs: Counter
+    actions_recorded: Counter
     dead_letter_failures: Counter
     feedback: Counter
     erased_dropped: Counter
@@ -163,6 +164,11 @@ class WorkerMetrics:
                 "partitions whose commits were stuck behind records never delivered, read "
                 "again (reread) or, when those offsets do not exist, skipped as a gap (gap)",
                 ("action",),
+            ),
+            actions_recorded=counter(
+                "actions_recorded",
+                "interventions recorded from action pages, by kind and the link's recipient",
+                ("kind", "recipient"),
             ),
             feedback=counter(
                 "feedback",

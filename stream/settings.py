@@ -134,6 +134,20 @@ class Settings(BaseSettings):
         description="xAPI statement ids an ingest remembers (about 620 bytes each: 150,000 "
         "is about 90 MiB); beyond, the least recently stored are forgotten",
     )
+    action_keys: SecretStr | None = Field(
+        default=None,
+        description="keys of manager action links, separated by commas, newest first (the "
+        "first signs, all verify; `tierwatch actions new-key` makes one); unset: no links",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="the address people open action links on (a worker's web address, or "
+        "the proxy in front of the workers); default: the worker's own",
+    )
+    action_link_days: int = Field(
+        default=14, ge=1, le=90, description="how long an action link in a message works"
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     pseudonym_key: SecretStr = Field(

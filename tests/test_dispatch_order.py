@@ -75,6 +75,7 @@ def dispatcher() -> Dispatcher:
         policy=SimpleNamespace(tz=ZoneInfo("UTC")),
     )
     d.config, d.templates, d.table, d._locks = CONFIG, Templates(), {}, {}  # type: ignore[assignment]
+    d.links = None
     d.channels = {"hook": Hook()}  # type: ignore[dict-item]
     names = ("dispatches", "dispatch_attempts", "dispatch_seconds", "erased_dropped")
     d.metrics = SimpleNamespace(**{n: Counter() for n in names})  # type: ignore[assignment]

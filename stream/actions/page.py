@@ -28,7 +28,6 @@ LABELS: dict[Action, str] = {
     "support_plan": "We agreed a support plan",
     "concern_raised": "I have a concern (involve HR or wellbeing)",
     "resolved": "Resolved: no further support needed",
-    "snoozed": "Snooze reminders until a date",
     "not_useful": "This prompt was not useful",
     "incorrectly_flagged": "This learner was flagged incorrectly",
 }
@@ -56,6 +55,8 @@ REFUSALS: dict[str, tuple[int, str, str]] = {
                    "manager at the time. Their current manager gets the next message."),
     "form": (400, "This form has expired", "Open the link from the message again and submit "
              "the form once more."),
+    "unavailable": (503, "Please try again in a moment", "tierwatch is moving this learner's "
+                    "data between its workers. Reload the page in a few seconds."),
     "unknown": (404, "Nothing to show for this learner", "tierwatch has no record of this "
                 "learner any more (their data may have been erased)."),
 }  # fmt: skip
@@ -76,6 +77,7 @@ class ActionPage:
     form: str
     today: str
     recorded: str | None = None
+    error: str | None = None
     steps: tuple[str, ...] = STEPS
     script: tuple[str, ...] = SCRIPT
     checklist: tuple[str, ...] = CHECKLIST
@@ -93,7 +95,7 @@ def step_of(state: LearnerState) -> str:
 
 def page_for(
     grant: Grant, state: LearnerState, policy: Policy, now: dt.datetime, form: str,
-    recorded: str | None = None,
+    recorded: str | None = None, error: str | None = None,
 ) -> ActionPage:  # fmt: skip
     profile = state.profile
     since = local_date(state.tier_since, policy.tz) if state.tier_since is not None else None
@@ -109,6 +111,7 @@ def page_for(
         form=form,
         today=local_date(now, policy.tz).isoformat(),
         recorded=LABELS.get(recorded) if recorded in LABELS else None,
+        error=error,
     )
 
 

@@ -29,7 +29,6 @@ Action = Literal[
     "support_plan",
     "concern_raised",
     "resolved",
-    "snoozed",
     "not_useful",
     "incorrectly_flagged",
 ]

@@ -6,6 +6,7 @@ passed in.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -120,15 +121,17 @@ def plan(
     last_nudge: dt.date | None,
     now: dt.datetime,
     tz: ZoneInfo,
+    links_for: Callable[[Role], Mapping[str, str]] | None = None,
 ) -> Plan:
-    """The messages a transition calls for."""
+    """The messages a transition calls for; `links_for(role)`: links a role's messages
+    carry besides the configured ones (the signed action link)."""
     result = Plan()
     route = transition.route
     recent = last_nudge is not None and (now.date() - last_nudge).days < config.nudge_every_days
     if route == "learner_nudge" and recent and last_nudge is not None:
         result.skipped.append(f"a nudge was sent on {last_nudge.isoformat()}")
         return result
-    context = outbound(transition, profile, config.links)
+    base = outbound(transition, profile, config.links)
     not_before = (
         quiet_until(now, _zone(profile, tz), config.quiet_hours)
         if route == "learner_nudge"
@@ -139,6 +142,8 @@ def plan(
     if not roles:
         result.skipped.append(f"nobody was addressed for this learner before ({route})")
     for role in roles:
+        more = links_for(role) if links_for is not None else {}
+        context = {**base, "links": {**base["links"], **more}} if more else base
         for name in config.routes.get(route, []):
             channel = config.channels[name]
             rendered = templates.render(route, role, language, context, channel.type)

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from schemas.dispatch import REDRIVE_REASON, ParkedDelivery, PendingDelivery, RedriveRequest
 from schemas.transitions import TierTransition
 from stream import codec, scrub
+from stream.actions.links import action_links
 from stream.dispatch.base import Channel, Message, Outcome
 from stream.dispatch.config import DispatchConfig
 from stream.dispatch.deliver import build_channels, deliver
@@ -49,6 +50,7 @@ class Dispatcher:
         self.config = config
         self.channels: dict[str, Channel] = build_channels(config)
         self.templates = Templates(config.templates_dir, config.default_language)
+        self.links = action_links(pipeline.settings, str(pipeline.app.conf.canonical_url))
         self.table = pipeline.app.Table(
             "dispatch",
             partitions=pipeline.settings.partitions,
@@ -92,9 +94,12 @@ class Dispatcher:
         learner = self.pipeline.load(t.learner_id)
         profile = learner.profile if learner else None
         now = t.at  # plan in the transition's own time: quiet hours are about when it happened
+        links = (
+            self.links.for_transition(t, profile, dt.datetime.now(dt.UTC)) if self.links else None
+        )
         result = plan(
             t, profile, self.config, self.templates, told=state.told_at(t.at),
-            last_nudge=state.last_nudge, now=now, tz=self.pipeline.policy.tz,
+            last_nudge=state.last_nudge, now=now, tz=self.pipeline.policy.tz, links_for=links,
         )  # fmt: skip
         for skipped in result.skipped:
             self.metrics.dispatches.labels("-", "skipped").inc()

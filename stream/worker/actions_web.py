@@ -1,0 +1,182 @@
+"""The action pages on the worker's web server: `GET /act/{token}` shows a learner's tier
+and why, with a form per action the link grants; `POST /act/{token}` records one.
+
+GET never changes anything (mail scanners open links). A post must carry the page's form
+token (bound to the link, expiring) and come from tierwatch's own page (`Origin`,
+`Sec-Fetch-Site`), and is answered with a redirect to the page (303), which says what was
+recorded. The intervention goes to the interventions topic with an id made of the form's
+nonce and the action: the same form posted twice records one intervention.
+
+A learner's state lives on the worker that owns its partition: a request for a learner
+owned elsewhere is forwarded there (body and headers), as `GET /learners/{id}` is. Links
+that expire, were changed, or name a manager the learner no longer reports to get a page
+that says so, with a 4xx (never a stack trace).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import aiohttp
+import structlog
+from faust.web import View
+from yarl import URL
+
+from schemas.roster import Intervention
+from stream.actions.forms import issue_form, read_form, same_site
+from stream.actions.links import keys_of
+from stream.actions.page import LABELS, page_for, refused, render
+from stream.actions.tokens import Grant, TokenRefused
+from stream.core.state import LearnerState
+from stream.worker.ops import FORWARD_TIMEOUT_S, FORWARDED, owner_url, same_node
+from stream.worker.pipeline import Pipeline
+
+log = structlog.get_logger("tierwatch.actions")
+MAX_FORM_BYTES = 8192
+PAST_DAYS = 60  # a conversation recorded this long after it happened at most
+AHEAD_DAYS = 90  # a follow-up or snooze this far ahead at most
+HEADERS = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'",
+}
+
+
+def intervention_of(
+    grant: Grant, form: dict[str, str], nonce: str, now: dt.datetime, today: dt.date
+) -> Intervention | str:
+    """The intervention a posted form records, or why it cannot (a sentence)."""
+    action = form.get("action", "")
+    if action not in grant.actions:
+        return "This link does not allow that action."
+    on: dt.date | None = None
+    if action in ("conversation_held", "support_plan", "snoozed"):
+        try:
+            on = dt.date.fromisoformat(form.get("on", ""))
+        except ValueError:
+            return "Please give a date."
+        past = action == "conversation_held"
+        low = today - dt.timedelta(days=PAST_DAYS) if past else today + dt.timedelta(days=1)
+        high = today if past else today + dt.timedelta(days=AHEAD_DAYS)
+        if not low <= on <= high:
+            return f"Please give a date from {low.isoformat()} to {high.isoformat()}."
+    note = form.get("note", "").strip()[:4000] or None
+    return Intervention(
+        id=f"link:{nonce}:{action}", learner_id=grant.learner_id, kind=action,
+        at=now, transition_id=grant.transition_id, note=note, on=on,
+    )  # fmt: skip
+
+
+def register(pipeline: Pipeline) -> None:
+    """Attach the action pages to the worker's web server (when action keys are set)."""
+    keys = keys_of(pipeline.settings)
+    if keys is None:
+        return
+    app, policy = pipeline.app, pipeline.policy
+    interventions = app.topic(
+        pipeline.topics.interventions, key_serializer="raw", value_serializer="raw"
+    )
+    public = pipeline.settings.public_url or str(app.conf.canonical_url)
+
+    def page(view: Any, status: int, html: str) -> Any:
+        return view.bytes(html.encode(), content_type="text/html", status=status, headers=HEADERS)
+
+    def refusal(view: Any, why: str) -> Any:
+        status, html = refused(why)
+        return page(view, status, html)
+
+    async def forward(view: Any, request: Any, owner: URL) -> Any:
+        headers = {FORWARDED: "1"}
+        for name in ("Origin", "Sec-Fetch-Site", "Content-Type"):
+            if name in request.headers:
+                headers[name] = request.headers[name]
+        body = await request.read() if request.method == "POST" else None
+        timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
+        try:
+            async with app.http_client.request(
+                request.method, owner.join(request.rel_url), data=body, headers=headers,
+                timeout=timeout, allow_redirects=False,
+            ) as answer:  # fmt: skip
+                out = dict(HEADERS)
+                if "Location" in answer.headers:
+                    out["Location"] = answer.headers["Location"]
+                return view.bytes(await answer.read(), content_type=answer.content_type,
+                                  status=answer.status, headers=out)  # fmt: skip
+        except (TimeoutError, aiohttp.ClientError):
+            return refusal(view, "unavailable")
+
+    async def grant_and_owner(view: Any, request: Any, token: str) -> tuple[Grant | None, Any]:
+        """The link's grant, or the answer: a refusal, or the owner's (forwarded)."""
+        try:
+            grant = keys.read(token, dt.datetime.now(dt.UTC))
+        except TokenRefused as refused_:
+            return None, refusal(view, refused_.why)
+        if FORWARDED not in request.headers:
+            owner = owner_url(pipeline, grant.learner_id)
+            if owner is None:
+                return None, refusal(view, "unavailable")
+            if not same_node(owner, URL(str(app.conf.canonical_url))):
+                return None, await forward(view, request, owner)
+        return grant, None
+
+    def reports_to(grant: Grant, state: LearnerState) -> bool:
+        """Whether the link's manager is still the learner's (HR and wellbeing: any)."""
+        if grant.recipient != "manager" or state.profile is None:
+            return True
+        return state.profile.manager_id == grant.recipient_id
+
+    async def show(view: Any, request: Any, token: str) -> Any:
+        grant, answer = await grant_and_owner(view, request, token)
+        if grant is None:
+            return answer
+        state = pipeline.load(grant.learner_id)
+        if state is None:
+            return refusal(view, "unknown")
+        if not reports_to(grant, state):
+            return refusal(view, "other_team")
+        now = dt.datetime.now(dt.UTC)
+        if request.method != "POST":
+            fresh = issue_form(keys, token, now)
+            done = request.query.get("done")
+            return page(view, 200, render(page_for(grant, state, policy, now, fresh, done)))
+        if not same_site(
+            request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), public
+        ):
+            return refusal(view, "form")
+        if (request.content_length or 0) > MAX_FORM_BYTES:
+            return refusal(view, "form")
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        try:
+            nonce = read_form(keys, form.get("form", ""), token, now).nonce
+        except TokenRefused:
+            return refusal(view, "form")
+        made = intervention_of(grant, form, nonce, now, now.astimezone(policy.tz).date())
+        if isinstance(made, str):  # the page again, saying what to correct
+            again = page_for(grant, state, policy, now, issue_form(keys, token, now), error=made)
+            return page(view, 400, render(again))
+        await interventions.send(
+            key=grant.learner_id.encode(), value=made.model_dump_json(exclude_none=True).encode()
+        )
+        pipeline.metrics.worker.actions_recorded.labels(made.kind, grant.recipient).inc()
+        log.info("action_recorded", kind=made.kind, recipient=grant.recipient,
+                 learner=pipeline.pseudonym(grant.learner_id))  # fmt: skip
+        location = f"{request.path}?done={made.kind}"
+        return view.bytes(b"", status=303, headers={**HEADERS, "Location": location})
+
+    class ActionPage(View):
+        """GET shows, POST records (see the module)."""
+
+        async def get(self, request: Any, token: str) -> Any:
+            return await show(self, request, token)
+
+        async def post(self, request: Any, token: str) -> Any:
+            return await show(self, request, token)
+
+    app.page("/act/{token}")(ActionPage)
+
+
+__all__ = ["LABELS", "intervention_of", "register"]
