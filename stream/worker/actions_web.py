@@ -64,10 +64,9 @@ def intervention_of(
         high = today if past else today + dt.timedelta(days=AHEAD_DAYS)
         if not low <= on <= high:
             return f"Please give a date from {low.isoformat()} to {high.isoformat()}."
-    note = form.get("note", "").strip()[:4000] or None
-    return Intervention(
+    return Intervention(  # no free text: a note never reaches a topic (README, privacy)
         id=f"link:{nonce}:{action}", learner_id=grant.learner_id, kind=action,
-        at=now, transition_id=grant.transition_id, note=note, on=on,
+        at=now, transition_id=grant.transition_id, on=on,
     )  # fmt: skip
 
 
