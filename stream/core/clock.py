@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from stream.core.policy import Policy
 from stream.core.weeks import add_days, last_closed_week, local_date
@@ -24,27 +26,37 @@ class Clock:
     closed: int  # the latest week that closed at least the grace period before `now`
 
 
-_last_clock: tuple[Policy, Clock] | None = None
-
-
 def clock_at(now: dt.datetime, policy: Policy) -> Clock:
-    """The clock of a tick, computed once for the learners that one tick sweeps over
-    (remembered for the last `now` object and policy; holding both keeps their ids unique)."""
-    global _last_clock
-    last = _last_clock
-    if last is not None and last[0] is policy and last[1].now is now:
-        return last[1]
-    grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
-    today = _with_room(local_date(now, policy.tz), policy)  # see the module docstring
-    clock = Clock(now, today, last_closed_week(now, policy.tz, grace))
-    _last_clock = (policy, clock)
-    return clock
-
-
-def _with_room(today: dt.date, policy: Policy) -> dt.date:
-    """The day nearest `today` from which the step's day arithmetic stays in the calendar."""
+    """The clock of a tick at `now` in the policy's timezone, worked out once for all the
+    learners one tick sweeps over (`_clock` is remembered by its arguments)."""
+    follow_up = policy.follow_up
+    ahead = max(follow_up.days, follow_up.exposed_days) + 1
     back = policy.assignments.counting_days + 1
-    ahead = max(policy.follow_up.days, policy.follow_up.exposed_days) + 1
+    grace = policy.weeks.close_grace_hours
+    return _clock(now, now.tzinfo, now.fold, policy.tz, grace, back, ahead)
+
+
+@lru_cache(maxsize=64)
+def _clock(
+    now: dt.datetime,
+    zone: dt.tzinfo | None,
+    fold: int,
+    tz: ZoneInfo,
+    grace_hours: float,
+    back: int,
+    ahead: int,
+) -> Clock:
+    """The clock at `now` for a policy's timezone, grace and room (`back` days before
+    today, `ahead` after it: see the module docstring). A pure function of its arguments;
+    `now`'s zone and fold are in them so that equal arguments are one way of writing `now`
+    (equal instants written in two zones take the grace off in their own wall time)."""
+    today = _with_room(local_date(now, tz), back, ahead)
+    return Clock(now, today, last_closed_week(now, tz, dt.timedelta(hours=grace_hours)))
+
+
+def _with_room(today: dt.date, back: int, ahead: int) -> dt.date:
+    """The day nearest `today` from which the step's day arithmetic (`back` days before,
+    `ahead` days after) stays in the calendar."""
     earliest = add_days(dt.date.min, back)
     latest = add_days(dt.date.max, -ahead)
     return min(max(today, earliest), latest)

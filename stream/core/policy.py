@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -14,7 +14,6 @@ from schemas.transitions import Exposure
 DEFAULT_ROLE = "default"
 ExposureKey = tuple[str, bool | None, bool | None, bool | None]
 _FLAGS: tuple[Exposure, ...] = ("customer_facing", "compliance_sensitive", "leadership_pipeline")
-_MAX_EXPOSURES = 1024
 
 
 class PolicyError(Exception):
@@ -198,25 +197,34 @@ class Policy(_Section):
         return roles.get(name) or roles[DEFAULT_ROLE]
 
     @cached_property
-    def _exposures(self) -> dict[ExposureKey, tuple[Role, tuple[Exposure, ...]]]:
-        return {}
+    def _role_flags(self) -> dict[str, tuple[Role, tuple[bool, ...]]]:
+        """Each role (resolved) with its own exposure flags, in the order of `_FLAGS`."""
+        return {
+            name: (role, tuple(bool(getattr(role, flag)) for flag in _FLAGS))
+            for name, role in self._resolved_roles.items()
+        }
 
     def exposure(self, key: ExposureKey) -> tuple[Role, tuple[Exposure, ...]]:
-        """A role and its exposure flags, each flag of `key` (role name, customer-facing,
-        compliance-sensitive, leadership pipeline) overriding the role's unless None.
-        Remembered per key: the tick asks this for every learner."""
-        found = self._exposures.get(key)
-        if found is None:
-            role = self.role(key[0])
-            flags: list[Exposure] = []
-            for flag, own in zip(_FLAGS, key[1:], strict=True):
-                if own if own is not None else getattr(role, flag):
-                    flags.append(flag)
-            found = (role, tuple(flags))
-            if len(self._exposures) >= _MAX_EXPOSURES:  # unknown role names are unbounded
-                self._exposures.clear()
-            self._exposures[key] = found
-        return found
+        """A role (the default if unknown) and its exposure flags, each flag of `key` (role
+        name, customer-facing, compliance-sensitive, leadership pipeline) overriding the
+        role's unless None."""
+        roles = self._role_flags
+        role, own = roles.get(key[0]) or roles[DEFAULT_ROLE]
+        return role, _exposure_flags(key[1], key[2], key[3], own)
+
+
+@lru_cache(maxsize=256)
+def _exposure_flags(
+    customer: bool | None, compliance: bool | None, lead: bool | None, role: tuple[bool, ...]
+) -> tuple[Exposure, ...]:
+    """The exposure flags set: the profile's own (`customer`, `compliance`, `lead`) unless
+    None, else the role's. A pure function of a few booleans, remembered (216 keys at most)."""
+    own = (customer, compliance, lead)
+    return tuple(
+        flag
+        for flag, mine, default in zip(_FLAGS, own, role, strict=True)
+        if (mine if mine is not None else default)
+    )
 
 
 def _path(loc: tuple[str | int, ...]) -> str:
