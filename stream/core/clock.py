@@ -11,9 +11,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from functools import lru_cache
-from zoneinfo import ZoneInfo
 
-from stream.core.policy import Policy
+from stream.core.policy import Calendar, Policy
 from stream.core.weeks import add_days, last_closed_week, local_date
 
 
@@ -29,29 +28,18 @@ class Clock:
 def clock_at(now: dt.datetime, policy: Policy) -> Clock:
     """The clock of a tick at `now` in the policy's timezone, worked out once for all the
     learners one tick sweeps over (`_clock` is remembered by its arguments)."""
-    follow_up = policy.follow_up
-    ahead = max(follow_up.days, follow_up.exposed_days) + 1
-    back = policy.assignments.counting_days + 1
-    grace = policy.weeks.close_grace_hours
-    return _clock(now, now.tzinfo, now.fold, policy.tz, grace, back, ahead)
+    return _clock(now, now.tzinfo, now.fold, policy.calendar)
 
 
 @lru_cache(maxsize=64)
-def _clock(
-    now: dt.datetime,
-    zone: dt.tzinfo | None,
-    fold: int,
-    tz: ZoneInfo,
-    grace_hours: float,
-    back: int,
-    ahead: int,
-) -> Clock:
-    """The clock at `now` for a policy's timezone, grace and room (`back` days before
-    today, `ahead` after it: see the module docstring). A pure function of its arguments;
-    `now`'s zone and fold are in them so that equal arguments are one way of writing `now`
-    (equal instants written in two zones take the grace off in their own wall time)."""
-    today = _with_room(local_date(now, tz), back, ahead)
-    return Clock(now, today, last_closed_week(now, tz, dt.timedelta(hours=grace_hours)))
+def _clock(now: dt.datetime, zone: dt.tzinfo | None, fold: int, calendar: Calendar) -> Clock:
+    """The clock at `now` for a policy's calendar. A pure function of its arguments; `now`'s
+    zone and fold are in them so that equal arguments are one way of writing `now` (equal
+    instants written in two zones take the grace off in their own wall time)."""
+    tz = calendar.tz
+    today = _with_room(local_date(now, tz), calendar.back, calendar.ahead)
+    grace = dt.timedelta(hours=calendar.close_grace_hours)
+    return Clock(now, today, last_closed_week(now, tz, grace))
 
 
 def _with_room(today: dt.date, back: int, ahead: int) -> dt.date:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property, lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -142,6 +142,16 @@ DEFAULT_ROLES: dict[str, Role] = {
 }
 
 
+class Calendar(NamedTuple):
+    """What a tick's clock (`stream.core.clock`) needs of the policy, derived once: a
+    hashable value, so that the clock can be remembered by it."""
+
+    tz: ZoneInfo
+    close_grace_hours: float
+    back: int  # days before a tick's date its step reaches: pruning `counting_days` back, + 1
+    ahead: int  # days after it: a follow-up `follow_up.days` (or `exposed_days`) ahead, + 1
+
+
 class Policy(_Section):
     """The whole policy. Roles other than `default` inherit its thresholds."""
 
@@ -179,6 +189,12 @@ class Policy(_Section):
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @cached_property
+    def calendar(self) -> Calendar:
+        ahead = max(self.follow_up.days, self.follow_up.exposed_days) + 1
+        back = self.assignments.counting_days + 1
+        return Calendar(self.tz, self.weeks.close_grace_hours, back, ahead)
 
     @cached_property
     def _resolved_roles(self) -> dict[str, Role]:

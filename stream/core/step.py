@@ -173,7 +173,8 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
             state.evaluated_week = week
     else:  # a week closed now has risen on today's deadline conditions already
         out.extend(tiers.deadlines_passed(state, clock, policy))
-    out.extend(tiers.follow_up(state, clock, policy))
+    if state.follow_up_due is not None or state.tier == 2:  # else no follow-up to decide
+        out.extend(tiers.follow_up(state, clock, policy))
     if state.assignments or state.completions:
         _prune_assignments(state, clock.today, policy)
     return out
