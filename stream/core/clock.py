@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
-from stream.core.policy import Policy
+from stream.core.policy import Calendar, Policy
 from stream.core.weeks import add_days, last_closed_week, local_date
 
 
@@ -24,27 +25,26 @@ class Clock:
     closed: int  # the latest week that closed at least the grace period before `now`
 
 
-_last_clock: tuple[Policy, Clock] | None = None
-
-
 def clock_at(now: dt.datetime, policy: Policy) -> Clock:
-    """The clock of a tick, computed once for the learners that one tick sweeps over
-    (remembered for the last `now` object and policy; holding both keeps their ids unique)."""
-    global _last_clock
-    last = _last_clock
-    if last is not None and last[0] is policy and last[1].now is now:
-        return last[1]
-    grace = dt.timedelta(hours=policy.weeks.close_grace_hours)
-    today = _with_room(local_date(now, policy.tz), policy)  # see the module docstring
-    clock = Clock(now, today, last_closed_week(now, policy.tz, grace))
-    _last_clock = (policy, clock)
-    return clock
+    """The clock of a tick at `now` in the policy's timezone, worked out once for all the
+    learners one tick sweeps over (`_clock` is remembered by its arguments)."""
+    return _clock(now, now.tzinfo, now.fold, policy.calendar)
 
 
-def _with_room(today: dt.date, policy: Policy) -> dt.date:
-    """The day nearest `today` from which the step's day arithmetic stays in the calendar."""
-    back = policy.assignments.counting_days + 1
-    ahead = max(policy.follow_up.days, policy.follow_up.exposed_days) + 1
+@lru_cache(maxsize=64)
+def _clock(now: dt.datetime, zone: dt.tzinfo | None, fold: int, calendar: Calendar) -> Clock:
+    """The clock at `now` for a policy's calendar. A pure function of its arguments; `now`'s
+    zone and fold are in them so that equal arguments are one way of writing `now` (equal
+    instants written in two zones take the grace off in their own wall time)."""
+    tz = calendar.tz
+    today = _with_room(local_date(now, tz), calendar.back, calendar.ahead)
+    grace = dt.timedelta(hours=calendar.close_grace_hours)
+    return Clock(now, today, last_closed_week(now, tz, grace))
+
+
+def _with_room(today: dt.date, back: int, ahead: int) -> dt.date:
+    """The day nearest `today` from which the step's day arithmetic (`back` days before,
+    `ahead` days after) stays in the calendar."""
     earliest = add_days(dt.date.min, back)
     latest = add_days(dt.date.max, -ahead)
     return min(max(today, earliest), latest)

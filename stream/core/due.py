@@ -14,7 +14,8 @@ these instants (`on_tick` in `stream.core.step` is idempotent):
 - the follow-up's due day.
 
 The deadline conditions, the follow-up's decision and the Tier 2 re-arming depend on the
-day only through these dates, and `rise` never moves on conditions that did not change.
+day only through these dates (`stream.core.tiers`), and `rise` never moves on conditions
+that did not change.
 A record can change this. An event can set the first week to evaluate, complete an
 assignment (which only weakens deadline conditions: the instant can only move later; a
 voided one can reopen it, and is taken as an assignment is, below) or

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from functools import cached_property
-from typing import Any
+from functools import cached_property, lru_cache
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -14,7 +14,6 @@ from schemas.transitions import Exposure
 DEFAULT_ROLE = "default"
 ExposureKey = tuple[str, bool | None, bool | None, bool | None]
 _FLAGS: tuple[Exposure, ...] = ("customer_facing", "compliance_sensitive", "leadership_pipeline")
-_MAX_EXPOSURES = 1024
 
 
 class PolicyError(Exception):
@@ -143,6 +142,16 @@ DEFAULT_ROLES: dict[str, Role] = {
 }
 
 
+class Calendar(NamedTuple):
+    """What a tick's clock (`stream.core.clock`) needs of the policy, derived once: a
+    hashable value, so that the clock can be remembered by it."""
+
+    tz: ZoneInfo
+    close_grace_hours: float
+    back: int  # days before a tick's date its step reaches: pruning `counting_days` back, + 1
+    ahead: int  # days after it: a follow-up `follow_up.days` (or `exposed_days`) ahead, + 1
+
+
 class Policy(_Section):
     """The whole policy. Roles other than `default` inherit its thresholds."""
 
@@ -182,6 +191,12 @@ class Policy(_Section):
         return ZoneInfo(self.timezone)
 
     @cached_property
+    def calendar(self) -> Calendar:
+        ahead = max(self.follow_up.days, self.follow_up.exposed_days) + 1
+        back = self.assignments.counting_days + 1
+        return Calendar(self.tz, self.weeks.close_grace_hours, back, ahead)
+
+    @cached_property
     def _resolved_roles(self) -> dict[str, Role]:
         base = self.roles[DEFAULT_ROLE].missed_thresholds
         return {
@@ -198,25 +213,34 @@ class Policy(_Section):
         return roles.get(name) or roles[DEFAULT_ROLE]
 
     @cached_property
-    def _exposures(self) -> dict[ExposureKey, tuple[Role, tuple[Exposure, ...]]]:
-        return {}
+    def _role_flags(self) -> dict[str, tuple[Role, tuple[bool, ...]]]:
+        """Each role (resolved) with its own exposure flags, in the order of `_FLAGS`."""
+        return {
+            name: (role, tuple(bool(getattr(role, flag)) for flag in _FLAGS))
+            for name, role in self._resolved_roles.items()
+        }
 
     def exposure(self, key: ExposureKey) -> tuple[Role, tuple[Exposure, ...]]:
-        """A role and its exposure flags, each flag of `key` (role name, customer-facing,
-        compliance-sensitive, leadership pipeline) overriding the role's unless None.
-        Remembered per key: the tick asks this for every learner."""
-        found = self._exposures.get(key)
-        if found is None:
-            role = self.role(key[0])
-            flags: list[Exposure] = []
-            for flag, own in zip(_FLAGS, key[1:], strict=True):
-                if own if own is not None else getattr(role, flag):
-                    flags.append(flag)
-            found = (role, tuple(flags))
-            if len(self._exposures) >= _MAX_EXPOSURES:  # unknown role names are unbounded
-                self._exposures.clear()
-            self._exposures[key] = found
-        return found
+        """A role (the default if unknown) and its exposure flags, each flag of `key` (role
+        name, customer-facing, compliance-sensitive, leadership pipeline) overriding the
+        role's unless None."""
+        roles = self._role_flags
+        role, own = roles.get(key[0]) or roles[DEFAULT_ROLE]
+        return role, _exposure_flags(key[1], key[2], key[3], own)
+
+
+@lru_cache(maxsize=256)
+def _exposure_flags(
+    customer: bool | None, compliance: bool | None, lead: bool | None, role: tuple[bool, ...]
+) -> tuple[Exposure, ...]:
+    """The exposure flags set: the profile's own (`customer`, `compliance`, `lead`) unless
+    None, else the role's. A pure function of a few booleans, remembered (216 keys at most)."""
+    own = (customer, compliance, lead)
+    return tuple(
+        flag
+        for flag, mine, default in zip(_FLAGS, own, role, strict=True)
+        if (mine if mine is not None else default)
+    )
 
 
 def _path(loc: tuple[str | int, ...]) -> str:

@@ -1,13 +1,18 @@
-"""The tier rules: which conditions hold, each with the tier it calls for and why."""
+"""The conditions: what each signal calls for, with the tier, the severity and why.
+
+A dip (by its persistence and the role's exposure), an assessment fall, missed and overdue
+assignments (by the role's thresholds), a raised concern. What the tier then does, rise,
+hold, fall, escalate at the follow-up, is decided in `stream.core.tiers`."""
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
 from schemas.transitions import Exposure, Route, Severity
-from stream.core.policy import Policy, Role
+from stream.core.policy import Policy, Role, Tiers
 from stream.core.reason_text import Cause, Number, Value, cause
 from stream.core.signals import Dip, Fall, Missed
+from stream.core.state import DipLevel
 
 SEVERITY_RANK: dict[Severity, int] = {"none": 0, "minor": 1, "major": 2, "critical": 3}
 
@@ -22,10 +27,31 @@ class Condition(NamedTuple):
     route: Route | None = None  # overrides the tier's usual route (a raised concern)
 
 
+def dip_tiers(
+    level: DipLevel, persistence: int, exposure: list[Exposure], tiers: Tiers
+) -> tuple[int, int]:
+    """The tiers a week's dip calls for: by its persistence (1, 2 from `tier2_dip_weeks`
+    weeks in a row, 3 from `tier3_dip_weeks`), and `exposed_major_dip_tier` for a major dip
+    in an exposed role (else 0). No dip calls for nothing: (0, 0)."""
+    if level == "none":
+        return 0, 0
+    if persistence >= tiers.tier3_dip_weeks:
+        by_weeks = 3
+    elif persistence >= tiers.tier2_dip_weeks:
+        by_weeks = 2
+    else:
+        by_weeks = 1
+    exposed = tiers.exposed_major_dip_tier if level == "major" and exposure else 0
+    return by_weeks, exposed
+
+
+_DIP_CODES = {2: "repeated_dip", 3: "disengagement"}
+
+
 def activity_conditions(
     dip: Dip, persistence: int, exposure: list[Exposure], policy: Policy
 ) -> list[Condition]:
-    """Conditions from one closed week's activity against the baseline."""
+    """Conditions from one closed week's activity against the baseline (`dip_tiers`)."""
     if dip.level == "none" or dip.baseline is None:
         return []
     drop_pct = round(100 * dip.drop)
@@ -35,22 +61,17 @@ def activity_conditions(
         "drop_pct": drop_pct,
         "persistence_weeks": persistence,
     }
-    tiers = policy.tiers
-    if persistence >= tiers.tier3_dip_weeks:
-        tier, code = 3, "disengagement"
-    elif persistence >= tiers.tier2_dip_weeks:
-        tier, code = 2, "repeated_dip"
-    else:
-        tier, code = 1, f"{dip.level}_dip"
+    tier, exposed_tier = dip_tiers(dip.level, persistence, exposure, policy.tiers)
+    code = _DIP_CODES.get(tier, f"{dip.level}_dip")
     found = [Condition(tier, dip.level, cause(code, numbers, exact={"baseline": dip.baseline}))]
-    if dip.level == "major" and exposure and tiers.exposed_major_dip_tier > tier:
+    if exposed_tier > tier:
         exposed = cause(
             "exposed_major_dip",
             {"drop_pct": drop_pct},
             major_drop_pct=round(100 * policy.activity.major_drop),
             exposure=list(exposure),
         )
-        found.append(Condition(tiers.exposed_major_dip_tier, "major", exposed))
+        found.append(Condition(exposed_tier, "major", exposed))
     return found
 
 

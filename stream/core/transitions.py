@@ -1,4 +1,5 @@
-"""Moving a learner between tiers: one deterministic, explained transition per change."""
+"""Recording a move between tiers: one deterministic, explained transition per change (the
+decision to move is `stream.core.tiers`'s)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,9 @@ import uuid
 from typing import cast
 
 from schemas.transitions import Exposure, Factors, Route, Tier, TierTransition
-from stream.core.policy import Policy
 from stream.core.rules import SEVERITY_RANK, Condition
 from stream.core.state import LearnerState
-from stream.core.weeks import add_days, local_date, week_label
+from stream.core.weeks import week_label
 
 _NAMESPACE = uuid.UUID("6f1d4c8e-7a52-4f0e-9a4b-2c3e5d7f9a10")
 _ROUTES: dict[int, Route] = {
@@ -43,17 +43,14 @@ def move(
     at: dt.datetime,
     conditions: list[Condition],
     exposure: list[Exposure],
-    policy: Policy,
+    follow_up: dt.date | None,
     week: int | None = None,
 ) -> TierTransition:
-    """Move the learner to `to_tier`, update the state, and return the transition."""
+    """Move the learner to `to_tier` (decided by `stream.core.tiers`, with the follow-up
+    due, if any), update the state, and return the transition."""
     ordered = sorted(conditions, key=lambda c: (-c.tier, -SEVERITY_RANK[c.severity], c.cause.code))
     severity = max((c.severity for c in ordered), key=SEVERITY_RANK.__getitem__, default="none")
     from_tier = state.tier
-    follow_up = None
-    if to_tier == 2:  # every arrival at Tier 2, up or down, is followed up
-        days = policy.follow_up.exposed_days if exposure else policy.follow_up.days
-        follow_up = add_days(local_date(at, policy.tz), days)  # saturating at 9999-12-31
     transition = TierTransition(
         id=transition_id(state.learner_id, state.transitions, from_tier, to_tier, at),
         learner_id=state.learner_id,
@@ -78,20 +75,3 @@ def move(
     state.follow_up_due = follow_up
     state.outreach_at = at if follow_up is not None else None
     return transition
-
-
-def rise(
-    state: LearnerState,
-    conditions: list[Condition],
-    at: dt.datetime,
-    exposure: list[Exposure],
-    policy: Policy,
-    week: int | None = None,
-) -> TierTransition | None:
-    """The tier only rises on evidence: move up when a condition calls for a higher tier."""
-    if not conditions:
-        return None
-    target = max((c.tier for c in conditions), default=0)
-    if target <= state.tier:
-        return None
-    return move(state, target, at, conditions, exposure, policy, week)
