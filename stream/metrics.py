@@ -93,6 +93,7 @@ class WorkerMetrics:
     erasures: Counter
     commit_repairs: Counter
     actions_recorded: Counter
+    conversations: Counter
     dead_letter_failures: Counter
     feedback: Counter
     erased_dropped: Counter
@@ -169,6 +170,13 @@ class WorkerMetrics:
                 "actions_recorded",
                 "interventions recorded from action pages, by kind and the link's recipient",
                 ("kind", "recipient"),
+            ),
+            conversations=counter(
+                "conversations",
+                "Tier 2 arrivals answered by a conversation on time (by the follow-up date), "
+                "late, or never (the learner fell below Tier 2 first), by the learner's role "
+                "and team",
+                ("outcome", "role", "team"),
             ),
             feedback=counter(
                 "feedback",

@@ -157,6 +157,7 @@ class LearnerState(_Model):
     factors: StoredFactors | None = None
     quiet_weeks: int = 0
     follow_up_due: dt.date | None = None
+    talk_by: dt.date | None = None  # a Tier 2 arrival waits for a conversation by this day
     outreach_at: AwareDatetime | None = None
     evidence_from: AwareDatetime | None = None  # evidence before a `resolved` intervention is spent
     last_intervention: str | None = None

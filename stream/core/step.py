@@ -13,17 +13,16 @@ decision about the tier is, what that does to the tier.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import Literal
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
 from schemas.transitions import Exposure, TierTransition
-from stream.core import completions, retraction, tiers
+from stream.core import completions, retraction, tiers, timeliness
 from stream.core.clock import Clock, clock_at
 from stream.core.due import expires
 from stream.core.keys import event_key
+from stream.core.outputs import Notice, Output
 from stream.core.policy import Policy
 from stream.core.signals import assessment_fall, classify_week
 from stream.core.state import ClosedWeek, LearnerState, OpenWeek
@@ -34,18 +33,6 @@ Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
 MAX_SEEN_INTERVENTIONS = 256  # intervention keys remembered for de-duplication, newest last
 
 
-@dataclass(frozen=True, slots=True)
-class Notice:
-    """Something the edges should count or log; never a change of tier."""
-
-    code: Literal["duplicate", "late_event", "unknown_role", "retracted", "not_retracted"]
-    learner_id: str
-    detail: str = ""
-
-
-Output = TierTransition | Notice
-
-
 def step(
     state: LearnerState | None, item: Input, policy: Policy
 ) -> tuple[LearnerState, list[Output]]:
@@ -53,18 +40,21 @@ def step(
     if isinstance(item, Tick):
         if state is None:
             raise ValueError("a tick needs a learner state")
-        return state, on_tick(state, item.now, policy)
+        outputs = on_tick(state, item.now, policy)
+        return state, [*outputs, *timeliness.track(state, outputs)] if outputs else outputs
     if state is None:
         state = LearnerState(learner_id=item.learner_id)
     elif state.learner_id != item.learner_id:
         raise ValueError(f"input for {item.learner_id!r} applied to state of {state.learner_id!r}")
     if isinstance(item, LearningEvent):
-        return state, on_event(state, item, policy)
-    if isinstance(item, LearnerProfile):
-        return state, on_profile(state, item, policy)
-    if isinstance(item, Assignment):
-        return state, on_assignment(state, item, policy)
-    return state, on_intervention(state, item, policy)
+        outputs = on_event(state, item, policy)
+    elif isinstance(item, LearnerProfile):
+        outputs = on_profile(state, item, policy)
+    elif isinstance(item, Assignment):
+        outputs = on_assignment(state, item, policy)
+    else:
+        outputs = on_intervention(state, item, policy)
+    return state, [*outputs, *timeliness.track(state, outputs)] if outputs else outputs
 
 
 def _seen_at(state: LearnerState, week: int) -> None:
@@ -150,6 +140,10 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
         return [*tiers.concern_raised(state, item.at, policy)]
     if item.kind == "resolved":
         return [*tiers.resolved(state, item.at, policy)]
+    if item.kind == "conversation_held":
+        return [*timeliness.conversation(state, item, policy)]
+    if item.kind == "support_plan" and item.on is not None:
+        tiers.support_plan_agreed(state, item.on, policy)
     return []
 
 

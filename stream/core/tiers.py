@@ -133,6 +133,14 @@ def resolved(state: LearnerState, at: dt.datetime, policy: Policy) -> Moves:
     return out
 
 
+def support_plan_agreed(state: LearnerState, on: dt.date, policy: Policy) -> None:
+    """A support plan was agreed with a follow-up on `on`: a follow-up pending (Tier 2)
+    is on that day instead (re-assessed then on evidence newer than the outreach)."""
+    since = state.outreach_at
+    if state.follow_up_due is not None and since is not None:
+        state.follow_up_due = max(on, local_date(since, policy.tz))
+
+
 def _deadlines(state: LearnerState, today: dt.date, policy: Policy) -> list[rules.Condition]:
     """The conditions of the assignments missed on `today` and not spent."""
     if not state.assignments:

@@ -134,6 +134,8 @@ class Pipeline:
                     metrics.late_events.inc()
                 elif out.code in ("retracted", "not_retracted"):
                     metrics.retractions.labels(out.code, out.detail).inc()
+                elif out.code == "conversation":
+                    metrics.conversations.labels(out.detail, out.role or "-", out.team or "-").inc()
                 level = log.warning if out.code == "unknown_role" else log.info
                 level(out.code, learner=self.pseudonym(out.learner_id), detail=out.detail)
                 continue
