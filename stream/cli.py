@@ -345,6 +345,9 @@ def demo(
     learners: Annotated[int, typer.Option(min=1)] = 40,
     weeks: Annotated[int, typer.Option(min=1)] = 8,
     seed: Annotated[int, typer.Option()] = 7,
+    hold: Annotated[
+        bool, typer.Option(help="keep the worker serving action pages after the stream")
+    ] = False,
 ) -> None:
     """Stream a simulated team through the embedded broker and a worker; print transitions."""
     from stream.sim.demo import run_demo
@@ -352,7 +355,10 @@ def demo(
     settings = Settings()
     configure("warning", settings.log_format)
     rules = _policy(settings.policy_file)
-    code = asyncio.run(run_demo(settings, rules, learners, weeks, seed, sys.stdout))
+    try:
+        code = asyncio.run(run_demo(settings, rules, learners, weeks, seed, sys.stdout, hold))
+    except KeyboardInterrupt:
+        code = 0 if hold else 130
     raise typer.Exit(code)
 
 

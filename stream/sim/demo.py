@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -22,6 +23,7 @@ from aiokafka import AIOKafkaConsumer
 
 from schemas.transitions import TierTransition
 from stream import codec
+from stream.actions.tokens import ActionKeys
 from stream.broker import embedded_broker, free_port, stop_process
 from stream.core.policy import Policy
 from stream.settings import Settings
@@ -125,10 +127,28 @@ def summary(transitions: list[TierTransition]) -> str:
     )
 
 
+async def hold_open(out: TextIO, link: str | None) -> None:
+    """Keep the worker serving until Ctrl-C (`--hold`)."""
+    if link is not None:
+        out.write(f"\nThe worker keeps serving action pages, e.g. {link}\n")
+    out.write("Holding: press Ctrl-C to stop.\n")
+    out.flush()
+    interrupted = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # kept until the loop closes: a Ctrl-C also reaches the broker and the worker (one
+    # process group), and a second one must not cut the demo's own teardown short
+    loop.add_signal_handler(signal.SIGINT, interrupted.set)
+    loop.add_signal_handler(signal.SIGTERM, interrupted.set)
+    await interrupted.wait()
+    out.write("\nstopping\n")
+
+
 async def run_demo(
-    settings: Settings, policy: Policy, learners: int, weeks: int, seed: int, out: TextIO
-) -> int:
-    """The whole demo; returns a process exit code (0 when streaming matched replay)."""
+    settings: Settings, policy: Policy, learners: int, weeks: int, seed: int, out: TextIO,
+    hold: bool = False,
+) -> int:  # fmt: skip
+    """The whole demo; returns a process exit code (0 when streaming matched replay).
+    `hold`: keep the worker (and its action pages) running after the stream until Ctrl-C."""
     expected_buf = io.BytesIO()
     replay(simulate(learners, weeks, seed, policy=policy), policy, expected_buf)
     lines = expected_buf.getvalue().splitlines()
@@ -146,6 +166,10 @@ async def run_demo(
         env["TIERWATCH_DISPATCH_FILE"] = str(
             receiver.write_config(Path(data_dir) / "dispatch.yaml")
         )
+        # manager action links (a key of the demo's own unless one is set), on a host name:
+        # dispatch's privacy scan refuses a message that carries an IP address
+        env.setdefault("TIERWATCH_ACTION_KEYS", ActionKeys.generate())
+        env.setdefault("TIERWATCH_PUBLIC_URL", f"http://localhost:{env['TIERWATCH_WEB_PORT']}")
         worker = start_worker(env, log)
         ingest, ingest_url = start_ingest(env, log)
         printer = Printer(out, total_days=weeks * 7 + 8)
@@ -170,6 +194,8 @@ async def run_demo(
             await follower
             await asyncio.sleep(1.0)  # the last messages still on their way
             await receiver.stop()
+            if hold and error is None:
+                await hold_open(out, receiver.action_link)
             stop_process(ingest, timeout=10)
             stop_process(worker, timeout=15)
             log.close()
@@ -187,6 +213,11 @@ async def run_demo(
         return 1
     out.write(f"streamed transitions match `tierwatch replay` of the same history ({len(got)}).\n")
     out.write(f"the local receiver got {receiver.received} signed messages for them.\n")
+    if receiver.action_link is not None and not hold:
+        out.write(
+            "Managers' messages carry action links (see ↳ above); `tierwatch demo --hold` keeps\n"
+            "the worker serving them after the stream, until Ctrl-C.\n"
+        )
     out.write(
         "\nTo post statements yourself, run ingest (it starts its own broker) in one terminal:\n"
         f"  TIERWATCH_XAPI_CREDENTIALS={KEY}:{SECRET} .venv/bin/tierwatch ingest\n"

@@ -28,6 +28,7 @@ class Receiver:
         self.signer = WebhookSigner([self.secret])
         self.shown: set[str] = set()
         self.received = 0
+        self.action_link: str | None = None  # the first manager's action link
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -43,6 +44,10 @@ class Receiver:
         route, role = message["route"], message["role"]
         who = WHO.get(role, role)
         self.out.write(f"    ✉ to {who} ({route}): {message['subject']}\n")
+        link = (message.get("links") or {}).get("act")
+        if role == "manager" and link and self.action_link is None:
+            self.action_link = link
+            self.out.write(f"      ↳ the manager's action page (open it in a browser): {link}\n")
         if route in SHOWN_IN_FULL and route not in self.shown:
             self.shown.add(route)
             text = "\n".join("      │ " + line for line in message["script"].splitlines())
