@@ -148,6 +148,15 @@ class Settings(BaseSettings):
     action_link_days: int = Field(
         default=14, ge=1, le=90, description="how long an action link in a message works"
     )
+    slack_signing_secret: SecretStr | None = Field(
+        default=None,
+        description="the Slack app's signing secret: POST /slack/actions records what a "
+        "message's buttons say (unset: no endpoint)",
+    )
+    slack_response_hosts: str = Field(
+        default="hooks.slack.com",
+        description="hosts a Slack action's response_url may name, separated by commas",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["console", "json"] = "console"
     pseudonym_key: SecretStr = Field(

@@ -18,7 +18,7 @@ from stream.logs import Pseudonymizer
 from stream.policyfile import load_dispatch
 from stream.settings import Settings
 from stream.topics import Topics
-from stream.worker import actions_web, faust_compat, faust_resume, membership, ops
+from stream.worker import actions_web, faust_compat, faust_resume, membership, ops, slack_web
 from stream.worker.agents import dispatcher, learners, ticks, transition_log
 from stream.worker.faust_app import changelog_configs, make_app
 from stream.worker.pipeline import Pipeline
@@ -102,6 +102,7 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     ticks.register(pipeline)
     ops.register(pipeline)
     actions_web.register(pipeline)  # when TIERWATCH_ACTION_KEYS is set
+    slack_web.register(pipeline)  # and TIERWATCH_SLACK_SIGNING_SECRET
     then = None
     if settings.dispatch_file is not None:
         dispatch = dispatcher.register(pipeline, load_dispatch(settings.dispatch_file))
