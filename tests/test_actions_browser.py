@@ -44,12 +44,6 @@ ARGS = [
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
-NULL_ORIGIN = pytest.mark.xfail(
-    strict=True,
-    reason="stream/ bug: the page sets Referrer-Policy no-referrer, so Chromium posts its "
-    "forms with `Origin: null`, and same_site() refuses that: every form answers 400 "
-    "'This form has expired' (remove this mark with the fix)",
-)
 FAY = Learner("u-fay", "Fay Wray", "fay.wray@example.com")
 GUS = Learner("u-gus", "Gus Grissom", "gus.grissom@example.com")
 HAL = Learner("u-hal", "Hal Holbrook", "hal.holbrook@example.com")
@@ -142,7 +136,6 @@ def conversations(world: World, learner: str, outcome: str) -> float:
     )
 
 
-@NULL_ORIGIN
 async def test_a_manager_records_a_conversation_and_then_a_support_plan(world, page):
     """Open the email's link, give yesterday as the conversation's date, submit: "Recorded"
     after the redirect, the intervention (with that date) on the topic and in the learner's
@@ -187,7 +180,6 @@ async def test_a_manager_records_a_conversation_and_then_a_support_plan(world, p
     await expect(page.get_by_text(f"follow up by {due.isoformat()}")).to_be_visible()
 
 
-@NULL_ORIGIN
 async def test_keyboard_only_tab_to_the_date_and_the_button_enter_submits(world, page):
     """Tab reaches the conversation's date field, then its submit button (with a visible
     focus outline); Enter submits and records the conversation with today's date."""
@@ -214,7 +206,6 @@ async def test_keyboard_only_tab_to_the_date_and_the_button_enter_submits(world,
     assert item.on.isoformat() == today
 
 
-@NULL_ORIGIN
 async def test_a_double_click_on_submit_records_one_intervention(world, page):
     """Two clicks as fast as a mouse gives them: whatever the browser posts, every record
     on the topic has one id, and the learner's state holds it once."""
@@ -227,12 +218,6 @@ async def test_a_double_click_on_submit_records_one_intervention(world, page):
     assert state.seen_interventions.count(intervention_key(items[0])) == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Origin: null (see NULL_ORIGIN), and then by design of stream/actions/forms.py: "
-    "going back re-fetches the page (no-store) with a new form nonce, so a second "
-    "conversation_held is recorded under a new id",
-)
 async def test_submit_go_back_and_submit_again_records_one_intervention(world, page):
     """Submit, the browser's Back button, submit the same form again: one intervention."""
     before = await asyncio.to_thread(world.mark)

@@ -129,7 +129,7 @@ def test_a_post_records_one_intervention_however_often_the_form_is_sent(world):
     assert first.on.isoformat() == today
     assert first.transition_id == world.outreach[BEN.id].id
     assert first.id is not None
-    assert first.id.startswith("link:")
+    assert first.id.startswith("act:")
     assert first.note is None  # free text never reaches a topic
     wait_until(lambda: world.applied() >= applied + 1, "the worker to apply the intervention")
     state = wait_until(
@@ -230,12 +230,6 @@ def test_a_link_stops_working_when_the_learner_moves_to_another_manager(world):
     assert world.mark() == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stream/ bug: the page's Referrer-Policy is no-referrer, so Chromium sends its "
-    "forms with `Origin: null` (tests/test_actions_browser.py sees it), which same_site() "
-    "refuses: 400 'This form has expired' (remove this mark with the fix)",
-)
 def test_a_post_as_chromium_sends_it_from_the_page_is_accepted(world):
     """A same-origin form post under the page's no-referrer policy (Origin: null,
     Sec-Fetch-Site: same-origin) is the manager's own, and is recorded."""
@@ -246,12 +240,6 @@ def test_a_post_as_chromium_sends_it_from_the_page_is_accepted(world):
     assert status == 303, body[:300]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="stream/ bug: without TIERWATCH_PUBLIC_URL a link is on the worker's own address "
-    "(http://127.0.0.1:6066 by default), which the dispatch privacy scan refuses as an IP "
-    "address: every manager, HR and wellbeing message is dead-lettered",
-)
 def test_links_on_the_default_worker_address_pass_the_privacy_scan():
     """A worker left at its defaults (no public URL) sends links that a message may carry."""
     settings = Settings(action_keys=ActionKeys.generate())

@@ -9,13 +9,19 @@ clock, even when the transitions replay an older history).
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+import structlog
 
 from schemas.roster import LearnerProfile
 from schemas.transitions import TierTransition
 from stream.actions.tokens import Action, ActionKeys, Grant, Recipient
 from stream.settings import Settings
+
+log = structlog.get_logger("tierwatch.actions")
 
 ACTIONS: dict[Recipient, tuple[Action, ...]] = {
     "manager": (
@@ -69,4 +75,29 @@ def action_links(settings: Settings, own_url: str) -> ActionLinks | None:
     keys = keys_of(settings)
     if keys is None:
         return None
-    return ActionLinks(keys, settings.public_url or own_url, settings.action_link_days)
+    base = settings.public_url or named(own_url)
+    if _is_ip(urlsplit(base).hostname or ""):
+        log.warning(
+            "action_links_on_an_ip_address", url=base,
+            detail="dispatch refuses messages that carry an IP address: set TIERWATCH_PUBLIC_URL",
+        )  # fmt: skip
+    return ActionLinks(keys, base, settings.action_link_days)
+
+
+def named(url: str) -> str:
+    """`url` with a loopback address named `localhost` (a worker's own address by default
+    is 127.0.0.1, and a message may carry no IP address: `stream.dispatch.privacy`)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if not _is_ip(host) or not ipaddress.ip_address(host).is_loopback:
+        return url
+    netloc = f"localhost:{parts.port}" if parts.port else "localhost"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

@@ -21,7 +21,7 @@ import orjson
 from slack_sdk.signature import SignatureVerifier
 
 from schemas.roster import Intervention
-from stream.actions.forms import link_digest
+from stream.actions.forms import intervention_id
 from stream.actions.page import LABELS
 from stream.actions.tokens import ActionKeys, TokenRefused
 
@@ -85,10 +85,10 @@ def read_click(
         return Click(None, reply, response_url)
     if kind not in grant.actions:
         return Click(None, _reply("This button does not allow that.", kept), response_url)
+    on = today if kind == "conversation_held" else None
     intervention = Intervention(
-        id=f"slack:{link_digest(token)}:{kind}", learner_id=grant.learner_id, kind=kind,
-        at=now, transition_id=grant.transition_id,
-        on=today if kind == "conversation_held" else None,
+        id=intervention_id(token, kind, on), learner_id=grant.learner_id, kind=kind,
+        at=now, transition_id=grant.transition_id, on=on,
     )  # fmt: skip
     label = LABELS.get(kind, kind)
     reply = _reply(f"Recorded by {user}: {label}.", kept)

@@ -4,8 +4,9 @@ and why, with a form per action the link grants; `POST /act/{token}` records one
 GET never changes anything (mail scanners open links). A post must carry the page's form
 token (bound to the link, expiring) and come from tierwatch's own page (`Origin`,
 `Sec-Fetch-Site`), and is answered with a redirect to the page (303), which says what was
-recorded. The intervention goes to the interventions topic with an id made of the form's
-nonce and the action: the same form posted twice records one intervention.
+recorded. The intervention goes to the interventions topic with an id made of the link, the
+action and the day it names (`stream.actions.forms.intervention_id`): the same form posted
+twice records one intervention.
 
 A learner's state lives on the worker that owns its partition: a request for a learner
 owned elsewhere is forwarded there (body and headers), as `GET /learners/{id}` is. Links
@@ -24,7 +25,7 @@ from faust.web import View
 from yarl import URL
 
 from schemas.roster import Intervention
-from stream.actions.forms import issue_form, read_form, same_site
+from stream.actions.forms import intervention_id, issue_form, read_form, same_site
 from stream.actions.links import keys_of
 from stream.actions.page import LABELS, page_for, refused, render
 from stream.actions.tokens import Grant, TokenRefused
@@ -38,7 +39,7 @@ PAST_DAYS = 60  # a conversation recorded this long after it happened at most
 AHEAD_DAYS = 90  # a follow-up or snooze this far ahead at most
 HEADERS = {
     "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # the link's token never leaves for another site
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
@@ -47,7 +48,7 @@ HEADERS = {
 
 
 def intervention_of(
-    grant: Grant, form: dict[str, str], nonce: str, now: dt.datetime, today: dt.date
+    grant: Grant, form: dict[str, str], token: str, now: dt.datetime, today: dt.date
 ) -> Intervention | str:
     """The intervention a posted form records, or why it cannot (a sentence)."""
     action = form.get("action", "")
@@ -65,7 +66,7 @@ def intervention_of(
         if not low <= on <= high:
             return f"Please give a date from {low.isoformat()} to {high.isoformat()}."
     return Intervention(  # no free text: a note never reaches a topic (README, privacy)
-        id=f"link:{nonce}:{action}", learner_id=grant.learner_id, kind=action,
+        id=intervention_id(token, action, on), learner_id=grant.learner_id, kind=action,
         at=now, transition_id=grant.transition_id, on=on,
     )  # fmt: skip
 
@@ -150,10 +151,10 @@ def register(pipeline: Pipeline) -> None:
             return refusal(view, "form")
         form = {k: str(v) for k, v in (await request.post()).items()}
         try:
-            nonce = read_form(keys, form.get("form", ""), token, now).nonce
+            read_form(keys, form.get("form", ""), token, now)
         except TokenRefused:
             return refusal(view, "form")
-        made = intervention_of(grant, form, nonce, now, now.astimezone(policy.tz).date())
+        made = intervention_of(grant, form, token, now, now.astimezone(policy.tz).date())
         if isinstance(made, str):  # the page again, saying what to correct
             again = page_for(grant, state, policy, now, issue_form(keys, token, now), error=made)
             return page(view, 400, render(again))
