@@ -42,8 +42,8 @@ from schemas.roster import LearnerProfile
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
 from stream.dispatch.config import DispatchConfig
+from stream.dispatch.ledger import DispatchState
 from stream.dispatch.plan import plan
-from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
 
 IN_FLIGHT_S = 1.0  # a delivery arriving this soon after a kill was sent before it

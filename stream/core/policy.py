@@ -144,7 +144,7 @@ DEFAULT_ROLES: dict[str, Role] = {
 
 
 class Calendar(NamedTuple):
-    """What a tick's clock (`stream.core.clock`) needs of the policy, derived once: a
+    """What a tick's clock (`stream.core.today`) needs of the policy, derived once: a
     hashable value, so that the clock can be remembered by it."""
 
     tz: ZoneInfo
