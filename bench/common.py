@@ -21,8 +21,8 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer
 from aiokafka.structs import TopicPartition
 
+from schemas.history import Record
 from stream.broker import free_port
-from stream.core.timeline import Record
 from stream.settings import Settings
 from stream.sim.demo import worker_env
 from stream.sim.driver import Driver

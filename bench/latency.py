@@ -24,9 +24,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench.common import Row, bench_env, http_get, tail
 from bench.streaming import PARTITIONS, Worker, start_worker
 from schemas.events import LearningEvent
+from schemas.history import Record
 from stream import codec
 from stream.core.policy import Policy
-from stream.core.timeline import Record
 from stream.settings import Settings
 from stream.sim.driver import Driver
 from stream.sim.simulate import DEFAULT_START, simulate

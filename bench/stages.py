@@ -21,8 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from schemas.history import Record
 from stream.core.state import LearnerState
-from stream.core.timeline import Record, Timeline, schedule_timed
+from stream.core.timeline import Timeline, schedule_timed
 from stream.policyfile import load_policy
 from stream.sim.simulate import simulate, write_jsonl
 from stream.tools.replay import Summary, _counted, read_history

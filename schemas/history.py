@@ -35,7 +35,7 @@ HISTORY_LINE: TypeAdapter[HistoryLine] = TypeAdapter(
     HistoryLine, config=ConfigDict(cache_strings="keys")
 )
 
-Record = LearningEvent | LearnerProfile | Assignment | Intervention
+Record = LearningEvent | LearnerProfile | Assignment | Intervention  # what a history line holds
 
 _TYPES: dict[type, str] = {
     LearningEvent: "event",

@@ -13,10 +13,10 @@ from pydantic import ValidationError
 from schemas.clock import Tick
 from schemas.deadletter import DeadLetter
 from schemas.events import LearningEvent
+from schemas.history import Record
 from schemas.roster import Assignment, Intervention, LearnerProfile
 from schemas.transitions import TierTransition
 from stream import scrub
-from stream.core.timeline import Record
 from stream.errors import InvalidRecord
 from stream.scrub import Pseudonym
 

@@ -1,10 +1,11 @@
-"""Errors of tierwatch's edges, one base class and one line each."""
+"""Errors of tierwatch's edges, one line each, under the one root `TierwatchError`
+(defined in `stream.core.errors`, where the pure core can reach it too)."""
 
 from __future__ import annotations
 
+from stream.core.errors import TierwatchError
 
-class TierwatchError(Exception):
-    """Base of every error tierwatch raises on purpose."""
+__all__ = ["BrokerError", "ConfigError", "InvalidRecord", "TierwatchError"]
 
 
 class ConfigError(TierwatchError):

@@ -11,9 +11,10 @@ import itertools
 from collections.abc import Iterable, Sequence
 
 from schemas import Assignment, Intervention, LearnerProfile, LearningEvent, TierTransition
+from schemas.history import Record
 from stream.core.policy import Policy, parse_policy
 from stream.core.step import Notice, Output
-from stream.core.timeline import Record, run_history
+from stream.core.timeline import run_history
 from stream.policyfile import load_policy
 
 POLICY = load_policy()

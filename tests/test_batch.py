@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from faust.streams import current_event
 
+from schemas.history import Record
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
-from stream.core.timeline import Record
 from stream.core.wakeups import WakeIndex
 from stream.metrics import Metrics
 from stream.settings import Settings

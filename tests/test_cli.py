@@ -21,10 +21,10 @@ import pytest
 import structlog
 from typer.testing import CliRunner
 
-from schemas.history import HISTORY_LINE, to_line
+from schemas.history import HISTORY_LINE, Record, to_line
 from schemas.transitions import TierTransition
 from stream.cli import app
-from stream.core.timeline import Record, run_history
+from stream.core.timeline import run_history
 from stream.policyfile import load_policy
 from stream.settings import Settings
 from tests.kit import evaluated, ordered, profile, weeks

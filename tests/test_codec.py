@@ -10,8 +10,8 @@ import pytest
 
 from schemas import Tick, TierTransition
 from schemas.deadletter import DeadLetter
+from schemas.history import Record
 from stream import codec, scrub
-from stream.core.timeline import Record
 from stream.errors import InvalidRecord
 from tests.kit import assignment, at, day, event, intervention, profile, run, weeks
 

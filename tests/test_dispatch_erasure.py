@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 from schemas.deadletter import DeadLetter
 from schemas.dispatch import ParkedDelivery
 from stream.cli import app
+from stream.dispatch.ledger import DispatchState
 from stream.dispatch.signing import WebhookSigner
-from stream.dispatch.state import DispatchState
 from stream.sim.driver import Driver, DriverError, GroupWatcher
 from tests.dispatch_receivers import HttpReceiver, new_secret, verifying
 from tests.kit import POLICY, ordered, profile, weeks

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from schemas.dispatch import PendingDelivery
-from stream.dispatch.state import DispatchState
+from stream.dispatch.ledger import DispatchState
 from tests.test_dispatch_plan import MONDAY_NOON, planned, transitions_for
 
 WALL_CLOCK = dt.datetime(2026, 12, 6, 22, 0, tzinfo=dt.UTC)  # months after the transitions

@@ -11,9 +11,9 @@ import pytest
 
 from stream import codec
 from stream.dispatch.config import ROUTE_ROLES, parse_dispatch
+from stream.dispatch.ledger import DispatchState
 from stream.dispatch.plan import plan, quiet_until
 from stream.dispatch.privacy import outbound, scan, scan_text
-from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
 from stream.sim.simulate import simulate
 from stream.tools.replay import replay

@@ -203,7 +203,7 @@ def test_a_worker_killed_right_after_sending_sends_at_most_once_more(own_broker,
     delivery."""
     broker = own_broker
     from stream.broker import stop_process
-    from stream.dispatch.state import DispatchState
+    from stream.dispatch.ledger import DispatchState
     from stream.sim import demo
 
     records = ordered([profile("kim"), *weeks("kim", [6, 6, 6, 6, 2])])

@@ -10,10 +10,11 @@ from hypothesis import strategies as st
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
+from schemas.history import Record
 from stream.core.due import quiet_until
 from stream.core.state import LearnerState
 from stream.core.step import step
-from stream.core.timeline import Record, schedule
+from stream.core.timeline import schedule
 from stream.core.wakeups import WakeIndex, plain
 from stream.core.weeks import week_of_date
 from stream.sim.simulate import simulate

@@ -12,10 +12,11 @@ from hypothesis import strategies as st
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
+from schemas.history import Record
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import step
-from stream.core.timeline import Record, record_time
+from stream.core.timeline import record_time
 from stream.core.wakeups import REFRESH, WakeIndex
 from tests.kit import assignment, at, day, event, intervention, ordered, policy_with, profile
 from tests.test_properties import KINDS, ROLES

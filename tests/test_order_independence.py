@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
 from schemas.roster import Assignment
+from stream.core.completions import MAX_REOPENABLE
 from stream.core.timeline import Timeline, schedule
 from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered
 from tests.test_due import richer
@@ -20,7 +21,8 @@ from tests.test_step_retraction import void
 
 def fed(items: list, assignments_first: bool) -> tuple[dict, list]:
     """Feed the items, each stretch between two ticks with its assignments moved to its
-    start (or its end), the other records in their order."""
+    start (or its end), the other records in their order. The states as JSON objects: a
+    learner's assignments may be listed in another order, not with other contents."""
     timeline, out, stretch = Timeline(POLICY), [], []
 
     def flush() -> None:
@@ -37,15 +39,18 @@ def fed(items: list, assignments_first: bool) -> tuple[dict, list]:
         else:
             stretch.append(item)
     flush()
-    return {k: s.model_dump_json() for k, s in timeline.states.items()}, out
+    return {k: s.model_dump(mode="json") for k, s in timeline.states.items()}, out
 
 
 @st.composite
 def same_day(draw: st.DrawFn) -> tuple[list, int]:
     """`richer` histories, plus modules assigned and completed on the same day (either
-    first), and some of those completions voided later."""
+    first), and some of those completions voided later; no more completed assignments than
+    a state keeps for a voiding to reopen (README, known limits: with more, which ones are
+    kept when a voiding comes depends on the order, and a voided one whose row was
+    dropped stays done in one order and opens in the other)."""
     records, last = draw(richer())
-    for i in range(draw(st.integers(1, 4))):
+    for i in range(draw(st.integers(1, MAX_REOPENABLE))):
         week, weekday = draw(st.integers(0, last)), draw(st.integers(0, 6))
         module, kind = f"same{i}", draw(KINDS)
         due = day(draw(st.integers(0, last + 1)), draw(st.integers(0, 6)))
@@ -56,6 +61,9 @@ def same_day(draw: st.DrawFn) -> tuple[list, int]:
         if draw(st.booleans()):
             later = at(week, weekday, 12) + dt.timedelta(days=draw(st.integers(0, 20)))
             records.append(void(done, later))
+    assigned = {r.module_id for r in records if isinstance(r, Assignment)}
+    completed = {r.object_id for r in records if getattr(r, "kind", "") == "completion"}
+    assume(len(assigned & completed) <= MAX_REOPENABLE)
     return records, last
 
 

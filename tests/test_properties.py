@@ -8,8 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
+from schemas.history import Record
 from stream.core.state import LearnerState
-from stream.core.timeline import Record, Timeline, schedule
+from stream.core.timeline import Timeline, schedule
 from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, profile, run, weeks
 
 ROLES = st.sampled_from(["default", "sales_rep", "back_office", "compliance_officer", "team_lead"])

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
+from schemas.history import Record
 from schemas.transitions import Reason, TierTransition
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
-from stream.core.timeline import Record, Timeline, schedule
+from stream.core.timeline import Timeline, schedule
 from stream.sim.simulate import simulate
 from tests.kit import POLICY, at, evaluated, intervention, ordered, policy_with
 from tests.kit import weeks as weekly

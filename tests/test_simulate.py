@@ -15,8 +15,8 @@ import orjson
 import pytest
 
 from schemas import Intervention, LearnerProfile, LearningEvent, TierTransition
-from schemas.history import HISTORY_LINE, to_line
-from stream.core.timeline import Record, record_time, run_history
+from schemas.history import HISTORY_LINE, Record, to_line
+from stream.core.timeline import record_time, run_history
 from stream.policyfile import load_policy
 from stream.sim.simulate import DEFAULT_START, PERSONAS, persona_of, role_of, simulate, write_jsonl
 from tests.kit import policy_with

@@ -7,10 +7,10 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from stream.core.clock import clock_at
 from stream.core.policy import DEFAULT_ROLE
 from stream.core.state import LearnerState
 from stream.core.tiers import role_of
+from stream.core.today import clock_at
 from stream.core.weeks import last_closed_week, local_date
 from tests.kit import POLICY, policy_with, profile
 

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent, Retracted
+from schemas.history import Record
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
-from stream.core.timeline import Record, Timeline, record_time, schedule
+from stream.core.timeline import Timeline, record_time, schedule
 from stream.sim.simulate import simulate
 from tests.kit import (
     POLICY,

@@ -12,9 +12,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
+from schemas.history import Record
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
-from stream.core.timeline import Record, Timeline, schedule
+from stream.core.timeline import Timeline, schedule
 from stream.core.wakeups import REFRESH, WakeIndex, plain
 from stream.sim.simulate import simulate
 from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, profile, weeks

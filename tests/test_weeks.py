@@ -16,12 +16,12 @@ from pydantic import ValidationError
 from schemas import Assignment, Intervention, LearnerProfile, LearningEvent
 from schemas.clock import Tick
 from schemas.limits import EARLIEST, LATEST
-from stream.core.clock import clock_at
 from stream.core.due import quiet_until
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Input, step
 from stream.core.timeline import Timeline, default_until, next_midnight, schedule
+from stream.core.today import clock_at
 from stream.core.wakeups import WakeIndex
 from stream.core.weeks import (
     END_OF_TIME,

@@ -37,13 +37,13 @@ from pydantic import ValidationError
 
 from schemas.deadletter import DeadLetter
 from schemas.dispatch import ParkedDelivery
+from schemas.history import Record
 from schemas.roster import LearnerProfile
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
-from stream.core.timeline import Record
 from stream.dispatch.config import DispatchConfig
+from stream.dispatch.ledger import DispatchState
 from stream.dispatch.plan import plan
-from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
 
 IN_FLIGHT_S = 1.0  # a delivery arriving this soon after a kill was sent before it

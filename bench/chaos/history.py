@@ -26,11 +26,12 @@ import orjson
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
+from schemas.history import Record
 from schemas.transitions import TierTransition
 from stream import codec
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
-from stream.core.timeline import Record, Timeline, default_until, record_time, schedule
+from stream.core.timeline import Timeline, default_until, record_time, schedule
 from stream.sim.simulate import persona_of, simulate
 from stream.tools.replay import replay
 

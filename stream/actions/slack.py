@@ -24,6 +24,7 @@ from schemas.roster import Intervention
 from stream.actions.forms import intervention_id
 from stream.actions.page import LABELS
 from stream.actions.tokens import ActionKeys, TokenRefused
+from stream.errors import TierwatchError
 
 MAX_BODY = 64 * 1024
 
@@ -39,7 +40,7 @@ class Click:
     recipient: str = ""  # whom the message's link was for
 
 
-class SlackRefused(Exception):
+class SlackRefused(TierwatchError):
     """A request that is not Slack's (bad or old signature, not a button click): 401/400."""
 
     def __init__(self, status: int, why: str) -> None:

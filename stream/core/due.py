@@ -37,9 +37,9 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from stream.core.clock import clock_at
 from stream.core.policy import Policy
 from stream.core.state import AssignmentState, LearnerState
+from stream.core.today import clock_at
 from stream.core.weeks import add_days, day_start, shifted, week_close
 
 

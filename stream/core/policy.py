@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from schemas.roster import AssignmentKind
 from schemas.transitions import Exposure
+from stream.core.errors import TierwatchError
 
 DEFAULT_ROLE = "default"
 ExposureKey = tuple[str, bool | None, bool | None, bool | None]
 _FLAGS: tuple[Exposure, ...] = ("customer_facing", "compliance_sensitive", "leadership_pipeline")
 
 
-class PolicyError(Exception):
+class PolicyError(TierwatchError):
     """A policy file could not be read or is not valid; `problems` lists path and message."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
@@ -143,7 +144,7 @@ DEFAULT_ROLES: dict[str, Role] = {
 
 
 class Calendar(NamedTuple):
-    """What a tick's clock (`stream.core.clock`) needs of the policy, derived once: a
+    """What a tick's clock (`stream.core.today`) needs of the policy, derived once: a
     hashable value, so that the clock can be remembered by it."""
 
     tz: ZoneInfo

@@ -19,7 +19,6 @@ from schemas.events import LearningEvent
 from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
 from schemas.transitions import Exposure, TierTransition
 from stream.core import completions, retraction, tiers, timeliness
-from stream.core.clock import Clock, clock_at
 from stream.core.due import expires
 from stream.core.keys import event_key
 from stream.core.outputs import Notice, Output
@@ -27,6 +26,7 @@ from stream.core.policy import Policy
 from stream.core.signals import assessment_fall, classify_week
 from stream.core.state import ClosedWeek, LearnerState, OpenWeek
 from stream.core.tiers import role_of
+from stream.core.today import Clock, clock_at
 from stream.core.weeks import week_label, week_of, week_of_date
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick

@@ -26,11 +26,11 @@ import datetime as dt
 
 from schemas.transitions import Exposure, TierTransition
 from stream.core import rules
-from stream.core.clock import Clock
 from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.reason_text import cause
 from stream.core.signals import Dip, Fall, missed_assignments
 from stream.core.state import LearnerState
+from stream.core.today import Clock
 from stream.core.transitions import move
 from stream.core.weeks import add_days, local_date, week_close, week_label, week_of
 

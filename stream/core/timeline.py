@@ -11,15 +11,14 @@ from collections.abc import Iterable, Iterator
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
+from schemas.history import Record
 from schemas.limits import LATEST
-from schemas.roster import Assignment, Intervention, LearnerProfile
+from schemas.roster import Assignment, Intervention
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.wakeups import WakeIndex, plain
 from stream.core.weeks import END_OF_TIME, add_days, day_start, local_date
-
-Record = LearningEvent | LearnerProfile | Assignment | Intervention
 
 
 def record_time(record: Record) -> dt.datetime | None:

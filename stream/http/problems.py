@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 import orjson
 from aiohttp import web
 
+from stream.errors import TierwatchError
 from stream.normalize.base import Problem
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://tierwatch.dev/problems/"
 
 
-class Refusal(Exception):
+class Refusal(TierwatchError):
     """A request tierwatch will not take: the status, a machine-readable reason, and the
     problems (JSON pointer and sentence) that explain it."""
 

@@ -16,7 +16,7 @@ from schemas.events import LearningEvent
 from stream import codec
 from stream.core.bounds import event_time_problem
 from stream.core.policy import Policy
-from stream.errors import InvalidRecord
+from stream.errors import ConfigError, InvalidRecord, TierwatchError
 from stream.http.problems import Refusal
 from stream.ingest.identity import IdentityMap
 from stream.ingest.jwt_events import JwksVerifier
@@ -80,9 +80,18 @@ class Ingest:
         self.memory.erase(learner_id)
         await self.remember()
 
+    @property
+    def loaded_policy(self) -> Policy:
+        """The policy whose window of event times ingest applies (`__post_init__` loads
+        the settings' policy file when none was given)."""
+        if self.policy is None:
+            raise ConfigError("ingest has no policy: give one, or a readable policy file")
+        return self.policy
+
     def throttle(self, credential: str) -> None:
         """Refuse with 429 when the credential is over its rate."""
-        assert self.limiter is not None
+        if self.limiter is None:
+            raise ConfigError("ingest has no rate limiter: give Ingest a RateLimiter")
         wait = self.limiter.take(credential)
         if wait > 0:
             retry = str(max(1, round(wait + 0.5)))
@@ -99,11 +108,11 @@ class Ingest:
         """Each event whose time is outside the policy's window around now
         (`stream.core.bounds`): its index, the reason and the problem, pointing at
         `time_fields[i]` (the field that gave event i its time)."""
-        assert self.policy is not None
+        policy = self.loaded_policy
         received = self.clock()
         found: list[tuple[int, str, Problem]] = []
         for index, event in enumerate(events):
-            problem = event_time_problem(event.occurred_at, received, self.policy)
+            problem = event_time_problem(event.occurred_at, received, policy)
             if problem is None:
                 continue
             where = time_fields[index] if index < len(time_fields) else ""
@@ -114,15 +123,15 @@ class Ingest:
     def check_times(self, events: Sequence[LearningEvent], time_fields: Sequence[str] = ()) -> None:
         """Refuse the request (400) when any event's time is outside the policy's window
         around now (`stream.core.bounds`); `time_fields[i]` points at event i's time."""
-        assert self.policy is not None
+        policy = self.loaded_policy
         found = self.time_problems(events, time_fields)
         if found:
             reasons = {reason for _, reason, _ in found}
             reason = "event_in_the_future" if "event_in_the_future" in reasons else "event_too_old"
             detail = (
                 f"{len(found)} event(s) dated outside the policy's window "
-                f"({self.policy.events.max_skew_minutes:g} minutes ahead of the moment "
-                f"received, {self.policy.events.max_age_days} days before it)"
+                f"({policy.events.max_skew_minutes:g} minutes ahead of the moment "
+                f"received, {policy.events.max_age_days} days before it)"
             )
             problems = [problem for _, _, problem in found]
             raise Refusal(400, reason, detail, problems[:MAX_TIME_PROBLEMS])
@@ -192,7 +201,9 @@ async def read_json(request: web.Request, *, media: tuple[str, ...] = ("applicat
         raise Refusal(400, "not_json", f"the body is not JSON: {exc}") from None
 
 
-class _DuplicateKey(Exception):
+class _DuplicateKey(TierwatchError):
+    """A JSON object names `key` twice (raised while parsing, to stop at the first)."""
+
     def __init__(self, key: str) -> None:
         self.key = key
 

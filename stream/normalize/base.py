@@ -31,6 +31,7 @@ import orjson
 from schemas.events import ActedBy, EventKind, LearningEvent
 from schemas.limits import MAX_META_KEY, MAX_META_KEYS, MAX_META_VALUE, representable
 from schemas.roster import Identity
+from stream.core.errors import TierwatchError
 
 Resolve = Callable[[Identity], str]
 
@@ -67,7 +68,7 @@ class Problem:
     detail: str
 
 
-class NormalizeError(Exception):
+class NormalizeError(TierwatchError):
     """A payload that cannot be normalised; `problems` names every offending field."""
 
     def __init__(self, problems: list[Problem]) -> None:

@@ -19,10 +19,11 @@ from aiokafka.structs import TopicPartition
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
+from schemas.history import Record
 from schemas.roster import Assignment, Intervention, LearnerProfile
 from stream import codec
 from stream.core.policy import Policy
-from stream.core.timeline import Record, record_time, schedule
+from stream.core.timeline import record_time, schedule
 from stream.errors import TierwatchError
 from stream.topics import Topics
 

@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 import orjson
 
 from schemas.events import EventKind, LearningEvent
-from schemas.history import to_line
+from schemas.history import Record, to_line
 from schemas.roster import (
     Assignment,
     AssignmentKind,
@@ -37,7 +37,6 @@ from schemas.roster import (
     LearnerProfile,
 )
 from stream.core.policy import Policy
-from stream.core.timeline import Record
 from stream.policyfile import load_policy
 from stream.sim.personas import CYCLE, DAY, HOUR, PERSONAS, STRONG, Flags, Story, story_of
 

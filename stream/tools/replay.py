@@ -17,15 +17,16 @@ from pydantic import ValidationError
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
-from schemas.history import HISTORY_LINE
+from schemas.history import HISTORY_LINE, Record
 from schemas.transitions import TierTransition
 from stream.core.bounds import LOOKAHEAD, HistoryWindow
 from stream.core.policy import Policy
 from stream.core.step import Notice
-from stream.core.timeline import Record, Timeline, record_time, schedule_timed
+from stream.core.timeline import Timeline, record_time, schedule_timed
+from stream.errors import TierwatchError
 
 
-class BadLine(Exception):
+class BadLine(TierwatchError):
     """A history line that is not a valid record (line number, field, message)."""
 
     def __init__(self, number: int, where: str, message: str) -> None:

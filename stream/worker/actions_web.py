@@ -28,7 +28,7 @@ from schemas.roster import Intervention
 from stream.actions.forms import intervention_id, issue_form, read_form, same_site
 from stream.actions.links import keys_of
 from stream.actions.page import LABELS, page_for, refused, render
-from stream.actions.tokens import Grant, TokenRefused
+from stream.actions.tokens import ActionKeys, Grant, TokenRefused
 from stream.core.state import LearnerState
 from stream.worker.ops import FORWARD_TIMEOUT_S, FORWARDED, owner_url, same_node
 from stream.worker.pipeline import Pipeline
@@ -71,25 +71,106 @@ def intervention_of(
     )  # fmt: skip
 
 
-def register(pipeline: Pipeline) -> None:
-    """Attach the action pages to the worker's web server (when action keys are set)."""
-    keys = keys_of(pipeline.settings)
-    if keys is None:
-        return
-    app, policy = pipeline.app, pipeline.policy
-    interventions = app.topic(
-        pipeline.topics.interventions, key_serializer="raw", value_serializer="raw"
-    )
-    public = pipeline.settings.public_url or str(app.conf.canonical_url)
+def page(view: Any, status: int, html: str) -> Any:
+    """An HTML answer with the pages' security headers."""
+    return view.bytes(html.encode(), content_type="text/html", status=status, headers=HEADERS)
 
-    def page(view: Any, status: int, html: str) -> Any:
-        return view.bytes(html.encode(), content_type="text/html", status=status, headers=HEADERS)
 
-    def refusal(view: Any, why: str) -> Any:
-        status, html = refused(why)
-        return page(view, status, html)
+def refusal(view: Any, why: str) -> Any:
+    """The page that says why a link or a form was refused, with its 4xx."""
+    status, html = refused(why)
+    return page(view, status, html)
 
-    async def forward(view: Any, request: Any, owner: URL) -> Any:
+
+def reports_to(grant: Grant, state: LearnerState) -> bool:
+    """Whether the link's manager is still the learner's (HR and wellbeing: any)."""
+    if grant.recipient != "manager" or state.profile is None:
+        return True
+    return state.profile.manager_id == grant.recipient_id
+
+
+class ActionPages:
+    """What `GET` and `POST /act/{token}` do on one worker: the action keys, the
+    interventions topic, and the public URL a post must come from."""
+
+    def __init__(self, pipeline: Pipeline, keys: ActionKeys, interventions: Any) -> None:
+        self.pipeline = pipeline
+        self.app = pipeline.app
+        self.policy = pipeline.policy
+        self.keys = keys
+        self.interventions = interventions
+        self.public = pipeline.settings.public_url or str(self.app.conf.canonical_url)
+
+    async def show(self, view: Any, request: Any, token: str) -> Any:
+        """The page of a link (GET), or what a posted form records (POST)."""
+        grant, answer = await self.grant_and_owner(view, request, token)
+        if grant is None:
+            return answer
+        state = self.pipeline.load(grant.learner_id)
+        if state is None:
+            return refusal(view, "unknown")
+        if not reports_to(grant, state):
+            return refusal(view, "other_team")
+        now = dt.datetime.now(dt.UTC)
+        if request.method != "POST":
+            fresh = issue_form(self.keys, token, now)
+            done = request.query.get("done")
+            return page(view, 200, render(page_for(grant, state, self.policy, now, fresh, done)))
+        return await self.record(view, request, token, grant, state, now)
+
+    async def record(
+        self, view: Any, request: Any, token: str, grant: Grant, state: LearnerState,
+        now: dt.datetime,
+    ) -> Any:  # fmt: skip
+        """Record a posted form's action, then redirect to the page (303); the page again
+        (400) when the form asks for something the link does not allow."""
+        headers = request.headers
+        if not same_site(headers.get("Origin"), headers.get("Sec-Fetch-Site"), self.public):
+            return refusal(view, "form")
+        if (request.content_length or 0) > MAX_FORM_BYTES:
+            return refusal(view, "form")
+        form = {k: str(v) for k, v in (await request.post()).items()}
+        try:
+            read_form(self.keys, form.get("form", ""), token, now)
+        except TokenRefused:
+            return refusal(view, "form")
+        made = intervention_of(grant, form, token, now, now.astimezone(self.policy.tz).date())
+        if isinstance(made, str):  # the page again, saying what to correct
+            fresh = issue_form(self.keys, token, now)
+            again = page_for(grant, state, self.policy, now, fresh, error=made)
+            return page(view, 400, render(again))
+        await self.send(made, grant)
+        location = f"{request.path}?done={made.kind}"
+        return view.bytes(b"", status=303, headers={**HEADERS, "Location": location})
+
+    async def send(self, made: Intervention, grant: Grant) -> None:
+        """Put an intervention on the interventions topic, counted and logged."""
+        await self.interventions.send(
+            key=grant.learner_id.encode(), value=made.model_dump_json(exclude_none=True).encode()
+        )
+        self.pipeline.metrics.worker.actions_recorded.labels(made.kind, grant.recipient).inc()
+        log.info("action_recorded", kind=made.kind, recipient=grant.recipient,
+                 learner=self.pipeline.pseudonym(grant.learner_id))  # fmt: skip
+
+    async def grant_and_owner(
+        self, view: Any, request: Any, token: str
+    ) -> tuple[Grant | None, Any]:
+        """The link's grant, or the answer: a refusal, or the owner's (forwarded)."""
+        try:
+            grant = self.keys.read(token, dt.datetime.now(dt.UTC))
+        except TokenRefused as refused_:
+            return None, refusal(view, refused_.why)
+        if FORWARDED not in request.headers:
+            owner = owner_url(self.pipeline, grant.learner_id)
+            if owner is None:
+                return None, refusal(view, "unavailable")
+            if not same_node(owner, URL(str(self.app.conf.canonical_url))):
+                return None, await self.forward(view, request, owner)
+        return grant, None
+
+    async def forward(self, view: Any, request: Any, owner: URL) -> Any:
+        """The owner's answer to a request for a learner of another worker's partition
+        (the body and the headers a post is checked by go along)."""
         headers = {FORWARDED: "1"}
         for name in ("Origin", "Sec-Fetch-Site", "Content-Type"):
             if name in request.headers:
@@ -97,7 +178,7 @@ def register(pipeline: Pipeline) -> None:
         body = await request.read() if request.method == "POST" else None
         timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
         try:
-            async with app.http_client.request(
+            async with self.app.http_client.request(
                 request.method, owner.join(request.rel_url), data=body, headers=headers,
                 timeout=timeout, allow_redirects=False,
             ) as answer:  # fmt: skip
@@ -109,72 +190,26 @@ def register(pipeline: Pipeline) -> None:
         except (TimeoutError, aiohttp.ClientError):
             return refusal(view, "unavailable")
 
-    async def grant_and_owner(view: Any, request: Any, token: str) -> tuple[Grant | None, Any]:
-        """The link's grant, or the answer: a refusal, or the owner's (forwarded)."""
-        try:
-            grant = keys.read(token, dt.datetime.now(dt.UTC))
-        except TokenRefused as refused_:
-            return None, refusal(view, refused_.why)
-        if FORWARDED not in request.headers:
-            owner = owner_url(pipeline, grant.learner_id)
-            if owner is None:
-                return None, refusal(view, "unavailable")
-            if not same_node(owner, URL(str(app.conf.canonical_url))):
-                return None, await forward(view, request, owner)
-        return grant, None
 
-    def reports_to(grant: Grant, state: LearnerState) -> bool:
-        """Whether the link's manager is still the learner's (HR and wellbeing: any)."""
-        if grant.recipient != "manager" or state.profile is None:
-            return True
-        return state.profile.manager_id == grant.recipient_id
-
-    async def show(view: Any, request: Any, token: str) -> Any:
-        grant, answer = await grant_and_owner(view, request, token)
-        if grant is None:
-            return answer
-        state = pipeline.load(grant.learner_id)
-        if state is None:
-            return refusal(view, "unknown")
-        if not reports_to(grant, state):
-            return refusal(view, "other_team")
-        now = dt.datetime.now(dt.UTC)
-        if request.method != "POST":
-            fresh = issue_form(keys, token, now)
-            done = request.query.get("done")
-            return page(view, 200, render(page_for(grant, state, policy, now, fresh, done)))
-        if not same_site(
-            request.headers.get("Origin"), request.headers.get("Sec-Fetch-Site"), public
-        ):
-            return refusal(view, "form")
-        if (request.content_length or 0) > MAX_FORM_BYTES:
-            return refusal(view, "form")
-        form = {k: str(v) for k, v in (await request.post()).items()}
-        try:
-            read_form(keys, form.get("form", ""), token, now)
-        except TokenRefused:
-            return refusal(view, "form")
-        made = intervention_of(grant, form, token, now, now.astimezone(policy.tz).date())
-        if isinstance(made, str):  # the page again, saying what to correct
-            again = page_for(grant, state, policy, now, issue_form(keys, token, now), error=made)
-            return page(view, 400, render(again))
-        await interventions.send(
-            key=grant.learner_id.encode(), value=made.model_dump_json(exclude_none=True).encode()
-        )
-        pipeline.metrics.worker.actions_recorded.labels(made.kind, grant.recipient).inc()
-        log.info("action_recorded", kind=made.kind, recipient=grant.recipient,
-                 learner=pipeline.pseudonym(grant.learner_id))  # fmt: skip
-        location = f"{request.path}?done={made.kind}"
-        return view.bytes(b"", status=303, headers={**HEADERS, "Location": location})
+def register(pipeline: Pipeline) -> None:
+    """Attach the action pages to the worker's web server (when action keys are set)."""
+    keys = keys_of(pipeline.settings)
+    if keys is None:
+        return
+    app = pipeline.app
+    interventions = app.topic(
+        pipeline.topics.interventions, key_serializer="raw", value_serializer="raw"
+    )
+    pages = ActionPages(pipeline, keys, interventions)
 
     class ActionPage(View):
         """GET shows, POST records (see the module)."""
 
         async def get(self, request: Any, token: str) -> Any:
-            return await show(self, request, token)
+            return await pages.show(self, request, token)
 
         async def post(self, request: Any, token: str) -> Any:
-            return await show(self, request, token)
+            return await pages.show(self, request, token)
 
     app.page("/act/{token}")(ActionPage)
 

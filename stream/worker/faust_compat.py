@@ -45,6 +45,8 @@ from faust.streams import _current_event
 from faust.transport import consumer as faust_consumer
 from faust.types import TP
 
+from stream.errors import TierwatchError
+
 log = structlog.get_logger("tierwatch.faust")
 
 # the consumer attributes used here, checked at start-up by `check_internals`
@@ -59,7 +61,7 @@ _CONSUMER_ATTRIBUTES = (
 )
 
 
-class FaustInternalsChanged(RuntimeError):
+class FaustInternalsChanged(TierwatchError, RuntimeError):
     """A Faust internal tierwatch relies on is missing: pin Faust, or update this module."""
 
 

@@ -135,54 +135,48 @@ def same_node(a: URL, b: URL) -> bool:
     return (a.host, a.port) == (b.host, b.port)
 
 
-def register(pipeline: Pipeline) -> None:
-    app = pipeline.app
-    metrics = pipeline.metrics
-    broker = BrokerProbe(pipeline.settings.broker)
-    app.timer(BROKER_PROBE_S)(broker.probe)
-    app.on_before_shutdown.connect(broker.close)
-    recovery_gauge = metrics.worker.table_recovery_remaining
+def problem(view: Any, request: Any, refusal: Refusal) -> Any:
+    """The problem-details answer of a refusal (RFC 9457)."""
+    body = problem_body(refusal, str(request.path))
+    return view.bytes(
+        body, content_type=PROBLEM_JSON, status=refusal.status, headers=refusal.headers
+    )
 
-    def update_recovery() -> None:
-        for replica, remaining in recovery_remaining(pipeline).items():
-            recovery_gauge.labels(replica).set(remaining)
 
-    def problem(view: Any, request: Any, refusal: Refusal) -> Any:
-        body = problem_body(refusal, str(request.path))
-        return view.bytes(
-            body, content_type=PROBLEM_JSON, status=refusal.status, headers=refusal.headers
-        )
+class OpsApi:
+    """What the ops pages answer and the gauges they refresh, for one worker."""
 
-    async def forward(view: Any, request: Any, owner: URL) -> Any:
-        headers = {FORWARDED: "1", "Authorization": request.headers.get("Authorization", "")}
-        timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
-        try:
-            async with app.http_client.get(
-                owner.join(request.rel_url), headers=headers, timeout=timeout
-            ) as answer:
-                body = await answer.read()
-                return view.bytes(body, content_type=answer.content_type, status=answer.status)
-        except (TimeoutError, aiohttp.ClientError):
-            why = "the worker that owns this learner's partition did not answer"
-            return problem(view, request, Refusal(503, "owner_unavailable", why))
+    def __init__(self, pipeline: Pipeline, broker: BrokerProbe) -> None:
+        self.pipeline = pipeline
+        self.app = pipeline.app
+        self.metrics = pipeline.metrics
+        self.broker = broker
 
-    @app.page("/metrics")
-    async def metrics_view(web: Any, request: Any) -> Any:
-        update_recovery()
-        body = generate_latest(metrics.registry)
+    def update_recovery(self) -> None:
+        gauge = self.metrics.worker.table_recovery_remaining
+        for replica, remaining in recovery_remaining(self.pipeline).items():
+            gauge.labels(replica).set(remaining)
+
+    async def update_gauges(self) -> None:
+        """The consumer lag by topic and the table recovery left (the gauge timer)."""
+        for topic, behind in lag_by_topic(self.pipeline).items():
+            self.metrics.worker.consumer_lag.labels(topic).set(behind)
+        self.update_recovery()
+
+    def scrape(self, web: Any) -> Any:
+        """GET /metrics: every metric, the table recovery gauge brought up to date."""
+        self.update_recovery()
+        body = generate_latest(self.metrics.registry)
         return web.bytes(body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @app.page("/healthz")
-    async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"status": "ok"})
-
-    @app.page("/readyz")
-    async def readyz(web: Any, request: Any) -> Any:
-        ok, why = ready(pipeline, broker)
+    def readiness(self, web: Any) -> Any:
+        """GET /readyz: 200 when the worker can answer for its partitions, else 503."""
+        ok, why = ready(self.pipeline, self.broker)
         return web.json({"ready": ok, "detail": why}, status=200 if ok else 503)
 
-    @app.page("/learners/{learner_id}")
-    async def learner(view: Any, request: Any, learner_id: str) -> Any:
+    async def learner(self, view: Any, request: Any, learner_id: str) -> Any:
+        """GET /learners/{learner_id}: the learner view, from the partition's owner."""
+        pipeline = self.pipeline
         refusal = token_refusal(pipeline.settings.api_token, request.headers.get("Authorization"))
         if refusal is not None:
             return problem(view, request, refusal)
@@ -192,16 +186,50 @@ def register(pipeline: Pipeline) -> None:
                 why = "no worker owns this learner's partition yet (the group is rebalancing)"
                 refusal = Refusal(503, "owner_unknown", why, headers={"Retry-After": "1"})
                 return problem(view, request, refusal)
-            if not same_node(owner, URL(str(app.conf.canonical_url))):
-                return await forward(view, request, owner)
+            if not same_node(owner, URL(str(self.app.conf.canonical_url))):
+                return await self.forward(view, request, owner)
         state = pipeline.load(learner_id)
         if state is None:
             return problem(view, request, Refusal(404, "unknown_learner", "no such learner"))
         return view.json(learner_view(state, pipeline.policy))
 
-    async def update_gauges() -> None:
-        for topic, behind in lag_by_topic(pipeline).items():
-            metrics.worker.consumer_lag.labels(topic).set(behind)
-        update_recovery()
+    async def forward(self, view: Any, request: Any, owner: URL) -> Any:
+        """The owner's answer to a request for a learner of another worker's partition."""
+        headers = {FORWARDED: "1", "Authorization": request.headers.get("Authorization", "")}
+        timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
+        try:
+            async with self.app.http_client.get(
+                owner.join(request.rel_url), headers=headers, timeout=timeout
+            ) as answer:
+                body = await answer.read()
+                return view.bytes(body, content_type=answer.content_type, status=answer.status)
+        except (TimeoutError, aiohttp.ClientError):
+            why = "the worker that owns this learner's partition did not answer"
+            return problem(view, request, Refusal(503, "owner_unavailable", why))
 
-    app.timer(LAG_INTERVAL_S)(update_gauges)
+
+def register(pipeline: Pipeline) -> None:
+    """Attach the ops pages, the broker probe and the gauge timer to the worker's app."""
+    app = pipeline.app
+    broker = BrokerProbe(pipeline.settings.broker)
+    app.timer(BROKER_PROBE_S)(broker.probe)
+    app.on_before_shutdown.connect(broker.close)
+    ops = OpsApi(pipeline, broker)
+
+    @app.page("/metrics")
+    async def metrics_view(web: Any, request: Any) -> Any:
+        return ops.scrape(web)
+
+    @app.page("/healthz")
+    async def healthz(web: Any, request: Any) -> Any:
+        return web.json({"status": "ok"})
+
+    @app.page("/readyz")
+    async def readyz(web: Any, request: Any) -> Any:
+        return ops.readiness(web)
+
+    @app.page("/learners/{learner_id}")
+    async def learner(view: Any, request: Any, learner_id: str) -> Any:
+        return await ops.learner(view, request, learner_id)
+
+    app.timer(LAG_INTERVAL_S)(ops.update_gauges)

@@ -21,6 +21,7 @@ from stream.topics import Topics
 from stream.worker import actions_web, faust_compat, faust_resume, membership, ops, slack_web
 from stream.worker.agents import dispatcher, learners, ticks, transition_log
 from stream.worker.faust_app import changelog_configs, make_app
+from stream.worker.faust_resume import HeldPartitions
 from stream.worker.pipeline import Pipeline
 from stream.worker.progress import Progress
 
@@ -30,7 +31,17 @@ COMMIT_GUARD_S = 0.5  # how often partitions whose commits are stuck are looked 
 
 def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
     """Create the app, the table and the agents."""
-    topics = Topics.named(settings.topic_prefix)
+    pipeline = make_pipeline(settings, policy, bootstrap)
+    faust_compat.check_internals(pipeline.app)
+    guard_commits(pipeline)
+    add_outputs(pipeline)
+    Rebalances(pipeline).connect()
+    register_agents(pipeline)
+    return pipeline
+
+
+def make_pipeline(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
+    """The app and its learners table, in the pipeline the agents share."""
     app = make_app(settings, bootstrap)
     # value_type=bytes gives the raw codec to the table *and* its changelog (recovery
     # decodes with it too); str keys go through the json codec both ways.
@@ -41,10 +52,10 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         value_type=bytes,
         extra_topic_configs=changelog_configs(settings),
     )
-    pipeline = Pipeline(
+    return Pipeline(
         settings=settings,
         policy=policy,
-        topics=topics,
+        topics=Topics.named(settings.topic_prefix),
         app=app,
         table=table,
         pseudonym=Pseudonymizer(settings.pseudonym_key.get_secret_value()),
@@ -53,51 +64,92 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         ),
         source=f"/tierwatch/{settings.app_id}",
     )
-    faust_compat.check_internals(app)
-    inputs = set(topics.inputs)
 
-    def stored_up_to(tp: Any) -> int | None:
-        """The learner agent's input offsets are committed no further than it has stored
-        (Faust also acknowledges records it skipped at a rebalance)."""
-        return pipeline.progress.next_offset(tp.topic, tp.partition) if tp.topic in inputs else None
 
+class StoredUpTo:
+    """The learner agent's input offsets are committed no further than it has stored
+    (Faust also acknowledges records it skipped at a rebalance); other topics: no cap."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        self.inputs = set(pipeline.topics.inputs)
+
+    def __call__(self, tp: Any) -> int | None:
+        progress = self.pipeline.progress
+        return progress.next_offset(tp.topic, tp.partition) if tp.topic in self.inputs else None
+
+
+class CommitRepair:
+    """Commits stuck behind records never delivered, and stream partitions held since a
+    rebalance, repaired on a timer (`repair_stuck_commits`)."""
+
+    def __init__(
+        self, pipeline: Pipeline, guard: faust_compat.CommitGuard, held: HeldPartitions
+    ) -> None:
+        self.pipeline = pipeline
+        self.guard = guard
+        self.held = held
+
+    async def repair_stuck_commits(self) -> None:
+        self.held.check()
+        for _, action in await self.guard.check(self.pipeline.app):
+            self.pipeline.metrics.worker.commit_repairs.labels(action).inc()
+
+
+def guard_commits(pipeline: Pipeline) -> None:
+    """The worker's commit rules: strict commits capped by what is stored, the producer's
+    buffer, and the timer that repairs stuck commits."""
+    app = pipeline.app
+    stored_up_to = StoredUpTo(pipeline)
     faust_compat.strict_commits(app, stored_up_to)
-    faust_compat.set_producer_buffer(app, settings.producer_buffer)
+    faust_compat.set_producer_buffer(app, pipeline.settings.producer_buffer)
     guard = faust_compat.CommitGuard(cap=stored_up_to)
     held = faust_resume.hold_until_sought(app)
+    app.timer(COMMIT_GUARD_S)(CommitRepair(pipeline, guard, held).repair_stuck_commits)
 
-    async def repair_stuck_commits() -> None:
-        held.check()
-        for _, action in await guard.check(app):
-            pipeline.metrics.worker.commit_repairs.labels(action).inc()
 
-    app.timer(COMMIT_GUARD_S)(repair_stuck_commits)
-
+def add_outputs(pipeline: Pipeline) -> None:
+    """The alerts and dead-letter topics, and the table of erased learners."""
+    app, topics, settings = pipeline.app, pipeline.topics, pipeline.settings
     pipeline.alerts = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
     pipeline.erased = app.Table(
         "erased", partitions=settings.partitions, key_type=str, value_type=bytes
     )
     pipeline.deadletter = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
 
-    async def on_revoked(app: Any, revoked: Any, **kwargs: Any) -> None:
+
+class Rebalances:
+    """What the worker does when its partitions change hands."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def connect(self) -> None:
+        app = self.pipeline.app
+        app.on_partitions_revoked.connect(self.on_revoked)  # type: ignore[arg-type]  # mode typing
+        app.on_partitions_assigned.connect(self.on_assigned)  # type: ignore[arg-type]  # mode typing
+
+    async def on_revoked(self, app: Any, revoked: Any, **kwargs: Any) -> None:
         """Forget what this worker knew of partitions it no longer owns."""
-        gone = {tp.partition for tp in revoked if tp.topic == topics.clock}
+        pipeline = self.pipeline
+        gone = {tp.partition for tp in revoked if tp.topic == pipeline.topics.clock}
         pipeline.wakeups.clear()  # the next tick on each partition evaluates everyone
         for partition in gone:
             pipeline.tiers_by_partition.pop(partition, None)
         pipeline.progress.forget(gone)
 
-    app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]  # mode typing
-
-    async def on_assigned(app: Any, assigned: Any, **kwargs: Any) -> None:
+    async def on_assigned(self, app: Any, assigned: Any, **kwargs: Any) -> None:
         """Keep this worker's member id for the worker restarted on its data directory."""
         member = faust_compat.member_id(app)
         if member is None:  # aiokafka moved it: restarts take the slow path
             log.warning("member_id_unknown", detail="stream/worker/faust_compat.py member_id")
             return
-        membership.remember(settings.data_dir, app.conf.id, member)
+        membership.remember(self.pipeline.settings.data_dir, app.conf.id, member)
 
-    app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]  # mode typing
+
+def register_agents(pipeline: Pipeline) -> None:
+    """Every agent, the ops API and the action pages, on the pipeline's app."""
+    settings = pipeline.settings
     learners.register(pipeline)
     ticks.register(pipeline)
     ops.register(pipeline)
@@ -109,4 +161,3 @@ def build(settings: Settings, policy: Policy, bootstrap: str) -> Pipeline:
         pipeline.dispatch_table = dispatch.table
         then = dispatch.on_alert
     transition_log.register(pipeline, then)  # the alerts topic's one reader: log, then dispatch
-    return pipeline

@@ -20,10 +20,10 @@ from typing import Any
 
 import structlog
 
+from schemas.history import Record
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import step
-from stream.core.timeline import Record
 from stream.core.wakeups import plain
 from stream.worker.faust_compat import acting_for
 from stream.worker.pipeline import Pipeline

@@ -31,8 +31,8 @@ from stream.actions.links import action_links
 from stream.dispatch.base import Channel, Message, Outcome
 from stream.dispatch.config import DispatchConfig
 from stream.dispatch.deliver import build_channels, deliver
+from stream.dispatch.ledger import DispatchState
 from stream.dispatch.plan import plan
-from stream.dispatch.state import DispatchState
 from stream.dispatch.templates import Templates
 from stream.errors import InvalidRecord
 from stream.worker.faust_app import changelog_configs

@@ -61,23 +61,55 @@ def count_feedback(pipeline: Pipeline, record: Intervention, state: LearnerState
         metric.labels(record.kind, code).inc()
 
 
-def register(pipeline: Pipeline) -> None:
-    """Attach the learner agent to the pipeline's app."""
-    topics = pipeline.topics
-    kinds = dict(
-        zip(topics.inputs, ("event", "profile", "assignment", "intervention"), strict=True)
-    )
-    channel = pipeline.app.topic(*topics.inputs, key_serializer="raw", value_serializer="raw")
+class LearnerAgent:
+    """The learner agent of one worker: decodes each input record, drops what it must
+    (invalid, dated outside the window, an erased learner's), steps the rest in the
+    current batch, and stores and acknowledges the batch when it is due."""
 
-    async def handle(event: Any, batch: Batch) -> None:
-        msg = event.message
-        if msg.topic == topics.profiles and msg.value is None and msg.key:
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        topics = pipeline.topics
+        self.profiles = topics.profiles
+        self.kinds = dict(
+            zip(topics.inputs, ("event", "profile", "assignment", "intervention"), strict=True)
+        )
+
+    async def learners(self, stream: Any) -> None:
+        """The agent: records are acknowledged once their states are stored."""
+        pipeline = self.pipeline
+        manual = stream.noack()
+        intake = pipeline.intake
+        if not isinstance(intake, Intake):  # None until the agent first starts
+            intake = pipeline.intake = Intake(pipeline, manual)
+        else:  # the agent restarted (after a crash): what the old run processed is kept
+            intake.stream = manual
+        async for event in manual.events():
+            async with pipeline.writing:
+                await self.take(event, intake)
+                if intake.due():
+                    await intake.flush()
+
+    async def take(self, event: Any, intake: Intake) -> None:
+        """Process one record; one that fails is dead-lettered, and the agent goes on."""
+        try:
+            with acting_for(event):  # table reads and writes go to the event's partition
+                await self.handle(event, intake.batch)
+        except Exception as exc:
+            msg = event.message
+            log.exception("processing_error", topic=msg.topic, offset=msg.offset)
+            await self.pipeline.refuse(event, InvalidRecord("processing_error", repr(exc)[:500]))
+        intake.add(event)
+
+    async def handle(self, event: Any, batch: Batch) -> None:
+        """Erase on a profile tombstone, else decode, check and step one record."""
+        pipeline, msg = self.pipeline, event.message
+        if msg.topic == self.profiles and msg.value is None and msg.key:
             learner_id = msg.key.decode("utf-8", "replace")
             batch.forget(learner_id)
             erase(pipeline, learner_id)
             return
         try:
-            record = codec.decode_input(kinds[msg.topic], msg.key, msg.value)
+            record = codec.decode_input(self.kinds[msg.topic], msg.key, msg.value)
         except InvalidRecord as error:
             await pipeline.refuse(event, error)
             return
@@ -95,43 +127,26 @@ def register(pipeline: Pipeline) -> None:
             count_feedback(pipeline, record, batch.state(record.learner_id, event).state)
         await batch.apply(record, event)
 
-    async def take(event: Any, intake: Intake) -> None:
-        try:
-            with acting_for(event):  # table reads and writes go to the event's partition
-                await handle(event, intake.batch)
-        except Exception as exc:
-            msg = event.message
-            log.exception("processing_error", topic=msg.topic, offset=msg.offset)
-            await pipeline.refuse(event, InvalidRecord("processing_error", repr(exc)[:500]))
-        intake.add(event)
-
-    async def learners(stream: Any) -> None:
-        manual = stream.noack()  # acknowledged once the record's state is stored
-        intake = pipeline.intake
-        if not isinstance(intake, Intake):  # None until the agent first starts
-            intake = pipeline.intake = Intake(pipeline, manual)
-        else:  # the agent restarted (after a crash): what the old run processed is kept
-            intake.stream = manual
-        async for event in manual.events():
-            async with pipeline.writing:
-                await take(event, intake)
-                if intake.due():
-                    await intake.flush()
-
-    async def flush(when_due: bool = True) -> None:
+    async def flush(self, when_due: bool = True) -> None:
         """Store and acknowledge what waits: when due and no new record comes to do it
         (the timer), or at once (the app stops)."""
-        intake = pipeline.intake
+        intake = self.pipeline.intake
         if intake is not None and (intake.due() or not when_due):
-            async with pipeline.writing:
+            async with self.pipeline.writing:
                 await intake.flush()
 
-    async def flush_when_due() -> None:
-        await flush()
+    async def flush_when_due(self) -> None:
+        await self.flush()
 
-    async def flush_before_stop() -> None:
-        await flush(when_due=False)
+    async def flush_before_stop(self) -> None:
+        await self.flush(when_due=False)
 
-    pipeline.app.agent(channel, name="learners")(learners)
-    pipeline.app.timer(FLUSH_CHECK_S)(flush_when_due)
-    pipeline.app.before_stop.append(flush_before_stop)
+
+def register(pipeline: Pipeline) -> None:
+    """Attach the learner agent, its flush timer and its stop hook to the pipeline's app."""
+    app = pipeline.app
+    channel = app.topic(*pipeline.topics.inputs, key_serializer="raw", value_serializer="raw")
+    agent = LearnerAgent(pipeline)
+    app.agent(channel, name="learners")(agent.learners)
+    app.timer(FLUSH_CHECK_S)(agent.flush_when_due)
+    app.before_stop.append(agent.flush_before_stop)

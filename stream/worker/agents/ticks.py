@@ -23,27 +23,67 @@ REBALANCE_POLL_S = 0.1  # how often a waiting tick looks whether a rebalance has
 INPUTS_RECHECK_S = 0.25  # how often a tick waiting for its inputs' commit tries again
 
 
-def register(pipeline: Pipeline) -> None:
-    """Attach the clock agent and, unless ticks come from outside, the leader timer."""
-    app, settings = pipeline.app, pipeline.settings
-    channel = app.topic(pipeline.topics.clock, key_serializer="raw", value_serializer="raw")
+class TickAgent:
+    """The clock agent of one worker: each tick is applied to its partition once the
+    partition's records it names (its barrier) are processed and committed, or left to the
+    partition's next owner when the app stops or a rebalance begins first. In wall-clock
+    mode the leader also sends the ticks (`leader_tick`)."""
 
-    stopping = asyncio.Event()
+    def __init__(self, pipeline: Pipeline, channel: Any) -> None:
+        self.pipeline = pipeline
+        self.app = pipeline.app
+        self.channel = channel  # the clock topic
+        self.stopping = asyncio.Event()
 
-    async def rebalance_begun() -> None:
-        while not flow_suspended(app):
+    async def clock(self, stream: Any) -> None:
+        """The agent. Ticks are acknowledged by hand, once applied: a tick cut short by a
+        stop is not acknowledged (Faust acknowledges an event whose processing is
+        cancelled), so it comes again."""
+        manual = stream.noack()
+        async for event in manual.events():
+            if await self.apply(event):
+                await manual.ack(event)
+
+    async def apply(self, event: Any) -> bool:
+        """Apply one tick: True when done with (evaluated, or dead-lettered as invalid),
+        False when left for the partition's next owner (not acknowledged)."""
+        try:
+            tick = codec.decode_tick(event.message.value)
+        except InvalidRecord as error:
+            await self.pipeline.refuse(event, error)
+            return True
+        partition = event.message.partition
+        ok = await self.barrier_or_stop(partition, tick.barrier)
+        if ok is None:
+            self.leave(event, partition, tick)
+            return False
+        if not ok:
+            log.warning("tick_barrier_timeout", partition=partition, now=tick.now.isoformat())
+        if not await evaluate_when_committed(self.pipeline, partition, tick, self.leaving):
+            self.leave(event, partition, tick)
+            return False
+        return True
+
+    def leave(self, event: Any, partition: int, tick: Any) -> None:
+        """Leave a tick for whoever owns its partition next (logged, not acknowledged)."""
+        why = "stop" if self.stopping.is_set() else "rebalance"
+        log.info("tick_left_for_next_owner", partition=partition, why=why,
+                 now=tick.now.isoformat())  # fmt: skip
+        abandon(self.app, event)
+
+    async def rebalance_begun(self) -> None:
+        while not flow_suspended(self.app):
             await asyncio.sleep(REBALANCE_POLL_S)
 
-    async def barrier_or_stop(partition: int, barrier: dict[str, int]) -> bool | None:
+    async def barrier_or_stop(self, partition: int, barrier: dict[str, int]) -> bool | None:
         """Wait for a tick's barrier: True reached, False timed out, None the app stops or a
         rebalance begins first. Its records will not come then (the input agent's flow is
         stopped), and the rebalance would wait for the tick: it is left for whoever owns
         the partition after (this worker too: Faust seeks to the committed offsets)."""
-        reached = asyncio.ensure_future(
-            pipeline.progress.wait(partition, barrier, settings.tick_barrier_timeout_s)
-        )
-        stop = asyncio.ensure_future(stopping.wait())
-        held = asyncio.ensure_future(rebalance_begun())
+        timeout = self.pipeline.settings.tick_barrier_timeout_s
+        reached = asyncio.ensure_future(self.pipeline.progress.wait(partition, barrier, timeout))
+        stop = asyncio.ensure_future(self.stopping.wait())
+        held = asyncio.ensure_future(self.rebalance_begun())
         try:
             await asyncio.wait((reached, stop, held), return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -54,62 +94,38 @@ def register(pipeline: Pipeline) -> None:
             return None
         return reached.result()
 
-    async def clock(stream: Any) -> None:
-        # acknowledged by hand, once applied: a tick cut short by a stop is not acknowledged
-        # (Faust acknowledges an event whose processing is cancelled), so it comes again
-        manual = stream.noack()
-        async for event in manual.events():
-            try:
-                tick = codec.decode_tick(event.message.value)
-            except InvalidRecord as error:
-                await pipeline.refuse(event, error)
-                await manual.ack(event)
-                continue
-            partition = event.message.partition
-            ok = await barrier_or_stop(partition, tick.barrier)
-            if ok is None:
-                why = "stop" if stopping.is_set() else "rebalance"
-                log.info("tick_left_for_next_owner", partition=partition, why=why,
-                         now=tick.now.isoformat())  # fmt: skip
-                abandon(app, event)
-                continue
-            if not ok:
-                log.warning("tick_barrier_timeout", partition=partition, now=tick.now.isoformat())
-            evaluated = await evaluate_when_committed(pipeline, partition, tick, leaving)
-            if not evaluated:
-                why = "stop" if stopping.is_set() else "rebalance"
-                log.info("tick_left_for_next_owner", partition=partition, why=why,
-                         now=tick.now.isoformat())  # fmt: skip
-                abandon(app, event)
-                continue
-            await manual.ack(event)
-
-    async def leaving(seconds: float) -> bool:
+    async def leaving(self, seconds: float) -> bool:
         """Wait up to `seconds`; True as soon as the app stops or a rebalance begins."""
         deadline = time.monotonic() + seconds
-        while not (stopping.is_set() or flow_suspended(app)):
+        while not (self.stopping.is_set() or flow_suspended(self.app)):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(min(REBALANCE_POLL_S, seconds))
         return True
 
-    async def stop_waiting() -> None:
-        stopping.set()
+    async def stop_waiting(self) -> None:
+        """The app stops: a tick waiting for its barrier or its inputs' commit gives up."""
+        self.stopping.set()
 
-    app.agent(channel, name="clock")(clock)
-    app.before_stop.append(stop_waiting)
+    async def leader_tick(self) -> None:
+        """Send a tick at the wall clock's now to every partition (the leader's timer)."""
+        now = dt.datetime.now(dt.UTC)
+        for partition in range(self.pipeline.settings.partitions):
+            value = codec.encode_tick(now, partition)
+            await self.channel.send(
+                key=f"tick-{partition}".encode(), value=value, partition=partition
+            )
 
+
+def register(pipeline: Pipeline) -> None:
+    """Attach the clock agent and, unless ticks come from outside, the leader timer."""
+    app, settings = pipeline.app, pipeline.settings
+    channel = app.topic(pipeline.topics.clock, key_serializer="raw", value_serializer="raw")
+    ticks = TickAgent(pipeline, channel)
+    app.agent(channel, name="clock")(ticks.clock)
+    app.before_stop.append(ticks.stop_waiting)
     if settings.clock == "wall":
-
-        async def leader_tick() -> None:
-            now = dt.datetime.now(dt.UTC)
-            for partition in range(settings.partitions):
-                value = codec.encode_tick(now, partition)
-                await channel.send(
-                    key=f"tick-{partition}".encode(), value=value, partition=partition
-                )
-
-        app.timer(settings.tick_interval_s, on_leader=True)(leader_tick)
+        app.timer(settings.tick_interval_s, on_leader=True)(ticks.leader_tick)
 
 
 async def evaluate_when_committed(

@@ -1,5 +1,6 @@
-"""A tick's clock: what its `now` means in the policy's timezone, the same for every learner
-that one tick sweeps over, so it is worked out once per tick, not once per learner.
+"""Today and the last closed week as a tick sees them (its `Clock`): what the tick's `now`
+means in the policy's timezone, the same for every learner that one tick sweeps over, so it
+is worked out once per tick, not once per learner.
 
 `today` is kept far enough inside the calendar that the step's day arithmetic (a
 follow-up `follow_up.days` ahead, assignments pruned `assignments.counting_days` back)
