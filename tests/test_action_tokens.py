@@ -74,3 +74,13 @@ def test_a_key_that_is_not_a_fernet_key_is_a_clear_error():
         ActionKeys(["secret"])
     with pytest.raises(ValueError, match="TIERWATCH_ACTION_KEYS"):
         ActionKeys([])
+
+
+@pytest.mark.parametrize("inserted", [" ", "\t", "\n", "%20"])
+def test_a_token_with_anything_but_url_safe_base64_inside_is_invalid(inserted: str):
+    """Fernet alone would read a token with whitespace inside: the same grant under
+    another spelling, so another intervention id."""
+    keys = ActionKeys([NEW])
+    token = keys.issue(grant())
+    with pytest.raises(TokenRefused):
+        keys.read(token[:20] + inserted + token[20:], NOW)

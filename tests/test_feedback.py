@@ -92,6 +92,16 @@ def test_feedback_counts_once_per_reason_code_of_the_transition_it_names():
     assert result.feedback == 5
 
 
+def test_the_same_feedback_from_a_link_clicked_twice_counts_once():
+    """A form posted twice (or a button clicked twice) records the same id at another
+    instant: one piece of feedback."""
+    ts = team()
+    ana_1 = move(ts, "ana", 1)
+    first = feedback("not_useful", ana_1.id).model_copy(update={"id": "act:abc:not_useful:"})
+    again = first.model_copy(update={"at": at(7)})
+    assert tally([first, again], ts).feedback == 1
+
+
 def test_the_table_shows_counts_transitions_and_the_unknown_line():
     """The rendered table has a header, one row a code and a line for unknown transitions."""
     ts = team()

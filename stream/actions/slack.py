@@ -23,7 +23,7 @@ from slack_sdk.signature import SignatureVerifier
 from schemas.roster import Intervention
 from stream.actions.forms import intervention_id
 from stream.actions.page import LABELS
-from stream.actions.tokens import ActionKeys, TokenRefused
+from stream.actions.tokens import ActionKeys, Grant, TokenRefused
 from stream.errors import TierwatchError
 
 MAX_BODY = 64 * 1024
@@ -38,6 +38,12 @@ class Click:
     reply: dict[str, object] | None
     response_url: str | None
     recipient: str = ""  # whom the message's link was for
+    grant: Grant | None = None  # what the button's token grants (None: nothing)
+    kept: tuple[dict[str, object], ...] = ()  # the message's blocks without its buttons
+
+    def refused(self, text: str) -> Click:
+        """The same click, recording nothing, its reply saying why."""
+        return Click(None, _reply(text, list(self.kept)), self.response_url)
 
 
 class SlackRefused(TierwatchError):
@@ -93,7 +99,7 @@ def read_click(
     )  # fmt: skip
     label = LABELS.get(kind, kind)
     reply = _reply(f"Recorded by {user}: {label}.", kept)
-    return Click(intervention, reply, response_url, grant.recipient)
+    return Click(intervention, reply, response_url, grant.recipient, grant, tuple(kept))
 
 
 def _reply(text: str, kept: list[dict[str, object]]) -> dict[str, object]:

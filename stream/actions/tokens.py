@@ -16,6 +16,7 @@ each with its own page.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Sequence
 from typing import Literal
 
@@ -34,6 +35,7 @@ Action = Literal[
 ]
 Recipient = Literal["manager", "hr", "wellbeing"]
 MAX_TOKEN = 2048  # characters: a longer token is refused before it is decrypted
+TOKEN_CHARS = re.compile(r"[A-Za-z0-9_=-]+")  # URL-safe base64, nothing else
 
 
 class Grant(BaseModel):
@@ -84,8 +86,8 @@ class ActionKeys:
 
     def open(self, token: str) -> bytes:
         """What `seal` sealed under any of the keys; `TokenRefused("invalid")` otherwise."""
-        if not token or len(token) > MAX_TOKEN:
-            raise TokenRefused("invalid")
+        if not token or len(token) > MAX_TOKEN or not TOKEN_CHARS.fullmatch(token):
+            raise TokenRefused("invalid")  # (Fernet alone would take spaces inside one)
         try:
             return self._fernet.decrypt(token.encode())
         except (InvalidToken, ValueError):

@@ -12,9 +12,10 @@ time order). A voided completion names the object it completed (`Retracted.compl
 the object is no longer done, and its kept assignment is open again, its overdue days
 counted from its due date as if it had never been completed. Kept are the assignments due
 latest, a few (an order that does not depend on arrival: the same ones are kept in any
-order); a milestone's until its counting window has passed. What a completion closed
-beyond those is done for good (README, known limits), and so is an object completed twice
-whose one completion is voided: the keys do not count completions.
+order, as long as no voiding comes between); a milestone's until its counting window has
+passed. What a completion closed beyond those is done for good (README, known limits);
+an object completed twice is open again when one of its completions is voided: the keys
+do not count completions.
 """
 
 from __future__ import annotations

@@ -52,9 +52,13 @@ def tally(feedback: Iterable[Intervention], transitions: Iterable[TierTransition
     carried = Counter(code for found in codes.values() for code in found)
     counts: Counter[tuple[str, str]] = Counter()
     unknown: Counter[str] = Counter()
-    seen: set[tuple[str, str, str, str | None]] = set()
-    for item in feedback:
-        identity = (item.learner_id, item.kind, item.at.isoformat(), item.transition_id)
+    seen: set[tuple[str, ...]] = set()
+    for item in feedback:  # the same intervention again counts once (by id, as the worker)
+        identity = (
+            ("id", item.id)
+            if item.id is not None
+            else (item.learner_id, item.kind, item.at.isoformat(), item.transition_id or "")
+        )
         if item.kind not in FEEDBACK_KINDS or identity in seen:
             continue
         seen.add(identity)

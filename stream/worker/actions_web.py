@@ -26,7 +26,7 @@ from yarl import URL
 
 from schemas.roster import Intervention
 from stream.actions.forms import intervention_id, issue_form, read_form, same_site
-from stream.actions.links import keys_of
+from stream.actions.links import keys_of, named
 from stream.actions.page import LABELS, page_for, refused, render
 from stream.actions.tokens import ActionKeys, Grant, TokenRefused
 from stream.core.state import LearnerState
@@ -99,7 +99,8 @@ class ActionPages:
         self.policy = pipeline.policy
         self.keys = keys
         self.interventions = interventions
-        self.public = pipeline.settings.public_url or str(self.app.conf.canonical_url)
+        # the address the links name (`stream.actions.links`): a post comes from there
+        self.public = pipeline.settings.public_url or named(str(self.app.conf.canonical_url))
 
     async def show(self, view: Any, request: Any, token: str) -> Any:
         """The page of a link (GET), or what a posted form records (POST)."""
@@ -140,7 +141,7 @@ class ActionPages:
             again = page_for(grant, state, self.policy, now, fresh, error=made)
             return page(view, 400, render(again))
         await self.send(made, grant)
-        location = f"{request.path}?done={made.kind}"
+        location = f"?done={made.kind}"  # relative: the page's own path, behind any proxy
         return view.bytes(b"", status=303, headers={**HEADERS, "Location": location})
 
     async def send(self, made: Intervention, grant: Grant) -> None:

@@ -1,6 +1,9 @@
 """`POST /slack/actions` on the worker's web server: a click on a Slack message's button
 (`stream.actions.slack`) records its intervention on the interventions topic and replaces
-the message's buttons with what was recorded (posted to Slack's `response_url`)."""
+the message's buttons with what was recorded (posted to Slack's `response_url`). As a
+link's page does, it is answered by the worker that owns the learner's partition (the
+signed request forwarded there), which records nothing for a learner it no longer knows
+(erased) or whose manager is no longer the button's."""
 
 from __future__ import annotations
 
@@ -11,9 +14,12 @@ from typing import Any
 import aiohttp
 import structlog
 from faust.web import View
+from yarl import URL
 
 from stream.actions.links import keys_of
 from stream.actions.slack import SlackRefused, read_click
+from stream.worker.actions_web import reports_to
+from stream.worker.ops import FORWARD_TIMEOUT_S, FORWARDED, owner_url, same_node
 from stream.worker.pipeline import Pipeline
 
 log = structlog.get_logger("tierwatch.slack")
@@ -44,14 +50,26 @@ def register(pipeline: Pipeline) -> None:
 
     async def clicked(view: Any, request: Any) -> Any:
         now = dt.datetime.now(dt.UTC)
+        body = await request.read()
         try:
             click = read_click(
-                await request.read(), request.headers.get("X-Slack-Request-Timestamp"),
+                body, request.headers.get("X-Slack-Request-Timestamp"),
                 request.headers.get("X-Slack-Signature"), secret, keys, hosts, now,
                 now.astimezone(pipeline.policy.tz).date(),
             )  # fmt: skip
         except SlackRefused as refused:
             return view.text(str(refused), status=refused.status)
+        grant = click.grant
+        if click.intervention is not None and grant is not None:
+            if FORWARDED not in request.headers:  # the learner's worker checks and records
+                owner = owner_url(pipeline, grant.learner_id)
+                if owner is not None and not same_node(owner, URL(str(app.conf.canonical_url))):
+                    return await forward(view, request, owner, body)
+            state = pipeline.load(grant.learner_id)
+            if state is None or pipeline.is_erased(grant.learner_id):
+                click = click.refused("tierwatch no longer knows this learner.")
+            elif not reports_to(grant, state):
+                click = click.refused("This learner is no longer in your team.")
         made = click.intervention
         if made is not None:
             value = made.model_dump_json(exclude_none=True).encode()
@@ -64,6 +82,20 @@ def register(pipeline: Pipeline) -> None:
             replies.add(task)
             task.add_done_callback(replies.discard)
         return view.text("", status=200)
+
+    async def forward(view: Any, request: Any, owner: URL, body: bytes) -> Any:
+        """The owner's answer (the same signed request: it checks it again)."""
+        headers = {FORWARDED: "1", "Content-Type": request.headers.get("Content-Type", "")}
+        for name in ("X-Slack-Request-Timestamp", "X-Slack-Signature"):
+            headers[name] = request.headers.get(name, "")
+        timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
+        try:
+            async with app.http_client.post(
+                owner.join(request.rel_url), data=body, headers=headers, timeout=timeout
+            ) as answer_:
+                return view.text(await answer_.text(), status=answer_.status)
+        except (TimeoutError, aiohttp.ClientError):
+            return view.text("the learner's worker did not answer", status=503)
 
     class SlackActions(View):
         async def post(self, request: Any) -> Any:

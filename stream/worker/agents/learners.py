@@ -23,6 +23,7 @@ from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
 from stream import codec
 from stream.core.bounds import event_time_problem
 from stream.core.state import LearnerState
+from stream.core.step import intervention_key
 from stream.errors import InvalidRecord
 from stream.worker.agents.batch import Batch, Intake, acting_for
 from stream.worker.pipeline import Pipeline
@@ -52,8 +53,11 @@ def received_at(msg: Any) -> dt.datetime:
 
 def count_feedback(pipeline: Pipeline, record: Intervention, state: LearnerState | None) -> None:
     """Count feedback per reason code of the transition it names (the learner's latest;
-    older ones are counted under `earlier_transition`: `tierwatch feedback` has them all)."""
+    older ones are counted under `earlier_transition`: `tierwatch feedback` has them all).
+    The same intervention again (a form posted twice, a button clicked twice) is not."""
     metric = pipeline.metrics.worker.feedback
+    if state is not None and intervention_key(record) in state.seen_interventions:
+        return
     if state is None or record.transition_id != state.last_transition_id:
         metric.labels(record.kind, "earlier_transition").inc()
         return
