@@ -109,10 +109,18 @@ def sent(order: list[TierTransition]) -> list[tuple[str, str]]:
 
 
 def test_in_order_each_fall_reaches_whoever_its_episode_told():
-    resolved = [m for m in sent(HISTORY) if m[0].startswith(("w07", "w08", "zero", "down"))]
-    ids = {m[0] for m in resolved}
-    assert {"w07", "w08", "zero", "down"} <= {i.split(".")[0] for i in ids}
-    assert len(resolved) == len(ids)
+    """The first episode's rise told the wellbeing service and the manager: its three falls
+    reach both, once each; the second's nudge and outreach told the learner and the
+    manager: its fall reaches those two (a message's id is the transition's, with the role
+    appended for every role but the first)."""
+    assert sent(HISTORY) == sorted(
+        [("rise", "wellbeing"), ("rise.manager", "wellbeing"),
+         ("w07", "resolved"), ("w07.wellbeing", "resolved"),
+         ("w08", "resolved"), ("w08.wellbeing", "resolved"),
+         ("zero", "resolved"), ("zero.wellbeing", "resolved"),
+         ("nudge", "learner_nudge"), ("outreach", "manager_outreach"),
+         ("down", "resolved"), ("down.manager", "resolved")]
+    )  # fmt: skip
 
 
 def test_a_fall_read_after_the_next_fall_to_zero_still_reaches_its_episode():

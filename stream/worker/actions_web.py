@@ -55,7 +55,7 @@ def intervention_of(
     if action not in grant.actions:
         return "This link does not allow that action."
     on: dt.date | None = None
-    if action in ("conversation_held", "support_plan", "snoozed"):
+    if action in ("conversation_held", "support_plan"):
         try:
             on = dt.date.fromisoformat(form.get("on", ""))
         except ValueError:
