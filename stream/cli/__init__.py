@@ -374,6 +374,3 @@ def show_settings() -> None:
 def main() -> None:
     app()
 
-
-if __name__ == "__main__":
-    main()
