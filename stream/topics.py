@@ -26,6 +26,7 @@ class Topics:
     deadletter: str
     retry: str
     registry: str
+    teams: str  # keyed by manager: learners' rows in their manager's team view
 
     @classmethod
     def named(cls, prefix: str = "") -> Topics:
@@ -39,6 +40,7 @@ class Topics:
             deadletter=f"{prefix}tierwatch.deadletter",
             retry=f"{prefix}tierwatch.dispatch.retry",
             registry=f"{prefix}tierwatch.ingest.registry",
+            teams=f"{prefix}tierwatch.teams",
         )
 
     def logical(self, topic: str) -> str:
@@ -73,7 +75,10 @@ async def create_topics(settings: Settings, topics: Topics, bootstrap: str) -> N
     try:
         wanted = []
         compacted = (topics.profiles, topics.registry)
-        others = (topics.clock, topics.alerts, topics.deadletter, topics.retry, topics.registry)
+        others = (
+            topics.clock, topics.alerts, topics.deadletter, topics.retry, topics.registry,
+            topics.teams,
+        )  # fmt: skip
         for name in (*topics.inputs, *others):
             config = {"cleanup.policy": "compact"} if name in compacted else {}
             if name == topics.deadletter:

@@ -31,7 +31,7 @@ from aiokafka.structs import TopicPartition
 from schemas import Intervention, LearnerProfile, TierTransition
 from stream import codec
 from stream.actions.links import ACTIONS
-from stream.actions.tokens import ActionKeys, Grant
+from stream.actions.tokens import ActionKeys, Grant, TeamGrant
 from stream.core.state import LearnerState
 from stream.sim.driver import Driver, DriverError, GroupWatcher
 from stream.topics import Topics
@@ -76,6 +76,13 @@ class World:
             expires=dt.datetime.now(dt.UTC) + dt.timedelta(days=1),
         ).model_copy(update=changes)  # fmt: skip
         return f"{self.web}/act/{self.keys.issue(grant)}"
+
+    def team_link(self, manager: str = MANAGER, days: float = 1) -> str:
+        """A team-view link of the test's own (expired with `days` <= 0)."""
+        grant = TeamGrant(
+            manager_id=manager, expires=dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+        )
+        return f"{self.web}/team/{self.keys.issue(grant)}"
 
     def mark(self) -> dict[int, int]:
         """Where the interventions topic ends now: its end offset per partition."""

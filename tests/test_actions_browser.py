@@ -267,3 +267,46 @@ async def test_the_pages_have_no_serious_accessibility_violation(world, browser)
         if v["impact"] in ("serious", "critical")
     ]
     assert serious == []
+
+
+async def test_a_manager_uses_the_team_view_with_the_keyboard_at_phone_width(world, browser):
+    """The team view at 375 px: no sideways scroll of the page; Tab reaches the filter,
+    arrow keys choose "With something due", Enter on Apply applies it (a GET: the query names it);
+    a learner's name opens their action page; axe-core finds nothing serious or critical."""
+    page = await browser.new_page(viewport={"width": 375, "height": 740}, bypass_csp=True)
+    link = world.team_link()
+    want = sorted(w.name for w in (FAY, GUS, HAL, IDA))
+
+    async def names() -> list[str]:
+        await page.goto(link)
+        cells = await page.locator("tbody th[scope=row] a").all_inner_texts()
+        return sorted(cells)
+
+    deadline = asyncio.get_running_loop().time() + 60
+    while await names() != want:
+        assert asyncio.get_running_loop().time() < deadline, await names()
+        await asyncio.sleep(0.5)
+    wide = await page.evaluate("() => document.documentElement.scrollWidth")
+    assert wide <= 375, f"the page scrolls sideways at phone width ({wide} px)"
+    for _ in range(40):
+        await page.keyboard.press("Tab")
+        if await page.evaluate("() => document.activeElement.id === 'show'"):
+            break
+    else:
+        raise AssertionError("Tab never reached the filter")
+    await page.keyboard.press("ArrowDown")
+    await page.keyboard.press("ArrowDown")
+    assert await page.input_value("#show") == "due"
+    await page.keyboard.press("Tab")  # the order
+    await page.keyboard.press("Tab")  # Apply
+    assert await page.evaluate("() => document.activeElement.textContent") == "Apply"
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r"\?show=due&sort=due$"))
+    await page.add_script_tag(path=str(AXE))
+    result = await page.evaluate("async () => await axe.run()")
+    assert result["passes"], "axe ran no rule"
+    serious = [v["id"] for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    assert serious == []
+    await page.get_by_role("link", name=HAL.name).click()
+    await expect(page.locator("h1")).to_contain_text(HAL.name)
+    assert "/act/" in page.url

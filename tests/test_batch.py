@@ -14,6 +14,8 @@ import pytest
 from faust.streams import current_event
 
 from schemas.history import Record
+from schemas.teams import TeamUpdate
+from stream.core import team
 from stream.core.state import LearnerState
 from stream.core.step import Output, step
 from stream.core.wakeups import WakeIndex
@@ -63,8 +65,13 @@ class FakePipeline:
     intake: Any = None
     app: Any = None
 
+    teams: list[TeamUpdate] = field(default_factory=list)
+
     async def emit(self, outputs: list[Output]) -> None:
         self.sent.extend(outputs)
+
+    async def emit_team(self, learner_id: str, before: Any, after: Any) -> None:
+        self.teams.extend(team.updates(learner_id, before, after, self.policy))
 
     def store(self, state: LearnerState, unchanged: bytes | None = None) -> bool:
         return Pipeline.store(self, state, unchanged)  # type: ignore[arg-type]
@@ -314,3 +321,19 @@ def test_a_failed_send_leaves_the_state_as_if_the_record_never_came() -> None:
     asyncio.run(go())
     expected, _ = one_at_a_time(records[:-1])  # the last record (the fall) failed to send
     assert dict(pipeline.table) == expected
+
+
+def test_a_step_that_changes_a_learners_row_sends_it_to_their_manager() -> None:
+    """A profile naming a manager puts the learner in that manager's view; an event in
+    an open week changes no row and sends nothing; a move sends the removal first."""
+    pipeline = FakePipeline()
+    first = profile("ann").model_copy(update={"manager_id": "m1"})
+    records = [
+        first,
+        event("ann", at(0, 1), "assessment", score=0.9),
+        first.model_copy(update={"manager_id": "m2"}),
+    ]
+    run_batch(pipeline, records)
+    assert [(u.manager_id, u.row is None) for u in pipeline.teams] == [
+        ("m1", False), ("m1", True), ("m2", False),
+    ]  # fmt: skip

@@ -18,7 +18,7 @@ import structlog
 
 from schemas.roster import LearnerProfile
 from schemas.transitions import TierTransition
-from stream.actions.tokens import Action, ActionKeys, Grant, Recipient
+from stream.actions.tokens import Action, ActionKeys, Grant, Recipient, TeamGrant
 from stream.settings import Settings
 
 log = structlog.get_logger("tierwatch.actions")
@@ -60,6 +60,11 @@ class ActionLinks:
             return {"act": f"{self.base_url.rstrip('/')}/act/{self.keys.issue(grant)}"}
 
         return links
+
+    def team(self, manager_id: str, now: dt.datetime) -> str:
+        """The link to a manager's team view (`GET /team/{token}`)."""
+        grant = TeamGrant(manager_id=manager_id, expires=now + dt.timedelta(days=self.days))
+        return f"{self.base_url.rstrip('/')}/team/{self.keys.issue(grant)}"
 
 
 def keys_of(settings: Settings) -> ActionKeys | None:

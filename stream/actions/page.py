@@ -124,6 +124,11 @@ _env = jinja2.Environment(
 )
 
 
+def environment() -> jinja2.Environment:
+    """The pages' templates (autoescaped HTML, undefined names refused)."""
+    return _env
+
+
 def render(page: ActionPage) -> str:
     return _env.get_template("action.html.j2").render(page=page)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -53,6 +53,20 @@ class Grant(BaseModel):
     expires: dt.datetime
 
 
+class TeamGrant(BaseModel):
+    """What a team-view link allows: reading one manager's team view, until it expires."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    v: Literal[1] = 1
+    view: Literal["team"] = "team"
+    manager_id: str = Field(min_length=1, max_length=512)
+    expires: dt.datetime
+
+
+G = TypeVar("G", "Grant", "TeamGrant")
+
+
 class TokenRefused(TierwatchError):
     """A token that grants nothing: `why` is `expired` or `invalid`."""
 
@@ -77,7 +91,7 @@ class ActionKeys:
         """A new key (`tierwatch actions new-key`)."""
         return Fernet.generate_key().decode()
 
-    def issue(self, grant: Grant) -> str:
+    def issue(self, grant: Grant | TeamGrant) -> str:
         return self.seal(grant.model_dump_json().encode())
 
     def seal(self, data: bytes) -> str:
@@ -94,11 +108,20 @@ class ActionKeys:
             raise TokenRefused("invalid") from None
 
     def read(self, token: str, now: dt.datetime) -> Grant:
-        """The grant of a token; `TokenRefused` when it is invalid or expired."""
-        try:
-            grant = Grant.model_validate_json(self.open(token))
-        except ValidationError:
-            raise TokenRefused("invalid") from None
-        if now >= grant.expires:
-            raise TokenRefused("expired")
-        return grant
+        """The grant of an action link's token; `TokenRefused` when it is invalid (a team
+        link's token too) or expired."""
+        return _unexpired(Grant, self.open(token), now)
+
+    def read_team(self, token: str, now: dt.datetime) -> TeamGrant:
+        """The grant of a team-view link's token (an action link's is invalid here)."""
+        return _unexpired(TeamGrant, self.open(token), now)
+
+
+def _unexpired(kind: type[G], data: bytes, now: dt.datetime) -> G:
+    try:
+        grant = kind.model_validate_json(data)
+    except ValidationError:
+        raise TokenRefused("invalid") from None
+    if now >= grant.expires:
+        raise TokenRefused("expired")
+    return grant

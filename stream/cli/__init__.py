@@ -373,4 +373,3 @@ def show_settings() -> None:
 
 def main() -> None:
     app()
-

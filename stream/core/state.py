@@ -160,7 +160,8 @@ class LearnerState(_Model):
     talk_by: dt.date | None = None  # a Tier 2 arrival waits for a conversation by this day
     outreach_at: AwareDatetime | None = None
     evidence_from: AwareDatetime | None = None  # evidence before a `resolved` intervention is spent
-    last_intervention: str | None = None
+    last_intervention: str | None = None  # the latest action recorded (feedback is not one)
+    last_intervention_on: dt.date | None = None  # its day (the day it names, else recorded)
     transitions: int = 0
     last_transition_id: str | None = None
     late_events: int = 0

@@ -16,7 +16,13 @@ import datetime as dt
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
-from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
+from schemas.roster import (
+    FEEDBACK_KINDS,
+    Assignment,
+    AssignmentKind,
+    Intervention,
+    LearnerProfile,
+)
 from schemas.transitions import Exposure, TierTransition
 from stream.core import completions, retraction, tiers, timeliness
 from stream.core.due import expires
@@ -27,7 +33,7 @@ from stream.core.signals import assessment_fall, classify_week
 from stream.core.state import ClosedWeek, LearnerState, OpenWeek
 from stream.core.tiers import role_of
 from stream.core.today import Clock, clock_at
-from stream.core.weeks import week_label, week_of, week_of_date
+from stream.core.weeks import local_date, week_label, week_of, week_of_date
 
 Input = LearningEvent | LearnerProfile | Assignment | Intervention | Tick
 MAX_SEEN_INTERVENTIONS = 256  # intervention keys remembered for de-duplication, newest last
@@ -135,7 +141,7 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
     if len(state.seen_interventions) > MAX_SEEN_INTERVENTIONS:
         del state.seen_interventions[0]
     _seen_at(state, week_of(item.at, policy.tz))
-    state.last_intervention = item.kind
+    _last_action(state, item, policy)
     if item.kind == "concern_raised":
         return [*tiers.concern_raised(state, item.at, policy)]
     if item.kind == "resolved":
@@ -145,6 +151,17 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
     if item.kind == "support_plan" and item.on is not None:
         tiers.support_plan_agreed(state, item.on, policy)
     return []
+
+
+def _last_action(state: LearnerState, item: Intervention, policy: Policy) -> None:
+    """Remember the latest action (by the day it names, then by kind: the same whatever
+    order the interventions are read in); feedback on a prompt is not an action."""
+    if item.kind in FEEDBACK_KINDS:
+        return
+    day = item.on or local_date(item.at, policy.tz)
+    last = state.last_intervention_on
+    if last is None or (day, item.kind) >= (last, state.last_intervention or ""):
+        state.last_intervention, state.last_intervention_on = item.kind, day
 
 
 def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Output]:

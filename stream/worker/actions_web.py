@@ -28,8 +28,10 @@ from schemas.roster import Intervention
 from stream.actions.forms import intervention_id, issue_form, read_form, same_site
 from stream.actions.links import keys_of, named
 from stream.actions.page import LABELS, page_for, refused, render
+from stream.actions.team_page import render_team, team_page
 from stream.actions.tokens import ActionKeys, Grant, TokenRefused
 from stream.core.state import LearnerState
+from stream.worker.agents.teams import team_of
 from stream.worker.ops import FORWARD_TIMEOUT_S, FORWARDED, owner_url, same_node
 from stream.worker.pipeline import Pipeline
 
@@ -166,34 +168,66 @@ class ActionPages:
             if owner is None:
                 return None, refusal(view, "unavailable")
             if not same_node(owner, URL(str(self.app.conf.canonical_url))):
-                return None, await self.forward(view, request, owner)
+                return None, await forward(self.app, view, request, owner)
         return grant, None
 
-    async def forward(self, view: Any, request: Any, owner: URL) -> Any:
-        """The owner's answer to a request for a learner of another worker's partition
-        (the body and the headers a post is checked by go along)."""
-        headers = {FORWARDED: "1"}
-        for name in ("Origin", "Sec-Fetch-Site", "Content-Type"):
-            if name in request.headers:
-                headers[name] = request.headers[name]
-        body = await request.read() if request.method == "POST" else None
-        timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
+
+async def forward(app: Any, view: Any, request: Any, owner: URL) -> Any:
+    """The owner's answer to a request for a learner of another worker's partition
+    (the body and the headers a post is checked by go along)."""
+    headers = {FORWARDED: "1"}
+    for name in ("Origin", "Sec-Fetch-Site", "Content-Type"):
+        if name in request.headers:
+            headers[name] = request.headers[name]
+    body = await request.read() if request.method == "POST" else None
+    timeout = aiohttp.ClientTimeout(total=FORWARD_TIMEOUT_S)
+    try:
+        async with app.http_client.request(
+            request.method, owner.join(request.rel_url), data=body, headers=headers,
+            timeout=timeout, allow_redirects=False,
+        ) as answer:  # fmt: skip
+            out = dict(HEADERS)
+            if "Location" in answer.headers:
+                out["Location"] = answer.headers["Location"]
+            return view.bytes(await answer.read(), content_type=answer.content_type,
+                              status=answer.status, headers=out)  # fmt: skip
+    except (TimeoutError, aiohttp.ClientError):
+        return refusal(view, "unavailable")
+
+
+class TeamPages:
+    """What `GET /team/{token}` shows on one worker: a manager's team view, from the
+    teams table (forwarded to the worker that owns the manager's partition)."""
+
+    def __init__(self, pipeline: Pipeline, keys: ActionKeys, teams: Any) -> None:
+        self.pipeline = pipeline
+        self.keys = keys
+        self.teams = teams
+
+    async def show(self, view: Any, request: Any, token: str) -> Any:
+        now = dt.datetime.now(dt.UTC)
         try:
-            async with self.app.http_client.request(
-                request.method, owner.join(request.rel_url), data=body, headers=headers,
-                timeout=timeout, allow_redirects=False,
-            ) as answer:  # fmt: skip
-                out = dict(HEADERS)
-                if "Location" in answer.headers:
-                    out["Location"] = answer.headers["Location"]
-                return view.bytes(await answer.read(), content_type=answer.content_type,
-                                  status=answer.status, headers=out)  # fmt: skip
-        except (TimeoutError, aiohttp.ClientError):
-            return refusal(view, "unavailable")
+            grant = self.keys.read_team(token, now)
+        except TokenRefused as refused_:
+            return refusal(view, refused_.why)
+        pipeline = self.pipeline
+        if FORWARDED not in request.headers:
+            owner = owner_url(pipeline, grant.manager_id, self.teams)
+            if owner is None:
+                return refusal(view, "unavailable")
+            if not same_node(owner, URL(str(pipeline.app.conf.canonical_url))):
+                return await forward(pipeline.app, view, request, owner)
+        rows = team_of(self.teams.get(grant.manager_id))
+        query = {k: str(v) for k, v in request.query.items()}
+        today = now.astimezone(pipeline.policy.tz).date()
+        built = team_page(rows, grant.manager_id, query, self.keys, now, today,
+                          pipeline.settings.action_link_days)  # fmt: skip
+        return page(view, 200, render_team(built))
 
 
-def register(pipeline: Pipeline) -> None:
-    """Attach the action pages to the worker's web server (when action keys are set)."""
+def register(pipeline: Pipeline, teams: Any = None) -> None:
+    """Attach the action pages and the team view (with the teams table) to the worker's
+    web server, when action keys are set."""
     keys = keys_of(pipeline.settings)
     if keys is None:
         return
@@ -213,6 +247,17 @@ def register(pipeline: Pipeline) -> None:
             return await pages.show(self, request, token)
 
     app.page("/act/{token}")(ActionPage)
+    if teams is None:
+        return
+    team_pages = TeamPages(pipeline, keys, teams)
+
+    class TeamView(View):
+        """A manager's team view (GET only: filters and sorting are its query)."""
+
+        async def get(self, request: Any, token: str) -> Any:
+            return await team_pages.show(self, request, token)
+
+    app.page("/team/{token}")(TeamView)
 
 
 __all__ = ["LABELS", "intervention_of", "register"]

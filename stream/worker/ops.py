@@ -120,9 +120,10 @@ def recovery_remaining(pipeline: Pipeline) -> dict[str, int]:
     }
 
 
-def owner_url(pipeline: Pipeline, learner_id: str) -> URL | None:
-    """The web URL of the worker that owns a learner's table partition (None while unknown)."""
-    table = pipeline.table
+def owner_url(pipeline: Pipeline, learner_id: str, table: Any = None) -> URL | None:
+    """The web URL of the worker that owns a key's partition of a table (by default the
+    learners table; None while unknown)."""
+    table = pipeline.table if table is None else table
     topic = table.changelog_topic.get_topic_name()
     partition = partition_of(learner_id, pipeline.settings.partitions)
     for url, partitions_by_topic in pipeline.app.router.table_metadata(table.name).items():

@@ -14,7 +14,9 @@ from typing import Any, Protocol
 
 import structlog
 
+from schemas.teams import TeamUpdate
 from stream import codec
+from stream.core import team
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import Input, Notice, Output, step
@@ -69,6 +71,7 @@ class Pipeline:
     table: Any
     alerts: Any = None  # the alerts topic (set by `build`)
     deadletter: Any = None  # the dead-letter topic (set by `build`)
+    teams: Any = None  # the teams topic: rows of the managers' team views (set by `build`)
     progress: Progress = field(default_factory=Progress)  # replaced by `build`
     pseudonym: Pseudonymizer = field(default_factory=lambda: Pseudonymizer(""))
     source: str = "/tierwatch"
@@ -119,8 +122,10 @@ class Pipeline:
         Sending first keeps at-least-once: if a send fails or the worker stops before the
         state is stored, the input is processed again and gives the same transition (same
         id); receivers and the delivery log de-duplicate it."""
+        before = team.placed(state)
         state, outputs = step(state, item, self.policy)
         await self.emit(outputs)
+        await self.emit_team(state.learner_id, before, team.placed(state))
         self.store(state, unchanged)
         return state
 
@@ -144,6 +149,21 @@ class Pipeline:
             metrics.transitions.labels(str(out.from_tier), str(out.to_tier), out.route).inc()
             latency = (dt.datetime.now(dt.UTC) - out.at).total_seconds()
             metrics.transition_latency.observe(max(0.0, latency))
+
+    async def emit_team(
+        self, learner_id: str, before: team.Placed | None, after: team.Placed | None
+    ) -> None:
+        """Send the changes of a learner's row to their manager's team view (and its
+        removal from a former manager's), before the state that changed it is stored."""
+        if before != after:
+            await self.send_team(team.updates(learner_id, before, after, self.policy))
+
+    async def send_team(self, updates: list[TeamUpdate]) -> None:
+        if self.teams is None:  # a pipeline built without the teams topic (tests)
+            return
+        for update in updates:
+            value = update.model_dump_json(exclude_none=True).encode()
+            await self.teams.send(key=update.manager_id.encode(), value=value)
 
     async def dead_letter_tick(self, partition: int, learner_id: str, error: InvalidRecord) -> None:
         """Record a learner a tick could not evaluate (keyed by learner, for a retry)."""

@@ -19,7 +19,7 @@ from stream.policyfile import load_dispatch
 from stream.settings import Settings
 from stream.topics import Topics
 from stream.worker import actions_web, faust_compat, faust_resume, membership, ops, slack_web
-from stream.worker.agents import dispatcher, learners, ticks, transition_log
+from stream.worker.agents import dispatcher, learners, teams, ticks, transition_log
 from stream.worker.faust_app import changelog_configs, make_app
 from stream.worker.faust_resume import HeldPartitions
 from stream.worker.pipeline import Pipeline
@@ -109,13 +109,14 @@ def guard_commits(pipeline: Pipeline) -> None:
 
 
 def add_outputs(pipeline: Pipeline) -> None:
-    """The alerts and dead-letter topics, and the table of erased learners."""
+    """The alerts, dead-letter and teams topics, and the table of erased learners."""
     app, topics, settings = pipeline.app, pipeline.topics, pipeline.settings
     pipeline.alerts = app.topic(topics.alerts, key_serializer="raw", value_serializer="raw")
     pipeline.erased = app.Table(
         "erased", partitions=settings.partitions, key_type=str, value_type=bytes
     )
     pipeline.deadletter = app.topic(topics.deadletter, key_serializer="raw", value_serializer="raw")
+    pipeline.teams = app.topic(topics.teams, key_serializer="raw", value_serializer="raw")
 
 
 class Rebalances:
@@ -153,7 +154,8 @@ def register_agents(pipeline: Pipeline) -> None:
     learners.register(pipeline)
     ticks.register(pipeline)
     ops.register(pipeline)
-    actions_web.register(pipeline)  # when TIERWATCH_ACTION_KEYS is set
+    team_table = teams.register(pipeline)
+    actions_web.register(pipeline, team_table)  # when TIERWATCH_ACTION_KEYS is set
     slack_web.register(pipeline)  # and TIERWATCH_SLACK_SIGNING_SECRET
     then = None
     if settings.dispatch_file is not None:

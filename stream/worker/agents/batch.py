@@ -21,6 +21,7 @@ from typing import Any
 import structlog
 
 from schemas.history import Record
+from stream.core import team
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.step import step
@@ -71,10 +72,13 @@ class Batch:
     async def apply(self, record: Record, event: Any) -> LearnerState:
         """Step a learner with one record and send what it caused."""
         pending = self.state(record.learner_id, event)
+        policy = self.pipeline.policy
         try:
-            state, outputs = step(pending.state, record, self.pipeline.policy)
+            before = team.placed(pending.state)
+            state, outputs = step(pending.state, record, policy)
             pending.state = state
             await self.pipeline.emit(outputs)
+            await self.pipeline.emit_team(record.learner_id, before, team.placed(state))
         except Exception:  # a failed step or send: the state as if the record never came
             pending.rebuild(self.pipeline.policy)
             raise

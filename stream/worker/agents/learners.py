@@ -21,6 +21,7 @@ import structlog
 from schemas.events import LearningEvent
 from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
 from stream import codec
+from stream.core import team
 from stream.core.bounds import event_time_problem
 from stream.core.state import LearnerState
 from stream.core.step import intervention_key
@@ -109,6 +110,7 @@ class LearnerAgent:
         pipeline, msg = self.pipeline, event.message
         if msg.topic == self.profiles and msg.value is None and msg.key:
             learner_id = msg.key.decode("utf-8", "replace")
+            await pipeline.send_team(team.leaving(learner_id, batch.state(learner_id, event).state))
             batch.forget(learner_id)
             erase(pipeline, learner_id)
             return

@@ -1,0 +1,89 @@
+"""A learner's row in their manager's team view, and the updates a step makes to it.
+
+A row is a pure function of the learner's state, so the same inputs give the same rows and
+a step read again after a crash sends the same updates (the teams table keeps the last
+one; a repeat changes nothing). `updates` compares what a step changed: a changed row goes
+to the learner's manager; a learner who moved to another manager (or has none any more)
+leaves the old manager's view. `placed` is cheap (a tuple of the state's fields), as it is
+taken before and after every step; the row itself is built only when it changed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import NamedTuple
+
+from schemas.teams import TeamRow, TeamUpdate
+from stream.core.policy import Policy
+from stream.core.state import LearnerState
+from stream.core.weeks import local_date
+
+
+class Placed(NamedTuple):
+    """What a learner's row is made of, and whose view it is in."""
+
+    manager_id: str
+    name: str | None
+    role: str
+    team: str | None
+    tier: int
+    tier_since: dt.datetime | None
+    talk_by: dt.date | None
+    follow_up_due: dt.date | None
+    last_action: str | None
+    last_action_on: dt.date | None
+    transition_id: str | None
+
+
+def placed(state: LearnerState | None) -> Placed | None:
+    """The learner's place in their manager's view (None: no manager to see it)."""
+    p = state.profile if state is not None else None
+    if state is None or p is None or not p.manager_id:
+        return None
+    return Placed(
+        p.manager_id, p.name, p.role, p.team, state.tier, state.tier_since, state.talk_by,
+        state.follow_up_due, state.last_intervention, state.last_intervention_on,
+        state.last_transition_id,
+    )  # fmt: skip
+
+
+def row_of(learner_id: str, place: Placed, policy: Policy) -> TeamRow:
+    """The row a manager's team view shows for the learner."""
+    since = place.tier_since if place.tier else None
+    return TeamRow(
+        learner_id=learner_id,
+        name=place.name,
+        role=place.role,
+        team=place.team,
+        tier=place.tier,
+        since=local_date(since, policy.tz) if since is not None else None,
+        talk_by=place.talk_by,
+        follow_up_due=place.follow_up_due,
+        last_action=place.last_action if place.last_action_on is not None else None,
+        last_action_on=place.last_action_on,
+        transition_id=place.transition_id,
+    )
+
+
+def updates(
+    learner_id: str, before: Placed | None, after: Placed | None, policy: Policy
+) -> list[TeamUpdate]:
+    """What the teams topic must hear when a learner's place changed in a step."""
+    if before == after:
+        return []
+    old = before.manager_id if before is not None else None
+    out: list[TeamUpdate] = []
+    if old is not None and (after is None or after.manager_id != old):
+        out.append(TeamUpdate(manager_id=old, learner_id=learner_id, row=None))
+    if after is not None:
+        row = row_of(learner_id, after, policy)
+        out.append(TeamUpdate(manager_id=after.manager_id, learner_id=learner_id, row=row))
+    return out
+
+
+def leaving(learner_id: str, state: LearnerState | None) -> list[TeamUpdate]:
+    """An erased learner leaves their manager's view."""
+    place = placed(state)
+    if place is None:
+        return []
+    return [TeamUpdate(manager_id=place.manager_id, learner_id=learner_id, row=None)]
