@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from stream.cli.playbook import playbook
 from stream.core.policy import Policy, PolicyError
 from stream.core.weeks import day_start
 from stream.logs import configure
@@ -362,6 +363,9 @@ def demo(
     raise typer.Exit(code)
 
 
+app.command("playbook")(playbook)
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked) and their environment variables."""
@@ -373,4 +377,3 @@ def show_settings() -> None:
 
 def main() -> None:
     app()
-
