@@ -2,4 +2,5 @@
 
 from stream.cli import main
 
-main()
+if __name__ == "__main__":  # imported (as tests/test_errors.py imports every module): no run
+    main()
