@@ -45,8 +45,8 @@ def playbook(
     try:
         written = write(
             rules, out, config, formats,
-            policy_source=str(policy) if policy is not None else "the shipped policy",
-            dispatch_source=str(dispatch) if dispatch is not None else None,
+            policy_file=str(policy) if policy is not None else None,
+            dispatch_file=str(dispatch) if dispatch is not None else None,
         )  # fmt: skip
     except OSError as exc:
         typer.echo(f"cannot write the playbook into {out}: {exc.strerror or exc}", err=True)

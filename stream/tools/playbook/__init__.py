@@ -25,11 +25,11 @@ def write(
     out: Path,
     config: DispatchConfig | None = None,
     formats: tuple[Format, ...] = FORMATS,
-    policy_source: str = "the shipped policy",
-    dispatch_source: str | None = None,
+    policy_file: str | None = None,
+    dispatch_file: str | None = None,
 ) -> list[Path]:
     """Write the playbook into the folder `out` (made if missing); the files written."""
-    playbook = build(policy, config, policy_source, dispatch_source)
+    playbook = build(policy, config, policy_file, dispatch_file)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for kind in formats:

@@ -104,16 +104,17 @@ def privacy() -> Privacy:
 def build(
     policy: Policy,
     config: DispatchConfig | None = None,
-    policy_source: str = "the shipped policy",
-    dispatch_source: str | None = None,
+    policy_file: str | None = None,
+    dispatch_file: str | None = None,
 ) -> Playbook:
     """The playbook of `policy`, with who is told over which channels from `config` (the
-    defaults when None: the templates shipped, no channel)."""
+    defaults when None: the templates shipped, no channel); the files' names, if any, for
+    the playbook to say where it came from."""
     configured = config is not None
     dispatch = config if config is not None else DispatchConfig()
     return Playbook(
-        policy_source=policy_source,
-        dispatch_source=dispatch_source,
+        policy_file=policy_file,
+        dispatch_file=dispatch_file,
         weeks=week_rule(policy),
         major_drop=pct(policy.activity.major_drop),
         roles=role_rows(policy),

@@ -101,8 +101,8 @@ class Privacy:
 class Playbook:
     """The whole playbook."""
 
-    policy_source: str
-    dispatch_source: str | None
+    policy_file: str | None  # None: the policy shipped in the package
+    dispatch_file: str | None
     weeks: str  # how weeks are counted and judged
     major_drop: str  # the policy's major drop, "50%" (a heading of the roles' table)
     roles: tuple[RoleRow, ...]

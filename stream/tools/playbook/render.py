@@ -43,6 +43,13 @@ def fence(text: object) -> str:
     return "`" * max(3, longest + 1)
 
 
+def code(text: object) -> str:
+    """Text as a Markdown code span (a file's path: shown as written)."""
+    longest = max((len(run) for run in _BACKTICKS.findall(str(text))), default=0)
+    ticks = "`" * (longest + 1)
+    return f"{ticks} {text} {ticks}" if longest else f"`{text}`"
+
+
 def _env(autoescape: bool) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES),
@@ -52,7 +59,7 @@ def _env(autoescape: bool) -> jinja2.Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    env.filters.update(inline=inline, cell=cell, fence=fence)
+    env.filters.update(inline=inline, cell=cell, fence=fence, code=code)
     return env
 
 
