@@ -18,17 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from stream.actions.page import LABELS, REFUSALS
 from stream.core.step import intervention_key
 from tests.browser_kit import Learner, World, running, tampered, wait_until
+from tests.browser_tools import ARGS, AXE, CHROMIUM, require
 
 try:
     from playwright.async_api import Page, async_playwright, expect
@@ -37,13 +36,6 @@ except ImportError:  # reported by the `tools` fixture: a skip, or a failure in 
 
 pytestmark = pytest.mark.broker
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = Path(os.environ.get("TIERWATCH_CHROMIUM", "/usr/bin/chromium"))
-AXE = Path(os.environ.get("TIERWATCH_AXE_JS", ROOT / ".venv/node_modules/axe-core/axe.min.js"))
-ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 FAY = Learner("u-fay", "Fay Wray", "fay.wray@example.com")
 GUS = Learner("u-gus", "Gus Grissom", "gus.grissom@example.com")
 HAL = Learner("u-hal", "Hal Holbrook", "hal.holbrook@example.com")
@@ -51,27 +43,10 @@ IDA = Learner("u-ida", "Ida Lupino", "ida.lupino@example.com")
 CONVERSATION = LABELS["conversation_held"]
 
 
-def missing() -> list[str]:
-    gaps = []
-    if not CHROMIUM.exists():
-        gaps.append(f"{CHROMIUM} (Debian's `chromium` package)")
-    if async_playwright is None:
-        gaps.append("the `playwright` Python package (the dev extras)")
-    if not AXE.exists():
-        gaps.append(f"{AXE} (`npm install --prefix .venv axe-core@4`)")
-    return gaps
-
-
 @pytest.fixture(scope="module")
 def tools() -> None:
     """What the browser tests need: a skip without it, a failure in CI."""
-    gaps = missing()
-    if not gaps:
-        return
-    why = "missing: " + "; ".join(gaps)
-    if os.environ.get("CI", "").lower() in {"true", "1"}:
-        pytest.fail(f"{why}; CI must have them: .ci/run installs them")
-    pytest.skip(why)
+    require()
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from stream.cli.playbook import playbook
 from stream.core.policy import Policy, PolicyError
 from stream.core.weeks import day_start
 from stream.logs import configure
@@ -360,6 +361,9 @@ def demo(
     except KeyboardInterrupt:
         code = 0 if hold else 130
     raise typer.Exit(code)
+
+
+app.command("playbook")(playbook)
 
 
 @app.command("settings")

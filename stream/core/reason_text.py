@@ -168,6 +168,12 @@ def _counts(v: Values, kinds: Iterable[str]) -> str:
     return ", ".join(_kind(_int(v, kind), kind) for kind in sorted(kinds))
 
 
+def assignments(n: int, kind: str) -> str:
+    """`n` assignments of `kind` as the sentences say them: "1 compliance module",
+    "2 milestones" (the playbook's thresholds use the reasons' words)."""
+    return _kind(n, kind)
+
+
 _NOT_KINDS = ("days", "windowed", "limits")
 
 

@@ -25,6 +25,36 @@ ALLOWED_KEYS = frozenset(
         "persistence_weeks", "role_exposure",
     }
 )  # fmt: skip
+# What a message carries (the keys of `outbound`), said for the people who read the playbook;
+# tests check that every key `outbound` writes is described here.
+SHARED: dict[str, str] = {
+    "id": "the id of the tier change (not of any learning activity)",
+    "type": "the kind of message (a tier change)",
+    "learner": "the learner's id, name and team",
+    "manager": "the manager's id and name",
+    "from_tier": "the tier before",
+    "to_tier": "the tier after",
+    "route": "the kind of follow-up: nudge, outreach, escalation, wellbeing or resolved",
+    "week": "the ISO week the change is about",
+    "date": "the day of the change (never a time of day)",
+    "follow_up_due": "the follow-up date, if any",
+    "factors": "the three factors: severity, persistence in weeks, role exposure",
+    "reasons": "the reasons as sentences with their numbers: weekly activity against the "
+    "baseline, counts of missed assignments, days overdue, an assessment score against the "
+    "average of the previous ones",
+    "links": "links: the learning portal, the page to record what was done",
+}
+# What `scan_text` refuses (by the name of the problem it reports), said for people.
+NEVER_SENT: dict[str, str] = {
+    "a time of day": "the time of day of any activity: messages name the day and the week only",
+    "an IP address": "IP addresses (network or device data)",
+    "an id other than the transition's": "the ids of statements or events (single activities)",
+    "an e-mail address": "e-mail addresses other than the recipient's own",
+}
+OFF_THE_LIST = (
+    "anything else about the learner (no field outside the list above: no statement "
+    "contents, no item-level answers, no raw events)"
+)
 _TIME_OF_DAY = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\b\d\d:\d\d:\d\d\b")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
 _IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){3,7}[0-9a-fA-F]{1,4}\b")
