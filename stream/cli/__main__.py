@@ -2,4 +2,5 @@
 
 from stream.cli import main
 
-main()
+if __name__ == "__main__":  # imported (not run) by tests that walk every module
+    main()
