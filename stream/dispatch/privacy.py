@@ -23,6 +23,7 @@ ALLOWED_KEYS = frozenset(
         "to_tier", "route", "role", "reasons", "code", "text", "numbers", "week", "date",
         "follow_up_due", "links", "script", "subject", "team", "factors", "severity",
         "persistence_weeks", "role_exposure",
+        "step", "tier", "reminded_on",  # an overdue follow-up's (`stream.dispatch.overdue`)
     }
 )  # fmt: skip
 _TIME_OF_DAY = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d|\b\d\d:\d\d:\d\d\b")
