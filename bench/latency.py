@@ -117,7 +117,7 @@ async def follow(consumer: AIOKafkaConsumer, seen: Seen, stop: asyncio.Event) ->
         now = time.perf_counter()
         for messages in batch.values():
             for message in messages:
-                learner = codec.decode_transition(message.value).learner_id
+                learner = codec.decode_alert(message.value).learner_id
                 if learner in seen.sent and learner not in seen.received:
                     seen.received[learner] = now
 

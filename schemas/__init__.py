@@ -2,6 +2,7 @@
 
 from schemas.clock import Tick
 from schemas.events import EventKind, LearningEvent
+from schemas.reminders import FollowUpOverdue
 from schemas.roster import Assignment, AssignmentKind, Intervention, LearnerProfile
 from schemas.transitions import Factors, Reason, Route, TierTransition
 
@@ -10,6 +11,7 @@ __all__ = [
     "AssignmentKind",
     "EventKind",
     "Factors",
+    "FollowUpOverdue",
     "Intervention",
     "LearnerProfile",
     "LearningEvent",

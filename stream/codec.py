@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import orjson
 from cloudevents.core.formats.json import JSONFormat
@@ -14,6 +14,7 @@ from schemas.clock import Tick
 from schemas.deadletter import DeadLetter
 from schemas.events import LearningEvent
 from schemas.history import Record
+from schemas.reminders import FollowUpOverdue
 from schemas.roster import Assignment, Intervention, LearnerProfile
 from schemas.transitions import TierTransition
 from stream import scrub
@@ -21,6 +22,7 @@ from stream.errors import InvalidRecord
 from stream.scrub import Pseudonym
 
 TRANSITION_TYPE = "org.tierwatch.tier.transition.v1"
+FOLLOW_UP_TYPE = "org.tierwatch.followup.overdue.v1"  # `schemas.reminders.FollowUpOverdue`
 MAX_DEAD_PAYLOAD = scrub.MAX_PAYLOAD
 INPUT_MODELS: dict[
     str, type[LearningEvent] | type[LearnerProfile] | type[Assignment] | type[Intervention]
@@ -81,34 +83,65 @@ def encode_tick(now: dt.datetime, partition: int, barrier: dict[str, int] | None
 
 def encode_transition(transition: TierTransition, source: str) -> bytes:
     """A transition as a CloudEvents 1.0 JSON document."""
+    return _cloudevent(TRANSITION_TYPE, transition, source)
+
+
+def encode_follow_up(overdue: FollowUpOverdue, source: str) -> bytes:
+    """An overdue follow-up (a reminder or its escalation) as a CloudEvents 1.0 JSON
+    document of its own type, on the alerts topic beside the transitions."""
+    return _cloudevent(FOLLOW_UP_TYPE, overdue, source)
+
+
+def _cloudevent(kind: str, data: TierTransition | FollowUpOverdue, source: str) -> bytes:
     event = CloudEvent(
         {
-            "id": transition.id,
+            "id": data.id,
             "source": source,
-            "type": TRANSITION_TYPE,
-            "subject": transition.learner_id,
-            "time": transition.at,
+            "type": kind,
+            "subject": data.learner_id,
+            "time": data.at,
             "datacontenttype": "application/json",
         },
-        transition.model_dump(mode="json"),
+        data.model_dump(mode="json"),
     )
     return _FORMAT.write(event)
 
 
 def decode_transition(value: bytes) -> TierTransition:
-    """The transition inside a CloudEvents JSON document, or InvalidRecord."""
+    """The transition inside a CloudEvents JSON document, or InvalidRecord (an overdue
+    follow-up too: readers of transitions alone use this, `decode_alert` reads both)."""
+    alert = decode_alert(value)
+    if not isinstance(alert, TierTransition):
+        raise InvalidRecord("not_a_transition", f"CloudEvent type {FOLLOW_UP_TYPE!r}")
+    return alert
+
+
+def decode_alert(value: bytes) -> TierTransition | FollowUpOverdue:
+    """What the alerts topic holds: a transition or an overdue follow-up, inside a
+    CloudEvents JSON document; InvalidRecord for anything else."""
     try:
         document = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise InvalidRecord("not_json", str(exc)) from None
     if not isinstance(document, dict):
         raise InvalidRecord("not_a_transition", "the document is not a JSON object")
-    if document.get("type") != TRANSITION_TYPE:
-        raise InvalidRecord("not_a_transition", f"CloudEvent type {document.get('type')!r}")
+    kind = document.get("type")
+    model: type[TierTransition] | type[FollowUpOverdue]
+    if kind == TRANSITION_TYPE:
+        model = TierTransition
+    elif kind == FOLLOW_UP_TYPE:
+        model = FollowUpOverdue
+    else:
+        raise InvalidRecord("not_a_transition", f"CloudEvent type {kind!r}")
     try:
-        return TierTransition.model_validate(document.get("data"))
+        return model.model_validate(document.get("data"))
     except ValidationError as exc:
         raise InvalidRecord("invalid_fields", _summary(exc)) from None
+
+
+def transitions_of(values: Iterable[bytes]) -> list[TierTransition]:
+    """The transitions among records of the alerts topic (overdue follow-ups left out)."""
+    return [a for a in map(decode_alert, values) if isinstance(a, TierTransition)]
 
 
 def decode_transition_json(value: bytes) -> TierTransition:

@@ -94,6 +94,7 @@ class WorkerMetrics:
     commit_repairs: Counter
     actions_recorded: Counter
     conversations: Counter
+    follow_ups_overdue: Counter
     dead_letter_failures: Counter
     feedback: Counter
     erased_dropped: Counter
@@ -177,6 +178,13 @@ class WorkerMetrics:
                 "late, or never (the learner fell below Tier 2 first), by the learner's role "
                 "and team",
                 ("outcome", "role", "team"),
+            ),
+            follow_ups_overdue=counter(
+                "followup_reminders",
+                "overdue follow-ups (no conversation recorded after the follow-up date): the "
+                "manager reminded (step=reminder), then escalated to HR (step=escalation), by "
+                "the learner's role and team",
+                ("step", "role", "team"),
             ),
             feedback=counter(
                 "feedback",

@@ -296,7 +296,7 @@ def running(broker: Any, unique: str, tmp: Path, learners: list[Learner]) -> Ite
                 alerts = asyncio.run(drive())
             except DriverError:
                 raise AssertionError(log.read_text()[-3000:]) from None
-            moves = [codec.decode_transition(v) for v in alerts]
+            moves = codec.transitions_of(alerts)
             outreach = {t.learner_id: t for t in moves if t.route == "manager_outreach"}
             if set(outreach) != set(by_id):
                 raise AssertionError(f"outreach for {sorted(outreach)}, not all of {sorted(by_id)}")

@@ -11,6 +11,7 @@ import pytest
 from schemas import Tick, TierTransition
 from schemas.deadletter import DeadLetter
 from schemas.history import Record
+from schemas.reminders import FollowUpOverdue
 from stream import codec, scrub
 from stream.errors import InvalidRecord
 from tests.kit import assignment, at, day, event, intervention, profile, run, weeks
@@ -112,6 +113,31 @@ def test_decode_transition_gives_back_an_equal_transition():
     """decode_transition(encode_transition(t)) == t."""
     t = transition()
     assert codec.decode_transition(codec.encode_transition(t, SOURCE)) == t
+
+
+def overdue() -> FollowUpOverdue:
+    t = transition()
+    return FollowUpOverdue(
+        id="5c0ffee0-0000-5000-8000-000000000001", learner_id=t.learner_id, step="escalation",
+        transition_id=t.id, at=t.at, talk_by=t.at.date(), reminded_on=t.at.date(), tier=3,
+    )  # fmt: skip
+
+
+def test_an_overdue_follow_up_leaves_as_a_cloudevent_of_its_own_type():
+    """On the alerts topic beside the transitions: `decode_alert` reads both back, equal;
+    `decode_transition` refuses the follow-up, and `transitions_of` leaves it out."""
+    o, t = overdue(), transition()
+    value = codec.encode_follow_up(o, SOURCE)
+    document = orjson.loads(value)
+    assert document["type"] == codec.FOLLOW_UP_TYPE
+    assert (document["id"], document["subject"]) == (o.id, o.learner_id)
+    assert document["data"] == o.model_dump(mode="json")
+    assert codec.decode_alert(value) == o
+    assert codec.decode_alert(codec.encode_transition(t, SOURCE)) == t
+    with pytest.raises(InvalidRecord) as caught:
+        codec.decode_transition(value)
+    assert caught.value.reason == "not_a_transition"
+    assert codec.transitions_of([value, codec.encode_transition(t, SOURCE)]) == [t]
 
 
 def test_decode_transition_refuses_a_cloudevent_of_another_type():

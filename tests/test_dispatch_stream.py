@@ -4,6 +4,7 @@ receiver and an SMTP server, through retries, each message once per channel and 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import email
 from collections import Counter
 
@@ -12,7 +13,9 @@ import pytest
 import yaml
 from aiohttp import web
 
+from schemas.reminders import FollowUpOverdue
 from stream import codec
+from stream.actions.tokens import ActionKeys
 from stream.dispatch.signing import WebhookSigner
 from stream.sim.driver import Driver, DriverError, GroupWatcher
 from tests.dispatch_receivers import HttpReceiver, SmtpRecorder, new_secret, smtp_server, verifying
@@ -58,13 +61,16 @@ def flaky_then(handler, failures: int):
 
 
 def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique, tmp_path):
-    """Every transition reaches the receiver (signed, after 503s) and the mail server, once
-    per channel and role; nudges go to the learner, outreach and escalation to the manager
-    and HR."""
+    """Every transition and overdue follow-up reaches the receiver (signed, after 503s) and
+    the mail server, once per channel and role; nudges go to the learner, outreach and
+    escalation to the manager and HR; an overdue follow-up's reminder to the manager (with
+    the action link of the arrival it chases), its escalation to HR and the manager, on
+    the channels of the outreach and the escalation (no route of their own configured)."""
     records = team()
     topics = make_topics(broker.bootstrap, unique)
     secret = new_secret()
     recorder = SmtpRecorder()
+    keys = ActionKeys.generate()
 
     async def drive(smtp_port: int) -> tuple[list, list]:
         async with HttpReceiver() as receiver:
@@ -96,6 +102,8 @@ def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique
             (tmp_path / "dispatch.yaml").write_text(yaml.safe_dump(config))
             env = worker_env(broker.bootstrap, unique, tmp_path / "data")
             env["TIERWATCH_DISPATCH_FILE"] = str(tmp_path / "dispatch.yaml")
+            env["TIERWATCH_ACTION_KEYS"] = keys
+            env["TIERWATCH_PUBLIC_URL"] = "http://tierwatch.example.com"
             with worker(env, tmp_path / "worker.log") as proc:
                 group = GroupWatcher(broker.bootstrap, f"{unique}-app", lambda: proc.poll() is None)
                 async with Driver(broker.bootstrap, topics, 4) as driver, group:
@@ -114,30 +122,57 @@ def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique
             alerts, requests = asyncio.run(drive(smtp_port))
         except DriverError:
             pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
-    transitions = {t.id: t for t in map(codec.decode_transition, alerts)}
+    transitions = {t.id: t for t in codec.transitions_of(alerts)}
     assert {t.route for t in transitions.values()} >= {
         "learner_nudge",
         "manager_outreach",
         "hr_escalation",
     }
+    overdue = {o.id: o for o in map(codec.decode_alert, alerts) if isinstance(o, FollowUpOverdue)}
+    assert sorted((o.learner_id, o.step) for o in overdue.values()) == [
+        ("dana", "escalation"),
+        ("dana", "reminder"),
+        ("omar", "escalation"),
+        ("omar", "reminder"),
+    ]
     accepted = [r for r in requests if r.accepted]
     assert [r.accepted for r in requests if r.accepted is not None] == [True] * len(accepted)
     bodies = [(r.headers["webhook-id"], orjson.loads(r.body)) for r in accepted]
-    assert {body["id"] for _, body in bodies} == set(transitions)
+    assert {body["id"] for _, body in bodies} == set(transitions) | set(overdue)
     assert all(wid.startswith(body["id"]) for wid, body in bodies)
     by_webhook_id = Counter(wid for wid, _ in bodies)
     assert set(by_webhook_id.values()) == {1}  # one webhook-id per message, delivered once
     deliveries = Counter((body["id"], body["role"]) for _, body in bodies)
-    roles = Counter((transitions[tid].route, role) for tid, role in deliveries)
+    routes = {**{i: t.route for i, t in transitions.items()}, **{i: "" for i in overdue}}
+    roles = Counter((routes[tid], role) for tid, role in deliveries)
     assert roles[("learner_nudge", "learner")] >= 1
     assert roles[("hr_escalation", "hr")] >= 1
     assert roles[("hr_escalation", "manager")] >= 1
+    chased = sorted(
+        (overdue[b["id"]].step, b["route"], b["role"]) for _, b in bodies if b["id"] in overdue
+    )
+    assert chased == [
+        *[("escalation", "follow_up_overdue", role) for role in ("hr", "hr", "manager", "manager")],
+        ("reminder", "follow_up_reminder", "manager"),
+        ("reminder", "follow_up_reminder", "manager"),
+    ]
+    for _, body in bodies:  # the action link is bound to the arrival the follow-up chases
+        if body["id"] in overdue:
+            token = body["links"]["act"].rsplit("/", 1)[1]
+            grant = ActionKeys([keys]).read(token, dt.datetime.now(dt.UTC))
+            assert grant.transition_id == overdue[body["id"]].transition_id
+            assert transitions[grant.transition_id].to_tier == 2
+            assert grant.recipient == body["role"]
     mails = [email.message_from_bytes(e.content) for e in recorder.envelopes]
     to = Counter(m["To"] for m in mails)
     assert to["dana@example.com"] >= 1
     assert to["mia@example.com"] >= 2
     assert to["hr@example.com"] >= 1
     assert all(m.is_multipart() for m in mails)
+    reminders = [m for m in mails if m["Subject"].startswith("Reminder: your check-in")]
+    assert sorted(m["To"] for m in reminders) == ["mia@example.com"] * 2
+    overdue_to_hr = [m for m in mails if m["Subject"].startswith("Follow-up overdue")]
+    assert sorted(m["To"] for m in overdue_to_hr) == ["hr@example.com"] * 2
 
 
 def test_an_erased_learner_gets_no_transition_or_message_afterwards(broker, unique, tmp_path):
@@ -187,14 +222,16 @@ def test_an_erased_learner_gets_no_transition_or_message_afterwards(broker, uniq
         alerts, requests = asyncio.run(drive())
     except DriverError:
         pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
-    moves = [(t.learner_id, t.from_tier, t.to_tier) for t in map(codec.decode_transition, alerts)]
+    moves = [(t.learner_id, t.from_tier, t.to_tier) for t in codec.transitions_of(alerts)]
     assert moves.count(("erin", 0, 1)) == 1
     assert [m for m in moves if m[0] == "erin"] == [("erin", 0, 1)]
     assert ("finn", 1, 2) in moves
     assert ("finn", 2, 3) in moves
     learners = [orjson.loads(r.body)["learner"]["id"] for r in requests if r.accepted]
     assert learners.count("erin") <= 1  # at most the nudge that went before the erasure
-    assert learners.count("finn") == 4  # nudge, outreach, escalation to HR and the manager
+    # nudge, outreach, escalation to HR and the manager, and the reminder of the
+    # outreach's follow-up (due Tue W7, not recorded: the manager reminded on Wed W7)
+    assert learners.count("finn") == 5
 
 
 def test_a_worker_killed_right_after_sending_sends_at_most_once_more(own_broker, unique, tmp_path):

@@ -149,7 +149,7 @@ def test_xapi_and_caliper_posts_lead_to_a_tier_transition(broker, unique, tmp_pa
         stop_process(ingest, timeout=10)
         ingest_log.close()
     assert statuses == [200, 200, 200], (tmp_path / "ingest.log").read_text()[-2000:]
-    transitions = [codec.decode_transition(v) for v in values]
+    transitions = codec.transitions_of(values)
     assert [(t.learner_id, t.from_tier, t.to_tier, t.route) for t in transitions] == [
         ("ana", 0, 1, "learner_nudge")
     ]

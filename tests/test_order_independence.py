@@ -10,6 +10,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from schemas.clock import Tick
+from schemas.reminders import FollowUpOverdue
 from schemas.roster import Assignment
 from stream.core.completions import MAX_REOPENABLE
 from stream.core.timeline import Timeline, schedule
@@ -77,3 +78,7 @@ def test_assignments_read_before_or_after_a_days_events_give_the_same_state(hist
     assert before == after
     moves = [(t.from_tier, t.to_tier, t.at) for t in out_before if hasattr(t, "to_tier")]
     assert moves == [(t.from_tier, t.to_tier, t.at) for t in out_after if hasattr(t, "to_tier")]
+    chased = [(o.step, o.at, o.talk_by) for o in out_before if isinstance(o, FollowUpOverdue)]
+    assert chased == [
+        (o.step, o.at, o.talk_by) for o in out_after if isinstance(o, FollowUpOverdue)
+    ]

@@ -11,7 +11,19 @@ from schemas.clock import Tick
 from schemas.history import Record
 from stream.core.state import LearnerState
 from stream.core.timeline import Timeline, schedule
-from tests.kit import POLICY, assignment, at, day, evaluated, event, ordered, profile, run, weeks
+from tests.kit import (
+    POLICY,
+    assignment,
+    at,
+    day,
+    evaluated,
+    event,
+    ordered,
+    profile,
+    run,
+    run_all,
+    weeks,
+)
 
 ROLES = st.sampled_from(["default", "sales_rep", "back_office", "compliance_officer", "team_lead"])
 KINDS = st.sampled_from(["milestone", "certification", "compliance"])
@@ -72,13 +84,15 @@ class StoringTimeline(Timeline):
 @FAST
 @given(histories())
 def test_state_survives_serialisation_between_every_step(history):
-    """Storing the state as JSON after every input (as the table does) changes nothing."""
+    """Storing the state as JSON after every input (as the table does) changes nothing:
+    the same transitions, overdue follow-ups and notices."""
     records, last = history
     timeline = StoringTimeline(POLICY)
     stored = [
         o for i in schedule(ordered(records), POLICY, evaluated(last)) for o in timeline.feed(i)
     ]
     assert [o for o in stored if hasattr(o, "to_tier")] == run(records, last)
+    assert stored == run_all(records, last)
 
 
 @FAST

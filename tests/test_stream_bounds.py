@@ -67,5 +67,5 @@ def test_far_off_and_oversized_events_are_dead_lettered_and_the_stream_goes_on(
     reasons = sorted(DeadLetter.model_validate_json(v).reason for v in letters)
     assert reasons == ["event_in_the_future", "event_too_old", "invalid_fields"]
     assert all(len(v) < 100_000 for v in letters)  # the huge payload is not kept whole
-    transitions = [codec.decode_transition(v) for v in alerts]
+    transitions = codec.transitions_of(alerts)
     assert [(t.learner_id, t.to_tier) for t in transitions] == [("g", 1)]

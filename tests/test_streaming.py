@@ -72,8 +72,7 @@ def test_streamed_history_gives_exactly_the_replayed_transitions(broker, unique,
         except DriverError:
             pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
     streamed = {}
-    for value in values:
-        t = codec.decode_transition(value)
+    for t in codec.transitions_of(values):
         streamed[t.id] = t  # at-least-once: a repeat carries the same id
 
     def brief(ts):
@@ -122,7 +121,7 @@ def test_malformed_records_go_to_the_dead_letter_topic_and_the_worker_goes_on(
     assert by_reason["not_json"].key == "g"
     assert "kind" in by_reason["invalid_fields"].detail
     assert by_reason["invalid_tick"].topic == topics.clock
-    transitions = [codec.decode_transition(v) for v in alerts]
+    transitions = codec.transitions_of(alerts)
     assert [(t.learner_id, t.to_tier) for t in transitions] == [("g", 1)]
 
 
@@ -166,7 +165,7 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
                 learner_id="officer",
                 kind="not_useful",
                 at=now,
-                transition_id=codec.decode_transition(values[0]).id,
+                transition_id=codec.transitions_of(values)[0].id,
             )
             await driver.send(feedback)
             await driver.settle()
@@ -188,7 +187,7 @@ def test_leader_ticks_with_the_wall_clock_notice_an_overdue_module(broker, uniqu
     feedback = 'tierwatch_feedback_total{code="compliance_sensitive_overdue",kind="not_useful"} 1.0'
     assert feedback in exposition
     assert "officer" not in exposition
-    transitions = [codec.decode_transition(v) for v in values]
+    transitions = codec.transitions_of(values)
     assert [(t.learner_id, t.from_tier, t.to_tier) for t in transitions] == [("officer", 0, 3)]
     log = (tmp_path / "worker.log").read_text()
     logged = [orjson.loads(line) for line in log.splitlines() if line.startswith("{")]
@@ -240,5 +239,5 @@ def test_a_restarted_worker_recovers_its_state_and_streaming_still_equals_replay
     finally:
         stop_process(current["proc"], timeout=20)
         log.close()
-    streamed = {t.id: t for t in map(codec.decode_transition, values)}
+    streamed = {t.id: t for t in codec.transitions_of(values)}
     assert streamed == expected

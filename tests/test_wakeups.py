@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from schemas.clock import Tick
 from schemas.events import LearningEvent, Retracted
 from schemas.history import Record
+from schemas.reminders import FollowUpOverdue
 from schemas.transitions import TierTransition
 from stream.core.policy import Policy
 from stream.core.timeline import Timeline, record_time, schedule
@@ -94,11 +95,15 @@ def test_a_simulated_team_gives_the_same_and_most_learners_are_skipped() -> None
     skipping.wakeups.take = counting  # type: ignore[method-assign,assignment]
     everyone = Timeline(POLICY, skip_quiet=False)
     ticks = 0
+    chased: set[str] = set()
     for item in schedule(records, POLICY):
-        assert skipping.feed(item) == everyone.feed(item), item
+        out = skipping.feed(item)
+        assert out == everyone.feed(item), item
         ticks += isinstance(item, Tick)
+        chased.update(o.step for o in out if isinstance(o, FollowUpOverdue))
     assert skipping.states == everyone.states
     assert stepped < ticks * len(everyone.states) / 3  # most days nothing is due
+    assert chased == {"reminder", "escalation"}  # overdue follow-ups were woken for alike
 
 
 def test_states_given_at_the_start_are_stepped_at_the_first_tick() -> None:

@@ -84,9 +84,11 @@ def compare_transitions(
     seen: dict[str, TierTransition] = {}
     for value in values:
         try:
-            t = codec.decode_transition(value)
+            t = codec.decode_alert(value)
         except InvalidRecord:
             out.unreadable += 1
+            continue
+        if not isinstance(t, TierTransition):  # an overdue follow-up: not a transition
             continue
         first = seen.setdefault(t.id, t)
         if first is t:

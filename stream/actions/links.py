@@ -43,14 +43,25 @@ class ActionLinks:
         self, t: TierTransition, profile: LearnerProfile | None, now: dt.datetime
     ) -> Callable[[str], dict[str, str]]:
         """The links of a transition's messages, by role (none for the learner)."""
+        return self.bound_to(t.id, t.learner_id, profile, now)
+
+    def bound_to(
+        self,
+        transition_id: str,
+        learner_id: str,
+        profile: LearnerProfile | None,
+        now: dt.datetime,
+    ) -> Callable[[str], dict[str, str]]:
+        """The links of messages about a learner's transition, by role (an overdue
+        follow-up's are bound to the arrival at Tier 2 it chases)."""
 
         def links(role: str) -> dict[str, str]:
             if role not in ACTIONS:
                 return {}
             recipient: Recipient = role
             grant = Grant(
-                transition_id=t.id,
-                learner_id=t.learner_id,
+                transition_id=transition_id,
+                learner_id=learner_id,
                 recipient=recipient,
                 recipient_id=profile.manager_id if profile and role == "manager" else None,
                 team=profile.team if profile else None,

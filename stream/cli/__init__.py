@@ -76,6 +76,14 @@ def replay(
             "same); 0: one per CPU, at most 4; a history on stdin is replayed in one",
         ),
     ] = 0,
+    follow_ups: Annotated[
+        Path | None,
+        typer.Option(
+            "--follow-ups",
+            help="overdue follow-ups JSONL: each manager reminded, each follow-up escalated "
+            "(default: only counted in the summary)",
+        ),
+    ] = None,
 ) -> None:
     """Replay a history offline: transitions as JSON lines, a summary on stderr.
 
@@ -95,13 +103,16 @@ def replay(
     if str(history) != "-":
         history.open("rb").close()  # an unreadable history fails before --out is created
     sink = out.open("wb") if out else sys.stdout.buffer
+    chased = follow_ups.open("wb") if follow_ups else None
     try:
         if str(history) == "-":
             lines = read_history(sys.stdin.buffer, strict, errors, HistoryWindow(rules))
-            summary = run_replay(lines, rules, sink, end)
+            summary = run_replay(lines, rules, sink, end, chased)
         else:
             count = workers or min(len(os.sched_getaffinity(0)), 4)
-            summary = replay_file(history, rules, sink, end, strict, errors, count, window=True)
+            summary = replay_file(
+                history, rules, sink, end, strict, errors, count, window=True, follow_ups=chased
+            )
     except BadLine as exc:
         typer.echo(f"{history}: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -109,6 +120,8 @@ def replay(
         sink.flush()
         if out:
             sink.close()
+        if chased is not None:
+            chased.close()
     errors.sort(key=lambda bad: bad.number)
     for bad in errors[:20]:
         typer.echo(f"{history}: skipped {bad}", err=True)

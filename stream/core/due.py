@@ -11,7 +11,9 @@ these instants (`on_tick` in `stream.core.step` is idempotent):
   `assignments.until_completed`) counts until completed, so its overdue days keep growing,
   but nothing it calls for changes after its limit: the tier only rises, and cannot fall
   while it counts; it is never pruned by a tick (`expires` says which are);
-- the follow-up's due day.
+- the follow-up's due day;
+- the day an overdue follow-up's reminder or escalation comes due
+  (`stream.core.reminders.next_day`).
 
 The deadline conditions, the follow-up's decision and the Tier 2 re-arming depend on the
 day only through these dates (`stream.core.tiers`), and `rise` never moves on conditions
@@ -38,6 +40,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from stream.core.policy import Policy
+from stream.core.reminders import next_day
 from stream.core.state import AssignmentState, LearnerState
 from stream.core.today import clock_at
 from stream.core.weeks import add_days, day_start, shifted, week_close
@@ -55,6 +58,9 @@ def quiet_until(state: LearnerState, now: dt.datetime, policy: Policy) -> dt.dat
     days = [day for day in _deadline_days(state, policy) if day > today]
     if state.follow_up_due is not None and state.follow_up_due > today:
         days.append(state.follow_up_due)
+    chase = next_day(state, policy) if state.talk_by is not None else None
+    if chase is not None and chase > today:
+        days.append(chase)
     if days:
         candidates.append(day_start(min(days), tz))
     return min(candidates, default=None)

@@ -1,14 +1,22 @@
-"""What a step returns: tier transitions, and notices the edges count or log."""
+"""What a step returns: tier transitions, overdue follow-ups (`stream.core.reminders`), and
+notices the edges count or log."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
 
+from schemas.reminders import FollowUpOverdue
 from schemas.transitions import TierTransition
 
 NoticeCode = Literal[
-    "duplicate", "late_event", "unknown_role", "retracted", "not_retracted", "conversation"
+    "duplicate",
+    "late_event",
+    "unknown_role",
+    "retracted",
+    "not_retracted",
+    "conversation",
+    "follow_up_overdue",
 ]
 
 
@@ -24,4 +32,4 @@ class Notice:
     team: str = ""
 
 
-Output = TierTransition | Notice
+Output = TierTransition | FollowUpOverdue | Notice

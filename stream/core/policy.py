@@ -89,8 +89,15 @@ class Tiers(_Section):
 
 
 class FollowUp(_Section):
+    """When an arrival at Tier 2 is followed up, and when a conversation not recorded by
+    then is chased (`stream.core.reminders`): the manager is reminded `remind_after_days`
+    after the follow-up date (1: the day after it passed), and the follow-up is escalated
+    to the Tier 3 recipients `escalate_after_days` after the reminder."""
+
     days: int = Field(7, ge=1, le=60)
     exposed_days: int = Field(3, ge=1, le=60)
+    remind_after_days: int = Field(1, ge=1, le=60)
+    escalate_after_days: int = Field(3, ge=1, le=60)
 
 
 class Events(_Section):

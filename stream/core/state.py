@@ -132,6 +132,17 @@ StoredCompletion = Annotated[
 ]
 
 
+class Chase(_Model):
+    """An overdue follow-up chased: the day the manager was reminded, and whether it was
+    escalated since; stored as a row (`stream.core.stored.chase_row`)."""
+
+    reminded: dt.date
+    escalated: bool = False
+
+
+StoredChase = Annotated[Chase, BeforeValidator(stored.chase_of), PlainSerializer(stored.chase_row)]
+
+
 class LearnerState(_Model):
     """The per-learner value of the state table (its stored form: `stream.core.stored`)."""
 
@@ -158,6 +169,10 @@ class LearnerState(_Model):
     quiet_weeks: int = 0
     follow_up_due: dt.date | None = None
     talk_by: dt.date | None = None  # a Tier 2 arrival waits for a conversation by this day
+    # the waiting arrival's transition id, left out while it is `last_transition_id`
+    # (`stream.core.transitions.move` keeps it when another transition follows)
+    talk_for: str | None = None
+    chased: StoredChase | None = None  # the waiting arrival's reminder (`stream.core.reminders`)
     outreach_at: AwareDatetime | None = None
     evidence_from: AwareDatetime | None = None  # evidence before a `resolved` intervention is spent
     last_intervention: str | None = None  # the latest action recorded (feedback is not one)
@@ -180,6 +195,7 @@ class LearnerState(_Model):
 __all__ = [
     "DIP_LEVELS",
     "AssignmentState",
+    "Chase",
     "ClosedWeek",
     "Completion",
     "DipLevel",

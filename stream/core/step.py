@@ -24,7 +24,7 @@ from schemas.roster import (
     LearnerProfile,
 )
 from schemas.transitions import Exposure, TierTransition
-from stream.core import completions, retraction, tiers, timeliness
+from stream.core import completions, reminders, retraction, tiers, timeliness
 from stream.core.due import expires
 from stream.core.keys import event_key
 from stream.core.outputs import Notice, Output
@@ -165,7 +165,8 @@ def _last_action(state: LearnerState, item: Intervention, policy: Policy) -> Non
 
 
 def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Output]:
-    """Evaluate closed weeks, passed deadlines and a due follow-up, as of `now`.
+    """Evaluate closed weeks, passed deadlines, a due follow-up and an overdue one, as of
+    `now`.
 
     Idempotent: a repeated (or older) tick finds every closed week evaluated and every
     deadline condition already raised, and leaves the state as it was, so a worker stores
@@ -174,7 +175,13 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
     clock = clock_at(now, policy)
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
     closing = range(start, clock.closed + 1) if start is not None else range(0)
-    waiting = state.assignments or state.completions or state.follow_up_due or state.tier == 2
+    waiting = (
+        state.assignments
+        or state.completions
+        or state.follow_up_due
+        or state.tier == 2
+        or state.talk_by  # an overdue follow-up to chase (`stream.core.reminders`)
+    )
     if not (closing or waiting):
         return out  # no week to close, no deadline, no follow-up: nothing can change
     if closing:
@@ -188,6 +195,8 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
         out.extend(tiers.follow_up(state, clock, policy))
     if state.assignments or state.completions:
         _prune_assignments(state, clock.today, policy)
+    if state.talk_by is not None:  # after the tier's decisions: a fall below 2 ends the wait
+        out.extend(reminders.due(state, clock, policy))
     return out
 
 

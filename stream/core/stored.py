@@ -182,3 +182,24 @@ def completion_of(item: Any) -> Any:
 def completion_row(item: _Completion) -> list[Any]:
     """The stored row of a completion (`stream.core.state.Completion`)."""
     return [item.object_id, item.kind, item.due.isoformat()]
+
+
+def chase_of(item: Any) -> Any:
+    """An overdue follow-up's chase stored as a row, `[reminded]` or `[reminded, 1]` once
+    escalated, as an object."""
+    if isinstance(item, list):
+        return dict(zip(("reminded", "escalated"), item, strict=False))
+    return item
+
+
+class _Chase(Protocol):
+    @property
+    def reminded(self) -> dt.date: ...
+    @property
+    def escalated(self) -> bool: ...
+
+
+def chase_row(item: _Chase) -> list[Any]:
+    """The stored row of a chase (`stream.core.state.Chase`)."""
+    day = item.reminded.isoformat()
+    return [day, 1] if item.escalated else [day]

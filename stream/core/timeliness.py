@@ -9,7 +9,8 @@ the arrival was answered **never**. Each outcome is one notice (`conversation`),
 with the learner's role and team, which the worker counts
 (`tierwatch_conversations_total{outcome, role, team}`); a ratio per role and team is on
 the Grafana dashboard. An escalation to Tier 3 keeps the arrival waiting: a conversation
-then is late.
+then is late. While it waits past its date, the manager is reminded and the follow-up
+escalated (`stream.core.reminders`); whatever ends the wait ends those too.
 """
 
 from __future__ import annotations
@@ -31,11 +32,18 @@ def track(state: LearnerState, outputs: list[Output]) -> list[Notice]:
         if t.from_tier < 2 <= t.to_tier and t.follow_up_due is not None:
             if state.talk_by is not None:  # cannot be: it would have fallen below 2 first
                 out.append(_notice(state, "never"))
-            state.talk_by = t.follow_up_due
+            _stop_waiting(state)
+            state.talk_by = t.follow_up_due  # the arrival's id, unless it is the last one
+            state.talk_for = t.id if t.id != state.last_transition_id else None
         elif t.to_tier < 2 and state.talk_by is not None:
             out.append(_notice(state, "never"))
-            state.talk_by = None
+            _stop_waiting(state)
     return out
+
+
+def _stop_waiting(state: LearnerState) -> None:
+    """No arrival waits any more: nor does its reminder or escalation."""
+    state.talk_by = state.talk_for = state.chased = None
 
 
 def conversation(state: LearnerState, item: Intervention, policy: Policy) -> list[Notice]:
@@ -44,7 +52,7 @@ def conversation(state: LearnerState, item: Intervention, policy: Policy) -> lis
     if due is None:
         return []
     day = item.on or local_date(item.at, policy.tz)
-    state.talk_by = None
+    _stop_waiting(state)
     return [_notice(state, "on_time" if day <= due else "late")]
 
 

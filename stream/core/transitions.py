@@ -65,6 +65,8 @@ def move(
         route=route_for(from_tier, to_tier, ordered),
         follow_up_due=follow_up,
     )
+    if state.talk_by is not None and state.talk_for is None:  # an arrival waits: keep its id
+        state.talk_for = state.last_transition_id
     state.tier = cast(Tier, to_tier)
     state.tier_since = at
     state.reasons = [c.cause for c in ordered]  # the sentences are rendered again when shown

@@ -12,11 +12,21 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from schemas.transitions import Route
 
 Role = Literal["learner", "manager", "hr", "wellbeing"]
+# an overdue follow-up (`schemas.reminders`): the manager reminded, then the escalation
+FollowUpRoute = Literal["follow_up_reminder", "follow_up_overdue"]
 ROUTE_ROLES: dict[str, tuple[Role, ...]] = {
     "learner_nudge": ("learner",),
     "manager_outreach": ("manager",),
     "hr_escalation": ("hr", "manager"),
     "wellbeing": ("wellbeing", "manager"),
+    "follow_up_reminder": ("manager",),
+    "follow_up_overdue": ("hr", "manager"),  # Tier 3's recipients: HR, the manager informed
+}
+# the channels of a follow-up route not named in `routes`: those of the route its
+# recipients already hear on (the outreach, the escalation)
+FOLLOW_UP_CHANNELS_OF: dict[str, Route] = {
+    "follow_up_reminder": "manager_outreach",
+    "follow_up_overdue": "hr_escalation",
 }
 
 
@@ -90,7 +100,7 @@ class Retry(_Model):
 
 class DispatchConfig(_Model):
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
-    routes: dict[Route, list[str]] = Field(default_factory=dict)
+    routes: dict[Route | FollowUpRoute, list[str]] = Field(default_factory=dict)
     hr: Recipients = Recipients()
     wellbeing: Recipients = Recipients()
     quiet_hours: QuietHours = QuietHours()
@@ -99,6 +109,14 @@ class DispatchConfig(_Model):
     templates_dir: Path | None = None
     default_language: str = "en"
     links: dict[str, str] = Field(default_factory=dict)
+
+    def channels_for(self, route: Route | FollowUpRoute) -> list[str]:
+        """The channels a route sends on; a follow-up route not named in `routes` uses
+        those of its fallback (`FOLLOW_UP_CHANNELS_OF`); an empty list sends nothing."""
+        if route in self.routes:
+            return self.routes[route]
+        fallback = FOLLOW_UP_CHANNELS_OF.get(route)
+        return self.routes.get(fallback, []) if fallback is not None else []
 
     @model_validator(mode="after")
     def _routes_name_channels(self) -> DispatchConfig:

@@ -23,6 +23,7 @@ ALLOWED_KEYS = frozenset(
         "to_tier", "route", "role", "reasons", "code", "text", "numbers", "week", "date",
         "follow_up_due", "links", "script", "subject", "team", "factors", "severity",
         "persistence_weeks", "role_exposure",
+        "step", "tier", "reminded_on",  # an overdue follow-up's (`stream.dispatch.overdue`)
     }
 )  # fmt: skip
 # What a message carries (the keys of `outbound`), said for the people who read the playbook;

@@ -1,8 +1,9 @@
 """`make run`: a simulated team streamed through the embedded broker and a real worker.
 
 Starts the embedded broker and a worker process, drives a simulated history through Kafka
-in accelerated simulated time, prints every transition as it arrives with a progress line,
-and ends with a summary and a check against the offline replay of the same history.
+in accelerated simulated time, prints every transition (and overdue follow-up) as it
+arrives with a progress line, and ends with a summary and a check against the offline
+replay of the same history.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import IO, TextIO
 
 from aiokafka import AIOKafkaConsumer
 
+from schemas.reminders import FollowUpOverdue
 from schemas.transitions import TierTransition
 from stream import codec
 from stream.actions.tokens import ActionKeys
@@ -44,6 +46,15 @@ def describe(t: TierTransition) -> str:
     return (
         f"{t.at.date()}  {t.learner_id}  tier {t.from_tier} {arrow} {t.to_tier}  "
         f"{t.route:<16} {why}"
+    )
+
+
+def describe_overdue(o: FollowUpOverdue) -> str:
+    """One line for an overdue follow-up: the manager reminded, or the follow-up escalated."""
+    what = "manager reminded" if o.step == "reminder" else "escalated to HR"
+    return (
+        f"{o.at.date()}  {o.learner_id}  tier {o.tier}      follow-up overdue "
+        f"(conversation due by {o.talk_by}): {what}"
     )
 
 
@@ -79,13 +90,18 @@ class Printer:
         self.out = out
         self.total_days = total_days
         self.seen: dict[str, TierTransition] = {}
+        self.overdue: dict[str, FollowUpOverdue] = {}
         self.stats = DriverStats()
 
-    def transition(self, t: TierTransition) -> None:
-        if t.id in self.seen:
-            return  # at-least-once: a re-sent transition has the same id
-        self.seen[t.id] = t
-        self.out.write(describe(t) + "\n")
+    def alert(self, alert: TierTransition | FollowUpOverdue) -> None:
+        if alert.id in self.seen or alert.id in self.overdue:
+            return  # at-least-once: a re-sent alert has the same id
+        if isinstance(alert, FollowUpOverdue):
+            self.overdue[alert.id] = alert
+            self.out.write(describe_overdue(alert) + "\n")
+            return
+        self.seen[alert.id] = alert
+        self.out.write(describe(alert) + "\n")
 
     def progress(self, stats: DriverStats) -> None:
         self.stats = stats
@@ -108,7 +124,7 @@ async def follow_alerts(bootstrap: str, topic: str, printer: Printer, stop: asyn
             idle = 0 if batch else idle + 1
             for messages in batch.values():
                 for message in messages:
-                    printer.transition(codec.decode_transition(message.value))
+                    printer.alert(codec.decode_alert(message.value))
     finally:
         await consumer.stop()
 
@@ -149,10 +165,12 @@ async def run_demo(
 ) -> int:  # fmt: skip
     """The whole demo; returns a process exit code (0 when streaming matched replay).
     `hold`: keep the worker (and its action pages) running after the stream until Ctrl-C."""
-    expected_buf = io.BytesIO()
-    replay(simulate(learners, weeks, seed, policy=policy), policy, expected_buf)
+    expected_buf, overdue_buf = io.BytesIO(), io.BytesIO()
+    replay(simulate(learners, weeks, seed, policy=policy), policy, expected_buf, None, overdue_buf)
     lines = expected_buf.getvalue().splitlines()
     expected = {t.id: t for t in map(codec.decode_transition_json, lines)}
+    overdue_lines = overdue_buf.getvalue().splitlines()
+    expected_overdue = {o.id: o for o in map(FollowUpOverdue.model_validate_json, overdue_lines)}
     with embedded_broker() as broker, tempfile.TemporaryDirectory() as data_dir:
         topics = Topics.named(settings.topic_prefix)
         await create_topics(settings, topics, broker.bootstrap)
@@ -211,8 +229,19 @@ async def run_demo(
     if got != expected:
         out.write(f"MISMATCH: streamed {len(got)} transitions, replay computes {len(expected)}\n")
         return 1
-    out.write(f"streamed transitions match `tierwatch replay` of the same history ({len(got)}).\n")
-    out.write(f"the local receiver got {receiver.received} signed messages for them.\n")
+    if printer.overdue != expected_overdue:
+        out.write(
+            f"MISMATCH: streamed {len(printer.overdue)} overdue follow-ups, replay computes "
+            f"{len(expected_overdue)}\n"
+        )
+        return 1
+    steps = Counter(o.step for o in printer.overdue.values())
+    out.write(f"streamed transitions match `tierwatch replay` of the same history ({len(got)}),\n")
+    out.write(
+        f"and so do the overdue follow-ups ({steps['reminder']} managers reminded, "
+        f"{steps['escalation']} escalated to HR).\n"
+    )
+    out.write(f"the local receiver got {receiver.received} signed messages for them all.\n")
     if receiver.action_link is not None and not hold:
         out.write(
             "Managers' messages carry action links (see ↳ above); `tierwatch demo --hold` keeps\n"

@@ -14,8 +14,13 @@ from aiohttp import web
 
 from stream.dispatch.signing import VerificationError, WebhookSigner
 
-ROUTES = ("learner_nudge", "manager_outreach", "hr_escalation", "wellbeing", "resolved")
-SHOWN_IN_FULL = ("learner_nudge", "manager_outreach", "hr_escalation", "wellbeing")
+ROUTES = (
+    "learner_nudge", "manager_outreach", "hr_escalation", "wellbeing", "resolved",
+    "follow_up_reminder", "follow_up_overdue",
+)  # fmt: skip
+SHOWN_IN_FULL = (
+    "learner_nudge", "manager_outreach", "hr_escalation", "wellbeing", "follow_up_reminder",
+)  # fmt: skip
 WHO = {"learner": "the learner", "manager": "the manager", "hr": "HR", "wellbeing": "wellbeing"}
 
 

@@ -108,9 +108,12 @@ async def read_tally(bootstrap: str, topics: Topics) -> Tally:
     skipped = 0
     for m in await read_topic(bootstrap, topics.alerts):
         try:
-            transitions.append(codec.decode_transition(m.value or b""))
+            alert = codec.decode_alert(m.value or b"")
         except InvalidRecord:
             skipped += 1
+            continue
+        if isinstance(alert, TierTransition):  # overdue follow-ups carry no feedback
+            transitions.append(alert)
     for m in await read_topic(bootstrap, topics.interventions):
         try:
             record = codec.decode_input("intervention", m.key, m.value)

@@ -1,4 +1,8 @@
-"""Offline replay: a history file through the same step function, with midnight ticks."""
+"""Offline replay: a history file through the same step function, with midnight ticks.
+
+Transitions are written as JSON lines to `out`; overdue follow-ups (reminders and their
+escalations, `stream.core.reminders`) are counted in the summary and written as JSON
+lines to `follow_ups` only when one is given, so the transitions output is as before."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from pydantic import ValidationError
 from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.history import HISTORY_LINE, Record
+from schemas.reminders import FollowUpOverdue
 from schemas.transitions import TierTransition
 from stream.core.bounds import LOOKAHEAD, HistoryWindow
 from stream.core.policy import Policy
@@ -51,6 +56,7 @@ class Summary:
     after_until: int = 0
     unknown_roles: Counter[str] = field(default_factory=Counter)
     retractions: Counter[str] = field(default_factory=Counter)  # voided events, by outcome
+    follow_ups: Counter[str] = field(default_factory=Counter)  # overdue follow-ups, by step
     learners_by_tier: Counter[int] = field(default_factory=Counter)
     by_week_and_tier: Counter[tuple[str, int]] = field(default_factory=Counter)
 
@@ -77,6 +83,11 @@ class Summary:
             + ", ".join(f"tier {t}: {self.learners_by_tier.get(t, 0)}" for t in range(4)),
             f"transitions: {self.transitions}",
         ]
+        if self.follow_ups:
+            lines.append(
+                f"overdue follow-ups: {self.follow_ups['reminder']} managers reminded, "
+                f"{self.follow_ups['escalation']} escalated to HR"
+            )
         if self.retractions:
             taken = ", ".join(f"{n} {what}" for what, n in sorted(self.retractions.items()))
             lines.append(f"voided events: {taken}")
@@ -175,17 +186,27 @@ def _refuse(bad: BadLine, strict: bool, errors: list[BadLine]) -> None:
 
 
 def replay(
-    records: Iterable[Record], policy: Policy, out: IO[bytes], until: dt.datetime | None = None
+    records: Iterable[Record],
+    policy: Policy,
+    out: IO[bytes],
+    until: dt.datetime | None = None,
+    follow_ups: IO[bytes] | None = None,
 ) -> Summary:
-    """Replay records, write each transition as a JSON line to `out`, and summarise."""
+    """Replay records, write each transition as a JSON line to `out` (and each overdue
+    follow-up to `follow_ups`, if given), and summarise."""
     summary = Summary()
-    for _, _, line in sweep(records, policy, until, summary):
-        out.write(line)
+    for _, _, line, overdue in sweep(records, policy, until, summary):
+        if not overdue:
+            out.write(line)
+        elif follow_ups is not None:
+            follow_ups.write(line)
     return summary
 
 
 Share = tuple[int, int]  # (index, count): the learners whose rank modulo count is index
-Line = tuple[int, int, bytes]  # (input number, learner rank, transition as a JSON line)
+# (input number, learner rank, a transition or an overdue follow-up as a JSON line, and
+# whether it is an overdue follow-up)
+Line = tuple[int, int, bytes, bool]
 
 
 def sweep(
@@ -215,7 +236,11 @@ def sweep(
             if isinstance(output, TierTransition):
                 summary.count(output)
                 line = orjson.dumps(output.model_dump(mode="json")) + b"\n"
-                yield number, ranks[output.learner_id], line
+                yield number, ranks[output.learner_id], line, False
+            elif isinstance(output, FollowUpOverdue):
+                summary.follow_ups[output.step] += 1
+                line = orjson.dumps(output.model_dump(mode="json")) + b"\n"
+                yield number, ranks[output.learner_id], line, True
             else:
                 summary.notice(output)
     summary.learners_by_tier = Counter(s.tier for s in timeline.states.values())
@@ -243,6 +268,7 @@ def replay_file(
     errors: list[BadLine] | None = None,
     workers: int = 1,
     window: bool = False,
+    follow_ups: IO[bytes] | None = None,
 ) -> Summary:
     """Replay a history file as `replay` does, in `workers` processes that each replay a
     share of the learners (learners are independent): the same lines, in the same order,
@@ -253,13 +279,17 @@ def replay_file(
     if workers <= 1:
         times = HistoryWindow(policy) if window else None
         with path.open("rb") as source:
-            return replay(read_history(source, strict, errors, times), policy, out, until)
+            records = read_history(source, strict, errors, times)
+            return replay(records, policy, out, until, follow_ups)
     context = multiprocessing.get_context()  # fork on Linux: the children start at once
     jobs = [(path, policy, until, strict, (index, workers), window) for index in range(workers)]
     with context.Pool(workers) as pool:
         parts = pool.map(_replay_share, jobs)
-    for _, _, line in heapq.merge(*(lines for _, lines, _ in parts), key=_order):
-        out.write(line)
+    for _, _, line, overdue in heapq.merge(*(lines for _, lines, _ in parts), key=_order):
+        if not overdue:
+            out.write(line)
+        elif follow_ups is not None:
+            follow_ups.write(line)
     errors.extend(parts[0][2])
     return _merged([summary for summary, _, _ in parts])
 
@@ -288,6 +318,7 @@ def _merged(parts: list[Summary]) -> Summary:
         total.late_events += part.late_events
         total.duplicates += part.duplicates
         total.transitions += part.transitions
+        total.follow_ups.update(part.follow_ups)
         total.unknown_roles.update(part.unknown_roles)
         total.learners_by_tier.update(part.learners_by_tier)
         total.by_week_and_tier.update(part.by_week_and_tier)

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from schemas.reminders import FollowUpOverdue
 from schemas.teams import TeamUpdate
 from stream import codec
 from stream.core import team
@@ -141,8 +142,15 @@ class Pipeline:
                     metrics.retractions.labels(out.code, out.detail).inc()
                 elif out.code == "conversation":
                     metrics.conversations.labels(out.detail, out.role or "-", out.team or "-").inc()
+                elif out.code == "follow_up_overdue":
+                    labels = (out.detail, out.role or "-", out.team or "-")
+                    metrics.follow_ups_overdue.labels(*labels).inc()
                 level = log.warning if out.code == "unknown_role" else log.info
                 level(out.code, learner=self.pseudonym(out.learner_id), detail=out.detail)
+                continue
+            if isinstance(out, FollowUpOverdue):  # to dispatch, beside the transitions
+                value = codec.encode_follow_up(out, self.source)
+                await self.alerts.send(key=out.learner_id.encode(), value=value)
                 continue
             value = codec.encode_transition(out, self.source)
             await self.alerts.send(key=out.learner_id.encode(), value=value)

@@ -1,4 +1,4 @@
-"""Dispatch: tier transitions to delivered messages.
+"""Dispatch: tier transitions (and overdue follow-ups) to delivered messages.
 
 `Dispatcher.on_alert` takes each record of the alerts topic from the topic's one reader
 (the transition log, `stream.worker.agents.transition_log`; keyed by learner, so it sits
@@ -25,6 +25,7 @@ import structlog
 from pydantic import ValidationError
 
 from schemas.dispatch import REDRIVE_REASON, ParkedDelivery, PendingDelivery, RedriveRequest
+from schemas.reminders import FollowUpOverdue
 from schemas.transitions import TierTransition
 from stream import codec, scrub
 from stream.actions.links import action_links
@@ -32,7 +33,8 @@ from stream.dispatch.base import Channel, Message, Outcome
 from stream.dispatch.config import DispatchConfig
 from stream.dispatch.deliver import build_channels, deliver
 from stream.dispatch.ledger import DispatchState
-from stream.dispatch.plan import plan
+from stream.dispatch.overdue import plan_overdue
+from stream.dispatch.plan import Plan, plan
 from stream.dispatch.templates import Templates
 from stream.errors import InvalidRecord
 from stream.worker.faust_app import changelog_configs
@@ -101,31 +103,56 @@ class Dispatcher:
             t, profile, self.config, self.templates, told=state.told_at(t.at),
             last_nudge=state.last_nudge, now=now, tz=self.pipeline.policy.tz, links_for=links,
         )  # fmt: skip
+        await self.send(state, t.learner_id, t.id, result, t.at)
+        state.moved(t.from_tier, t.to_tier, t.at)
+        self.store(t.learner_id, state)
+
+    async def on_follow_up(self, o: FollowUpOverdue) -> None:
+        """An overdue follow-up: the reminder to the manager, or its escalation to HR (the
+        manager informed), delivered as a transition's messages are (keyed by its id)."""
+        if self.pipeline.is_erased(o.learner_id):
+            self.metrics.erased_dropped.inc()
+            return
+        state = self.load(o.learner_id)
+        learner = self.pipeline.load(o.learner_id)
+        profile = learner.profile if learner else None
+        reasons = [c.as_reason() for c in learner.reasons] if learner else []
+        now = dt.datetime.now(dt.UTC)
+        links = (
+            self.links.bound_to(o.transition_id, o.learner_id, profile, now) if self.links else None
+        )
+        result = plan_overdue(o, profile, reasons, self.config, self.templates, links_for=links)
+        await self.send(state, o.learner_id, o.id, result, o.at)
+        self.store(o.learner_id, state)
+
+    async def send(
+        self, state: DispatchState, learner_id: str, alert_id: str, result: Plan, at: dt.datetime
+    ) -> None:
+        """Deliver a plan's messages for the alert `alert_id` at `at` (a transition or an
+        overdue follow-up): skip what the delivery log has done, defer what must wait,
+        dead-letter what cannot be sent."""
         for skipped in result.skipped:
             self.metrics.dispatches.labels("-", "skipped").inc()
-            log.info("dispatch.skipped", learner=self.pipeline.pseudonym(t.learner_id),
-                     transition=t.id, why=skipped)  # fmt: skip
+            log.info("dispatch.skipped", learner=self.pipeline.pseudonym(learner_id),
+                     transition=alert_id, why=skipped)  # fmt: skip
         for missing in result.missing:
             self.metrics.dispatches.labels(missing.channel, "missing").inc()
             await self.dead_letter(
-                t.learner_id, t.id, missing.channel, missing.role, missing.reason
+                learner_id, alert_id, missing.channel, missing.role, missing.reason
             )
         for planned in result.messages:
-            state.addressed(planned.role, t.at)
-            key = DispatchState.key(t.id, planned.message.channel, planned.role)
+            state.addressed(planned.role, at)
+            key = DispatchState.key(alert_id, planned.message.channel, planned.role)
             if state.done(key):
                 continue
-            pending = _pending(
-                t.learner_id, planned.role, planned.message, planned.not_before or now, t.at
-            )
+            due = planned.not_before or at
+            pending = _pending(learner_id, planned.role, planned.message, due, at)
             if planned.not_before is not None and planned.not_before > dt.datetime.now(dt.UTC):
                 state.record(key, "deferred")
                 self.metrics.dispatches.labels(planned.message.channel, "deferred").inc()
                 await self.enqueue(pending)
                 continue
             await self.attempt(state, pending, key)
-        state.moved(t.from_tier, t.to_tier, t.at)
-        self.store(t.learner_id, state)
 
     async def attempt(self, state: DispatchState, pending: PendingDelivery, key: str) -> None:
         """Deliver now (with in-process retries); record, re-queue or dead-letter the result."""
@@ -214,20 +241,24 @@ class Dispatcher:
         await self.pipeline.send_letter(learner_id.encode(), letter, error.reason)
 
     async def on_alert(self, value: bytes) -> None:
-        """One message of the alerts topic: plan and deliver, or dead-letter on a bug."""
+        """One message of the alerts topic (a transition or an overdue follow-up): plan and
+        deliver, or dead-letter on a bug."""
         try:
-            transition = codec.decode_transition(value)
+            alert = codec.decode_alert(value)
         except InvalidRecord as error:
             log.warning("dispatch.unreadable", error=str(error))
             return
-        learner = transition.learner_id
+        learner = alert.learner_id
         try:
             async with self.lock(learner):
-                await self.on_transition(transition)
+                if isinstance(alert, FollowUpOverdue):
+                    await self.on_follow_up(alert)
+                else:
+                    await self.on_transition(alert)
             self.release(learner)
-        except Exception as exc:  # one bad transition must not stop dispatch
+        except Exception as exc:  # one bad alert must not stop dispatch
             log.exception("dispatch.error", learner=self.pipeline.pseudonym(learner))
-            await self.dead_letter(learner, transition.id, "-", "-", f"error: {exc!r}")
+            await self.dead_letter(learner, alert.id, "-", "-", f"error: {exc!r}")
 
     async def on_retry(self, value: bytes) -> None:
         """One delivery of the retry topic: wait until it is due, then try again (or a

@@ -1,5 +1,5 @@
-"""The alerts topic's one reader: it logs every tier transition (learner pseudonymised) and
-hands it on to dispatch when dispatch is configured.
+"""The alerts topic's one reader: it logs every tier transition and overdue follow-up
+(learner pseudonymised) and hands it on to dispatch when dispatch is configured.
 
 One agent, not one each: Faust acknowledges a record read by two agents only once both
 took it, and a rebalance can clear it from one agent's buffer after the other took it; the
@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from schemas.reminders import FollowUpOverdue
 from stream import codec
 from stream.errors import InvalidRecord
 from stream.worker.pipeline import Pipeline
@@ -30,19 +31,28 @@ def register(pipeline: Pipeline, then: Callable[[bytes], Awaitable[None]] | None
     async def transitions(stream: Any) -> None:
         async for value in stream:
             try:
-                t = codec.decode_transition(value)
+                t = codec.decode_alert(value)
             except InvalidRecord as error:
                 log.warning("unreadable_transition", error=str(error))
                 continue
-            log.info(
-                "tier_transition",
-                learner=pipeline.pseudonym(t.learner_id),
-                from_tier=t.from_tier,
-                to_tier=t.to_tier,
-                route=t.route,
-                week=t.week,
-                reasons=[r.code for r in t.reasons],
-            )
+            if isinstance(t, FollowUpOverdue):  # an overdue follow-up, for dispatch too
+                log.info(
+                    "follow_up_overdue",
+                    learner=pipeline.pseudonym(t.learner_id),
+                    step=t.step,
+                    tier=t.tier,
+                    talk_by=t.talk_by.isoformat(),
+                )
+            else:
+                log.info(
+                    "tier_transition",
+                    learner=pipeline.pseudonym(t.learner_id),
+                    from_tier=t.from_tier,
+                    to_tier=t.to_tier,
+                    route=t.route,
+                    week=t.week,
+                    reasons=[r.code for r in t.reasons],
+                )
             if then is not None:
                 await then(value)
 
