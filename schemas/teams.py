@@ -1,17 +1,21 @@
-"""A manager's team view: one row per learner who reports to them, as it changes.
+"""A manager's team view: one row per learner who reports to them, as it changes, and the
+weekly digest that links to it.
 
 The learner's worker sends a `TeamUpdate` to the teams topic (keyed by the manager) when a
 learner's row changes, before the state that changed it is stored; the manager's worker
 keeps the rows in its teams table and shows them on the team page. Aggregates only: the
 tier and since when, the dates a conversation and a follow-up are due, the last action
-recorded, never events or scores.
+recorded, never events or scores. A tick sends `DigestDue` to the teams topic's partition
+it evaluated; the first of a week makes a `TeamDigest` for each manager of the partition
+with someone to follow (dispatched to the manager with a link to the view).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, TypeAdapter
 
 from schemas.transitions import Tier
 
@@ -34,12 +38,55 @@ class TeamRow(BaseModel):
     transition_id: str | None = Field(default=None, max_length=64)  # the latest: links act on it
 
 
+class Manager(BaseModel):
+    """How a manager is reached, as their learners' profiles name them."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str | None = Field(default=None, max_length=256)
+    email: str | None = Field(default=None, max_length=320)
+
+
 class TeamUpdate(BaseModel):
     """A learner's row for a manager, or `row=None`: the learner left the team (another
     manager, or erased)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
+    kind: Literal["row"] = "row"
     manager_id: str = Field(min_length=1, max_length=512)
     learner_id: str = Field(min_length=1, max_length=512)
     row: TeamRow | None = None
+    manager: Manager | None = None  # with a row: how the manager is reached
+
+
+class DigestDue(BaseModel):
+    """A tick evaluated a partition: its managers' digests of the tick's week are due."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["digest_due"] = "digest_due"
+    partition: int = Field(ge=0)
+    at: AwareDatetime
+
+
+TeamsRecord = Annotated[TeamUpdate | DigestDue, Field(discriminator="kind")]
+TEAMS_RECORD: TypeAdapter[TeamUpdate | DigestDue] = TypeAdapter(TeamsRecord)
+
+
+class TeamDigest(BaseModel):
+    """A manager's weekly digest: how many of their people are at each tier, how many
+    conversations and follow-ups are overdue or due this week (counts only: the names are
+    on the team view its message links to)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1, max_length=64)  # from the manager and the week
+    manager_id: str = Field(min_length=1, max_length=512)
+    manager: Manager
+    week: str = Field(pattern=r"^\d{4}-W\d{2}$")
+    at: AwareDatetime
+    people: int = Field(ge=0)
+    by_tier: dict[int, int]
+    overdue: int = Field(ge=0)
+    due_this_week: int = Field(ge=0)

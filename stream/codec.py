@@ -16,6 +16,7 @@ from schemas.events import LearningEvent
 from schemas.history import Record
 from schemas.reminders import FollowUpOverdue
 from schemas.roster import Assignment, Intervention, LearnerProfile
+from schemas.teams import TeamDigest
 from schemas.transitions import TierTransition
 from stream import scrub
 from stream.errors import InvalidRecord
@@ -23,6 +24,7 @@ from stream.scrub import Pseudonym
 
 TRANSITION_TYPE = "org.tierwatch.tier.transition.v1"
 FOLLOW_UP_TYPE = "org.tierwatch.followup.overdue.v1"  # `schemas.reminders.FollowUpOverdue`
+DIGEST_TYPE = "org.tierwatch.team.digest.v1"  # `schemas.teams.TeamDigest`
 MAX_DEAD_PAYLOAD = scrub.MAX_PAYLOAD
 INPUT_MODELS: dict[
     str, type[LearningEvent] | type[LearnerProfile] | type[Assignment] | type[Intervention]
@@ -83,22 +85,30 @@ def encode_tick(now: dt.datetime, partition: int, barrier: dict[str, int] | None
 
 def encode_transition(transition: TierTransition, source: str) -> bytes:
     """A transition as a CloudEvents 1.0 JSON document."""
-    return _cloudevent(TRANSITION_TYPE, transition, source)
+    return _cloudevent(TRANSITION_TYPE, transition, source, transition.learner_id)
 
 
 def encode_follow_up(overdue: FollowUpOverdue, source: str) -> bytes:
     """An overdue follow-up (a reminder or its escalation) as a CloudEvents 1.0 JSON
     document of its own type, on the alerts topic beside the transitions."""
-    return _cloudevent(FOLLOW_UP_TYPE, overdue, source)
+    return _cloudevent(FOLLOW_UP_TYPE, overdue, source, overdue.learner_id)
 
 
-def _cloudevent(kind: str, data: TierTransition | FollowUpOverdue, source: str) -> bytes:
+def encode_digest(digest: TeamDigest, source: str) -> bytes:
+    """A manager's weekly digest as a CloudEvents 1.0 JSON document of its own type, on the
+    alerts topic (its subject: the manager)."""
+    return _cloudevent(DIGEST_TYPE, digest, source, subject=digest.manager_id)
+
+
+def _cloudevent(
+    kind: str, data: TierTransition | FollowUpOverdue | TeamDigest, source: str, subject: str
+) -> bytes:
     event = CloudEvent(
         {
             "id": data.id,
             "source": source,
             "type": kind,
-            "subject": data.learner_id,
+            "subject": subject,
             "time": data.at,
             "datacontenttype": "application/json",
         },
@@ -109,16 +119,18 @@ def _cloudevent(kind: str, data: TierTransition | FollowUpOverdue, source: str) 
 
 def decode_transition(value: bytes) -> TierTransition:
     """The transition inside a CloudEvents JSON document, or InvalidRecord (an overdue
-    follow-up too: readers of transitions alone use this, `decode_alert` reads both)."""
+    follow-up or a digest too: readers of transitions alone use this, `decode_alert` reads
+    every kind)."""
     alert = decode_alert(value)
     if not isinstance(alert, TierTransition):
-        raise InvalidRecord("not_a_transition", f"CloudEvent type {FOLLOW_UP_TYPE!r}")
+        kind = DIGEST_TYPE if isinstance(alert, TeamDigest) else FOLLOW_UP_TYPE
+        raise InvalidRecord("not_a_transition", f"CloudEvent type {kind!r}")
     return alert
 
 
-def decode_alert(value: bytes) -> TierTransition | FollowUpOverdue:
-    """What the alerts topic holds: a transition or an overdue follow-up, inside a
-    CloudEvents JSON document; InvalidRecord for anything else."""
+def decode_alert(value: bytes) -> TierTransition | FollowUpOverdue | TeamDigest:
+    """What the alerts topic holds: a transition, an overdue follow-up or a manager's
+    digest, inside a CloudEvents JSON document; InvalidRecord for anything else."""
     try:
         document = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
@@ -126,11 +138,13 @@ def decode_alert(value: bytes) -> TierTransition | FollowUpOverdue:
     if not isinstance(document, dict):
         raise InvalidRecord("not_a_transition", "the document is not a JSON object")
     kind = document.get("type")
-    model: type[TierTransition] | type[FollowUpOverdue]
+    model: type[TierTransition] | type[FollowUpOverdue] | type[TeamDigest]
     if kind == TRANSITION_TYPE:
         model = TierTransition
     elif kind == FOLLOW_UP_TYPE:
         model = FollowUpOverdue
+    elif kind == DIGEST_TYPE:
+        model = TeamDigest
     else:
         raise InvalidRecord("not_a_transition", f"CloudEvent type {kind!r}")
     try:
@@ -140,7 +154,8 @@ def decode_alert(value: bytes) -> TierTransition | FollowUpOverdue:
 
 
 def transitions_of(values: Iterable[bytes]) -> list[TierTransition]:
-    """The transitions among records of the alerts topic (overdue follow-ups left out)."""
+    """The transitions among records of the alerts topic (overdue follow-ups and digests
+    left out)."""
     return [a for a in map(decode_alert, values) if isinstance(a, TierTransition)]
 
 

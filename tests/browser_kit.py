@@ -41,6 +41,8 @@ from tests.streaming import make_topics, read_topic, worker, worker_env
 
 API_TOKEN = "actions-test-token"
 LINK = re.compile(r"https?://\S+/act/[A-Za-z0-9_=-]+")
+TEAM_LINK = re.compile(r"https?://\S+/team/[A-Za-z0-9_=-]+")
+DIGEST_SUBJECT = "Your team this week"
 FORM = re.compile(r'name="form" value="([^"]+)"')
 MANAGER = "m1"
 ACTIVITY = [6, 6, 6, 6, 2, 2]  # steady, then a dip: a nudge, then manager outreach
@@ -67,6 +69,12 @@ class World:
     links: dict[str, str]  # each learner's action link, from the manager's email
     mails: dict[str, str]  # each learner's outreach email (its text part)
     log: Path
+    recorder: SmtpRecorder  # every email the worker sent
+
+    def digests(self) -> list[str]:
+        """The text of every weekly digest email so far (their subject says the week)."""
+        texts = [text_of(e.content) for e in list(self.recorder.envelopes)]
+        return [text for subject, text in texts if subject.startswith(DIGEST_SUBJECT)]
 
     def link(self, learner: str, **changes: Any) -> str:
         """A link of the test's own for a learner: the real one's grant with `changes`."""
@@ -268,7 +276,7 @@ def running(broker: Any, unique: str, tmp: Path, learners: list[Learner]) -> Ite
             "channels": {
                 "mail": {"type": "email", "host": host, "port": port, "sender": "tw@example.com"}
             },
-            "routes": {"manager_outreach": ["mail"]},
+            "routes": {"manager_outreach": ["mail"], "team_digest": ["mail"]},
         }
         (tmp / "dispatch.yaml").write_text(yaml.safe_dump(config))
         env = worker_env(broker.bootstrap, unique, tmp / "data")
@@ -300,12 +308,20 @@ def running(broker: Any, unique: str, tmp: Path, learners: list[Learner]) -> Ite
             outreach = {t.learner_id: t for t in moves if t.route == "manager_outreach"}
             if set(outreach) != set(by_id):
                 raise AssertionError(f"outreach for {sorted(outreach)}, not all of {sorted(by_id)}")
-            wait_until(lambda: len(recorder.envelopes) >= len(learners), "the outreach emails")
-            mails: dict[str, str] = {}
-            for envelope in recorder.envelopes:
-                subject, text = text_of(envelope.content)
-                (who,) = [w.id for w in learners if w.name in subject]
-                mails[who] = text
+
+            def outreach_mails() -> dict[str, str]:
+                found: dict[str, str] = {}
+                for envelope in list(recorder.envelopes):
+                    subject, text = text_of(envelope.content)
+                    if subject.startswith(DIGEST_SUBJECT):
+                        continue
+                    (who,) = [w.id for w in learners if w.name in subject]
+                    found[who] = text
+                return found
+
+            mails = wait_until(
+                lambda: len(m := outreach_mails()) >= len(learners) and m, "the outreach emails"
+            )
             links = {who: LINK.findall(text)[0] for who, text in mails.items()}
             yield World(
                 bootstrap=broker.bootstrap,
@@ -318,4 +334,5 @@ def running(broker: Any, unique: str, tmp: Path, learners: list[Learner]) -> Ite
                 links=links,
                 mails=mails,
                 log=log,
+                recorder=recorder,
             )

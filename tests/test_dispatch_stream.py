@@ -14,6 +14,7 @@ import yaml
 from aiohttp import web
 
 from schemas.reminders import FollowUpOverdue
+from schemas.teams import TeamDigest
 from stream import codec
 from stream.actions.tokens import ActionKeys
 from stream.dispatch.signing import WebhookSigner
@@ -61,11 +62,12 @@ def flaky_then(handler, failures: int):
 
 
 def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique, tmp_path):
-    """Every transition and overdue follow-up reaches the receiver (signed, after 503s) and
-    the mail server, once per channel and role; nudges go to the learner, outreach and
-    escalation to the manager and HR; an overdue follow-up's reminder to the manager (with
-    the action link of the arrival it chases), its escalation to HR and the manager, on
-    the channels of the outreach and the escalation (no route of their own configured)."""
+    """Every transition, overdue follow-up and weekly digest reaches the receiver (signed,
+    after 503s) and the mail server, once per channel and role; nudges go to the learner,
+    outreach and escalation to the manager and HR; an overdue follow-up's reminder to the
+    manager (with the action link of the arrival it chases), its escalation to HR and the
+    manager, on the channels of the outreach and the escalation (no route of their own
+    configured); the digests to the manager, with the link to her team view."""
     records = team()
     topics = make_topics(broker.bootstrap, unique)
     secret = new_secret()
@@ -135,19 +137,28 @@ def test_transitions_are_delivered_signed_by_webhook_and_by_email(broker, unique
         ("omar", "escalation"),
         ("omar", "reminder"),
     ]
+    digests = {d.id: d for d in map(codec.decode_alert, alerts) if isinstance(d, TeamDigest)}
+    assert digests  # Mia's weeks with someone at a tier (the outreach's channels by default)
+    assert {d.manager_id for d in digests.values()} == {"m1"}
     accepted = [r for r in requests if r.accepted]
     assert [r.accepted for r in requests if r.accepted is not None] == [True] * len(accepted)
     bodies = [(r.headers["webhook-id"], orjson.loads(r.body)) for r in accepted]
-    assert {body["id"] for _, body in bodies} == set(transitions) | set(overdue)
+    assert {body["id"] for _, body in bodies} == set(transitions) | set(overdue) | set(digests)
     assert all(wid.startswith(body["id"]) for wid, body in bodies)
     by_webhook_id = Counter(wid for wid, _ in bodies)
     assert set(by_webhook_id.values()) == {1}  # one webhook-id per message, delivered once
     deliveries = Counter((body["id"], body["role"]) for _, body in bodies)
     routes = {**{i: t.route for i, t in transitions.items()}, **{i: "" for i in overdue}}
+    routes |= {i: "team_digest" for i in digests}
     roles = Counter((routes[tid], role) for tid, role in deliveries)
     assert roles[("learner_nudge", "learner")] >= 1
     assert roles[("hr_escalation", "hr")] >= 1
     assert roles[("hr_escalation", "manager")] >= 1
+    assert roles[("team_digest", "manager")] == len(digests)  # once each
+    for _, body in bodies:  # a digest links to Mia's team view
+        if body["id"] in digests:
+            token = body["links"]["team"].rsplit("/", 1)[1]
+            assert ActionKeys([keys]).read_team(token, dt.datetime.now(dt.UTC)).manager_id == "m1"
     chased = sorted(
         (overdue[b["id"]].step, b["route"], b["role"]) for _, b in bodies if b["id"] in overdue
     )
@@ -197,7 +208,8 @@ def test_an_erased_learner_gets_no_transition_or_message_afterwards(broker, uniq
                     "hook": {"type": "webhook", "url": receiver.url(), "secrets": [secret]}
                 },
                 "routes": {
-                    r: ["hook"] for r in ("learner_nudge", "manager_outreach", "hr_escalation")
+                    **{r: ["hook"] for r in ("learner_nudge", "manager_outreach", "hr_escalation")},
+                    "team_digest": [],  # about learners' messages: no digests
                 },
             }
             (tmp_path / "dispatch.yaml").write_text(yaml.safe_dump(config))

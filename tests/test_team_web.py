@@ -9,6 +9,7 @@ view; a tampered or expired link gets its page and a 4xx.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import uuid
 from collections.abc import Iterator
@@ -16,7 +17,16 @@ from collections.abc import Iterator
 import pytest
 
 from stream.actions.page import REFUSALS
-from tests.browser_kit import Learner, World, http, roster, running, tampered, wait_until
+from tests.browser_kit import (
+    TEAM_LINK,
+    Learner,
+    World,
+    http,
+    roster,
+    running,
+    tampered,
+    wait_until,
+)
 
 pytestmark = pytest.mark.broker
 
@@ -59,6 +69,21 @@ def test_the_managers_view_lists_their_learners_at_tier_2_with_the_dates_due(wor
     assert not EMAIL.search(html)  # nobody's address
     for who in (ANA, BO, CY):
         assert who.id not in html  # names as the roster has them, ids only inside tokens
+
+
+def test_the_weekly_digest_email_counts_and_links_to_the_team_view(world):
+    """Mia's digest of the week (its first tick) counts her people by tier, names nobody,
+    and carries a team-view link that opens her view."""
+    (text, *_) = wait_until(world.digests, "a weekly digest email")
+    assert "at Tier 1" in text or "at Tier 2" in text
+    for who in (ANA, BO, CY):
+        assert who.name not in text
+        assert who.email not in text
+    (link,) = TEAM_LINK.findall(text)
+    assert link.startswith(f"{world.web}/team/")
+    html = view(link)
+    assert "people report to you" in html
+    assert world.keys.read_team(link.rpartition("/")[2], dt.datetime.now(dt.UTC)).manager_id == "m1"
 
 
 def test_each_row_links_to_that_learners_action_page(world):

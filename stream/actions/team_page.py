@@ -19,6 +19,7 @@ from schemas.teams import TeamRow
 from stream.actions.links import ACTIONS
 from stream.actions.page import environment
 from stream.actions.tokens import ActionKeys, Grant
+from stream.core.team import due_of
 
 SHOW = {"all": "Everyone", "flagged": "Tier 1 or above", "due": "With something due"}
 SORT = {"due": "Due first (overdue on top)", "tier": "Tier, highest first", "name": "Name"}
@@ -66,8 +67,7 @@ def choice(query: Mapping[str, str], name: str, options: Mapping[str, str]) -> s
 
 
 def line_of(row: TeamRow, today: dt.date, act: str | None) -> Line:
-    due_dates = [d for d in (row.talk_by, row.follow_up_due) if d is not None]
-    due = min(due_dates) if due_dates else None
+    due = due_of(row)
     last = ACTION_NAMES.get(row.last_action or "", row.last_action or "")
     return Line(
         name=row.name or row.learner_id,

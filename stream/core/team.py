@@ -11,12 +11,15 @@ taken before and after every step; the row itself is built only when it changed.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import NamedTuple
 
-from schemas.teams import TeamRow, TeamUpdate
+from schemas.teams import Manager, TeamDigest, TeamRow, TeamUpdate
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
-from stream.core.weeks import local_date
+from stream.core.weeks import local_date, week_label, week_of_date
+
+DIGEST_NAMESPACE = uuid.UUID("5b0b7d4e-2f0c-4e43-9a59-7d1f5a1f2c61")  # digest ids
 
 
 class Placed(NamedTuple):
@@ -33,6 +36,8 @@ class Placed(NamedTuple):
     last_action: str | None
     last_action_on: dt.date | None
     transition_id: str | None
+    manager_name: str | None
+    manager_email: str | None
 
 
 def placed(state: LearnerState | None) -> Placed | None:
@@ -43,7 +48,7 @@ def placed(state: LearnerState | None) -> Placed | None:
     return Placed(
         p.manager_id, p.name, p.role, p.team, state.tier, state.tier_since, state.talk_by,
         state.follow_up_due, state.last_intervention, state.last_intervention_on,
-        state.last_transition_id,
+        state.last_transition_id, p.manager_name, p.manager_email,
     )  # fmt: skip
 
 
@@ -77,7 +82,10 @@ def updates(
         out.append(TeamUpdate(manager_id=old, learner_id=learner_id, row=None))
     if after is not None:
         row = row_of(learner_id, after, policy)
-        out.append(TeamUpdate(manager_id=after.manager_id, learner_id=learner_id, row=row))
+        manager = Manager(name=after.manager_name, email=after.manager_email)
+        out.append(
+            TeamUpdate(manager_id=after.manager_id, learner_id=learner_id, row=row, manager=manager)
+        )
     return out
 
 
@@ -87,3 +95,34 @@ def leaving(learner_id: str, state: LearnerState | None) -> list[TeamUpdate]:
     if place is None:
         return []
     return [TeamUpdate(manager_id=place.manager_id, learner_id=learner_id, row=None)]
+
+
+def due_of(row: TeamRow) -> dt.date | None:
+    """The earliest day something is due for a learner: a conversation, or the follow-up."""
+    days = [d for d in (row.talk_by, row.follow_up_due) if d is not None]
+    return min(days) if days else None
+
+
+def digest(
+    manager_id: str, manager: Manager, rows: list[TeamRow], at: dt.datetime, policy: Policy
+) -> TeamDigest | None:
+    """A manager's digest of the week `at` falls in (None: nobody at a tier and nothing
+    due: no message). Its id is the same for the same manager and week."""
+    today = local_date(at, policy.tz)
+    week = week_label(week_of_date(today))
+    end = today + dt.timedelta(days=6 - today.weekday())
+    dues = [d for d in map(due_of, rows) if d is not None]
+    by_tier = {tier: sum(1 for r in rows if r.tier == tier) for tier in (1, 2, 3)}
+    if not dues and not any(by_tier.values()):
+        return None
+    return TeamDigest(
+        id=str(uuid.uuid5(DIGEST_NAMESPACE, f"{manager_id}\n{week}")),
+        manager_id=manager_id,
+        manager=manager,
+        week=week,
+        at=at,
+        people=len(rows),
+        by_tier=by_tier,
+        overdue=sum(1 for d in dues if d < today),
+        due_this_week=sum(1 for d in dues if today <= d <= end),
+    )

@@ -14,6 +14,7 @@ from schemas.transitions import Route
 Role = Literal["learner", "manager", "hr", "wellbeing"]
 # an overdue follow-up (`schemas.reminders`): the manager reminded, then the escalation
 FollowUpRoute = Literal["follow_up_reminder", "follow_up_overdue"]
+DigestRoute = Literal["team_digest"]  # a manager's weekly digest (`schemas.teams.TeamDigest`)
 ROUTE_ROLES: dict[str, tuple[Role, ...]] = {
     "learner_nudge": ("learner",),
     "manager_outreach": ("manager",),
@@ -21,12 +22,14 @@ ROUTE_ROLES: dict[str, tuple[Role, ...]] = {
     "wellbeing": ("wellbeing", "manager"),
     "follow_up_reminder": ("manager",),
     "follow_up_overdue": ("hr", "manager"),  # Tier 3's recipients: HR, the manager informed
+    "team_digest": ("manager",),
 }
-# the channels of a follow-up route not named in `routes`: those of the route its
-# recipients already hear on (the outreach, the escalation)
+# the channels of a follow-up or digest route not named in `routes`: those of the route
+# its recipients already hear on (the outreach, the escalation)
 FOLLOW_UP_CHANNELS_OF: dict[str, Route] = {
     "follow_up_reminder": "manager_outreach",
     "follow_up_overdue": "hr_escalation",
+    "team_digest": "manager_outreach",
 }
 
 
@@ -100,7 +103,7 @@ class Retry(_Model):
 
 class DispatchConfig(_Model):
     channels: dict[str, ChannelConfig] = Field(default_factory=dict)
-    routes: dict[Route | FollowUpRoute, list[str]] = Field(default_factory=dict)
+    routes: dict[Route | FollowUpRoute | DigestRoute, list[str]] = Field(default_factory=dict)
     hr: Recipients = Recipients()
     wellbeing: Recipients = Recipients()
     quiet_hours: QuietHours = QuietHours()
@@ -110,7 +113,7 @@ class DispatchConfig(_Model):
     default_language: str = "en"
     links: dict[str, str] = Field(default_factory=dict)
 
-    def channels_for(self, route: Route | FollowUpRoute) -> list[str]:
+    def channels_for(self, route: Route | FollowUpRoute | DigestRoute) -> list[str]:
         """The channels a route sends on; a follow-up route not named in `routes` uses
         those of its fallback (`FOLLOW_UP_CHANNELS_OF`); an empty list sends nothing."""
         if route in self.routes:

@@ -24,6 +24,7 @@ ALLOWED_KEYS = frozenset(
         "follow_up_due", "links", "script", "subject", "team", "factors", "severity",
         "persistence_weeks", "role_exposure",
         "step", "tier", "reminded_on",  # an overdue follow-up's (`stream.dispatch.overdue`)
+        "people", "tiers", "overdue", "due_this_week",  # a digest's (`stream.dispatch.digest`)
     }
 )  # fmt: skip
 # What a message carries (the keys of `outbound`), said for the people who read the playbook;

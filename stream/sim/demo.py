@@ -23,6 +23,7 @@ from typing import IO, TextIO
 from aiokafka import AIOKafkaConsumer
 
 from schemas.reminders import FollowUpOverdue
+from schemas.teams import TeamDigest
 from schemas.transitions import TierTransition
 from stream import codec
 from stream.actions.tokens import ActionKeys
@@ -91,9 +92,13 @@ class Printer:
         self.total_days = total_days
         self.seen: dict[str, TierTransition] = {}
         self.overdue: dict[str, FollowUpOverdue] = {}
+        self.digests: set[str] = set()  # the managers' weekly digests (ids)
         self.stats = DriverStats()
 
-    def alert(self, alert: TierTransition | FollowUpOverdue) -> None:
+    def alert(self, alert: TierTransition | FollowUpOverdue | TeamDigest) -> None:
+        if isinstance(alert, TeamDigest):  # counted; the receiver shows the first one's text
+            self.digests.add(alert.id)
+            return
         if alert.id in self.seen or alert.id in self.overdue:
             return  # at-least-once: a re-sent alert has the same id
         if isinstance(alert, FollowUpOverdue):
@@ -143,10 +148,12 @@ def summary(transitions: list[TierTransition]) -> str:
     )
 
 
-async def hold_open(out: TextIO, link: str | None) -> None:
+async def hold_open(out: TextIO, link: str | None, team: str | None) -> None:
     """Keep the worker serving until Ctrl-C (`--hold`)."""
     if link is not None:
         out.write(f"\nThe worker keeps serving action pages, e.g. {link}\n")
+    if team is not None:
+        out.write(f"and the managers' team views, e.g. {team}\n")
     out.write("Holding: press Ctrl-C to stop.\n")
     out.flush()
     interrupted = asyncio.Event()
@@ -213,7 +220,7 @@ async def run_demo(
             await asyncio.sleep(1.0)  # the last messages still on their way
             await receiver.stop()
             if hold and error is None:
-                await hold_open(out, receiver.action_link)
+                await hold_open(out, receiver.action_link, receiver.team_link)
             stop_process(ingest, timeout=10)
             stop_process(worker, timeout=15)
             log.close()
@@ -241,11 +248,13 @@ async def run_demo(
         f"and so do the overdue follow-ups ({steps['reminder']} managers reminded, "
         f"{steps['escalation']} escalated to HR).\n"
     )
-    out.write(f"the local receiver got {receiver.received} signed messages for them all.\n")
+    out.write(f"the local receiver got {receiver.received} signed messages for them all, ")
+    out.write(f"{len(printer.digests)} of them managers' weekly digests.\n")
     if receiver.action_link is not None and not hold:
         out.write(
-            "Managers' messages carry action links (see ↳ above); `tierwatch demo --hold` keeps\n"
-            "the worker serving them after the stream, until Ctrl-C.\n"
+            "Managers' messages carry action links, their weekly digests a link to their team\n"
+            "view (see ↳ above); `tierwatch demo --hold` keeps the worker serving them after\n"
+            "the stream, until Ctrl-C.\n"
         )
     out.write(
         "\nTo post statements yourself, run ingest (it starts its own broker) in one terminal:\n"

@@ -16,10 +16,11 @@ from stream.dispatch.signing import VerificationError, WebhookSigner
 
 ROUTES = (
     "learner_nudge", "manager_outreach", "hr_escalation", "wellbeing", "resolved",
-    "follow_up_reminder", "follow_up_overdue",
+    "follow_up_reminder", "follow_up_overdue", "team_digest",
 )  # fmt: skip
 SHOWN_IN_FULL = (
     "learner_nudge", "manager_outreach", "hr_escalation", "wellbeing", "follow_up_reminder",
+    "team_digest",
 )  # fmt: skip
 WHO = {"learner": "the learner", "manager": "the manager", "hr": "HR", "wellbeing": "wellbeing"}
 
@@ -34,6 +35,7 @@ class Receiver:
         self.shown: set[str] = set()
         self.received = 0
         self.action_link: str | None = None  # the first manager's action link
+        self.team_link: str | None = None  # the first digest's link to a team view
         self.url = ""
         self._runner: web.AppRunner | None = None
 
@@ -53,6 +55,10 @@ class Receiver:
         if role == "manager" and link and self.action_link is None:
             self.action_link = link
             self.out.write(f"      ↳ the manager's action page (open it in a browser): {link}\n")
+        team = (message.get("links") or {}).get("team")
+        if team and self.team_link is None:
+            self.team_link = team
+            self.out.write(f"      ↳ the manager's team view (open it in a browser): {team}\n")
         if route in SHOWN_IN_FULL and route not in self.shown:
             self.shown.add(route)
             text = "\n".join("      │ " + line for line in message["script"].splitlines())

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import structlog
 
 from schemas.reminders import FollowUpOverdue
-from schemas.teams import TeamUpdate
+from schemas.teams import DigestDue, TeamUpdate
 from stream import codec
 from stream.core import team
 from stream.core.policy import Policy
@@ -172,6 +172,13 @@ class Pipeline:
         for update in updates:
             value = update.model_dump_json(exclude_none=True).encode()
             await self.teams.send(key=update.manager_id.encode(), value=value)
+
+    async def digest_due(self, partition: int, at: dt.datetime) -> None:
+        """Tell the teams agent of a partition that a tick evaluated it (`DigestDue`)."""
+        if self.teams is None:
+            return
+        value = DigestDue(partition=partition, at=at).model_dump_json().encode()
+        await self.teams.send(key=b"digest-due", value=value, partition=partition)
 
     async def dead_letter_tick(self, partition: int, learner_id: str, error: InvalidRecord) -> None:
         """Record a learner a tick could not evaluate (keyed by learner, for a retry)."""

@@ -13,6 +13,8 @@ from typing import Any
 
 import structlog
 
+from schemas.teams import TeamDigest
+from stream import codec
 from stream.core.policy import Policy
 from stream.logs import Pseudonymizer
 from stream.policyfile import load_dispatch
@@ -148,13 +150,24 @@ class Rebalances:
         membership.remember(self.pipeline.settings.data_dir, app.conf.id, member)
 
 
+class DigestSender:
+    """Sends a manager's digest to the alerts topic (keyed by the manager), for dispatch."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    async def send(self, digest: TeamDigest) -> None:
+        value = codec.encode_digest(digest, self.pipeline.source)
+        await self.pipeline.alerts.send(key=digest.manager_id.encode(), value=value)
+
+
 def register_agents(pipeline: Pipeline) -> None:
     """Every agent, the ops API and the action pages, on the pipeline's app."""
     settings = pipeline.settings
     learners.register(pipeline)
     ticks.register(pipeline)
     ops.register(pipeline)
-    team_table = teams.register(pipeline)
+    team_table = teams.register(pipeline, DigestSender(pipeline).send)
     actions_web.register(pipeline, team_table)  # when TIERWATCH_ACTION_KEYS is set
     slack_web.register(pipeline)  # and TIERWATCH_SLACK_SIGNING_SECRET
     then = None

@@ -26,12 +26,14 @@ from pydantic import ValidationError
 
 from schemas.dispatch import REDRIVE_REASON, ParkedDelivery, PendingDelivery, RedriveRequest
 from schemas.reminders import FollowUpOverdue
+from schemas.teams import TeamDigest
 from schemas.transitions import TierTransition
 from stream import codec, scrub
 from stream.actions.links import action_links
 from stream.dispatch.base import Channel, Message, Outcome
 from stream.dispatch.config import DispatchConfig
 from stream.dispatch.deliver import build_channels, deliver
+from stream.dispatch.digest import plan_digest
 from stream.dispatch.ledger import DispatchState
 from stream.dispatch.overdue import plan_overdue
 from stream.dispatch.plan import Plan, plan
@@ -124,6 +126,16 @@ class Dispatcher:
         result = plan_overdue(o, profile, reasons, self.config, self.templates, links_for=links)
         await self.send(state, o.learner_id, o.id, result, o.at)
         self.store(o.learner_id, state)
+
+    async def on_digest(self, d: TeamDigest) -> None:
+        """A manager's weekly digest, with the link to their team view (its delivery log is
+        filed under the manager, `digest_key`)."""
+        key = digest_key(d)
+        state = self.load(key)
+        link = self.links.team(d.manager_id, dt.datetime.now(dt.UTC)) if self.links else None
+        result = plan_digest(d, self.config, self.templates, link)
+        await self.send(state, key, d.id, result, d.at)
+        self.store(key, state)
 
     async def send(
         self, state: DispatchState, learner_id: str, alert_id: str, result: Plan, at: dt.datetime
@@ -248,11 +260,13 @@ class Dispatcher:
         except InvalidRecord as error:
             log.warning("dispatch.unreadable", error=str(error))
             return
-        learner = alert.learner_id
+        learner = alert.learner_id if not isinstance(alert, TeamDigest) else digest_key(alert)
         try:
             async with self.lock(learner):
                 if isinstance(alert, FollowUpOverdue):
                     await self.on_follow_up(alert)
+                elif isinstance(alert, TeamDigest):
+                    await self.on_digest(alert)
                 else:
                     await self.on_transition(alert)
             self.release(learner)
@@ -344,6 +358,11 @@ class Dispatcher:
             close = getattr(channel, "close", None)
             if close is not None:
                 await close()
+
+
+def digest_key(d: TeamDigest) -> str:
+    """Where a manager's digests are filed in the dispatch table (apart from learners)."""
+    return f"digest:{d.manager_id}"
 
 
 def _pending(

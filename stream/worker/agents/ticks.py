@@ -183,7 +183,8 @@ async def commit_inputs(app: Any) -> None:
 async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> int:
     """Step the learners of a partition the tick may change (`stream.core.wakeups`: those
     whose wake-up has come, and those the index has not seen); return how many were
-    stepped. Counts the partition's learners by tier for the `learners_by_tier` gauge."""
+    stepped. Counts the partition's learners by tier for the `learners_by_tier` gauge, and
+    tells the teams agent the partition was evaluated (its managers' digests)."""
     metrics = pipeline.metrics.worker
     started = time.perf_counter()
     n = pipeline.settings.partitions
@@ -215,4 +216,5 @@ async def evaluate_partition(pipeline: Pipeline, partition: int, tick: Any) -> i
     metrics.learners_evaluated.inc(stepped)
     metrics.learners_quiet.inc(len(keys) - stepped)
     metrics.tick_seconds.observe(time.perf_counter() - started)
+    await pipeline.digest_due(partition, tick.now)  # the managers' weekly digests, if due
     return stepped

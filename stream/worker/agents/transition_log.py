@@ -15,6 +15,7 @@ from typing import Any
 import structlog
 
 from schemas.reminders import FollowUpOverdue
+from schemas.teams import TeamDigest
 from stream import codec
 from stream.errors import InvalidRecord
 from stream.worker.pipeline import Pipeline
@@ -35,7 +36,9 @@ def register(pipeline: Pipeline, then: Callable[[bytes], Awaitable[None]] | None
             except InvalidRecord as error:
                 log.warning("unreadable_transition", error=str(error))
                 continue
-            if isinstance(t, FollowUpOverdue):  # an overdue follow-up, for dispatch too
+            if isinstance(t, TeamDigest):  # a manager's weekly digest, for dispatch
+                log.info("team_digest", week=t.week, people=t.people, overdue=t.overdue)
+            elif isinstance(t, FollowUpOverdue):  # an overdue follow-up, for dispatch too
                 log.info(
                     "follow_up_overdue",
                     learner=pipeline.pseudonym(t.learner_id),
