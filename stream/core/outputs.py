@@ -8,7 +8,13 @@ from typing import Literal
 from schemas.transitions import TierTransition
 
 NoticeCode = Literal[
-    "duplicate", "late_event", "unknown_role", "retracted", "not_retracted", "conversation"
+    "duplicate",
+    "late_event",
+    "unknown_role",
+    "retracted",
+    "not_retracted",
+    "conversation",
+    "after_leaving",
 ]
 
 
