@@ -1,15 +1,17 @@
 """A leaving record on the embedded broker: the worker ends a leaver's episode as replay
-does, and erasing the learner takes the record with their state."""
+does (in a simulated pilot too), and erasing the learner takes the record with their state."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from stream import codec
 from stream.sim.driver import Driver, DriverError, GroupWatcher
+from stream.sim.pilot import World, simulate_world
 from tests.kit import POLICY, day, ordered, profile, weeks
 from tests.streaming import make_topics, read_topic, worker, worker_env
 from tests.test_dispatch_erasure import latest
@@ -60,3 +62,31 @@ def test_a_leaver_streams_as_replayed_and_is_erased_with_the_record(broker, uniq
     assert kept is not None
     assert b'"left_on":"2026-02-11"' in kept
     assert erased is None
+
+
+def test_a_simulated_pilot_streams_as_replayed(broker, unique, tmp_path):
+    """A simulated organisation (leaving profiles sent mid-history, managers'
+    conversations) through Kafka and a worker gives exactly replay's transitions, the
+    leavers' ends included."""
+    world = World(
+        team_size=20, pilot_team="team-01", pilot_from=dt.date(2026, 2, 2), leave_rate=0.03,
+        effect_attrition=0.5,
+    )  # fmt: skip
+    records = list(simulate_world(60, 8, 3, world))
+    expected = expected_transitions(records)
+    assert any(r.code == "left" for t in expected.values() for r in t.reasons)
+    topics = make_topics(broker.bootstrap, unique)
+    env = worker_env(broker.bootstrap, unique, tmp_path / "data")
+
+    async def drive(alive) -> list[bytes]:
+        group = GroupWatcher(broker.bootstrap, f"{unique}-app", alive)
+        async with Driver(broker.bootstrap, topics, 4) as driver, group:
+            await driver.play(iter(records), POLICY, group)
+        return await read_topic(broker.bootstrap, topics.alerts, len(expected), max_s=30)
+
+    with worker(env, tmp_path / "worker.log") as proc:
+        try:
+            values = asyncio.run(drive(lambda: proc.poll() is None))
+        except DriverError:
+            pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
+    assert {t.id: t for t in map(codec.decode_transition, values)} == expected
