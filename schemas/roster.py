@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from schemas.limits import Instant
 
@@ -39,6 +39,12 @@ class LearnerProfile(BaseModel):
 
     The exposure flags are optional: a flag set here overrides the default of the
     learner's role in the policy; `None` means "use the role's default".
+
+    The leaving record (`left_on`, `left_voluntarily`) is HR data: the engine stops
+    evaluating the learner after that day, and it never reaches a message. Both or neither:
+    a leaving date without saying whether it was voluntary is refused, so attrition is
+    never guessed. A profile sent again without them (a correction, a rehire) takes them
+    back.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -61,6 +67,30 @@ class LearnerProfile(BaseModel):
     )
     manager_name: str | None = Field(default=None, max_length=256)
     manager_email: str | None = Field(default=None, max_length=320)
+    left_on: dt.date | None = Field(
+        default=None,
+        description="the learner's last day in the organisation (in its timezone): not "
+        "evaluated after it; HR data, never in a message",
+    )
+    left_voluntarily: bool | None = Field(
+        default=None,
+        validate_default=True,
+        description="with `left_on`, required: true for a resignation, false for a "
+        "dismissal, redundancy, end of contract or retirement",
+    )
+
+    @field_validator("left_voluntarily")
+    @classmethod
+    def _leaving_is_whole(cls, value: bool | None, info: ValidationInfo) -> bool | None:
+        """A leaving record is a date and whether it was voluntary, or nothing."""
+        if "left_on" not in info.data:
+            return value  # left_on itself was refused: its own error says why
+        left_on = info.data["left_on"]
+        if left_on is not None and value is None:
+            raise ValueError("a leaving date (left_on) needs left_voluntarily: true or false")
+        if left_on is None and value is not None:
+            raise ValueError("left_voluntarily needs the leaving date, left_on")
+        return value
 
 
 class Assignment(BaseModel):

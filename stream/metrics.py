@@ -175,8 +175,8 @@ class WorkerMetrics:
             conversations=counter(
                 "conversations",
                 "Tier 2 arrivals answered by a conversation on time (by the follow-up date), "
-                "late, or never (the learner fell below Tier 2 first), by the learner's role "
-                "and team",
+                "late, or never (the learner fell below Tier 2 first; left: the learner left "
+                "first), by the learner's role and team",
                 ("outcome", "role", "team"),
             ),
             follow_ups_overdue=counter(

@@ -10,6 +10,7 @@ marker saying what was there, `"<removed str(17)>"`:
 - sessions and secrets: session ids, Caliper `session` and `federatedSession`, tokens,
   cookies, passwords;
 - referrers; e-mail addresses (`email`, `mbox`, Canvas `user_login`, `manager_email`);
+- a roster's leaving record (`left_on`, `left_voluntarily`: HR data);
 - names of people (`name`, `username`, `full_name`, ...; a language map's activity name
   goes too);
 - free text: notes, comments, answers, `result.response`, messages, descriptions, a string
@@ -65,6 +66,8 @@ REMOVED = frozenset(
         "givenname", "familyname", "surname", "displayname", "sortablename", "nickname",
         "managername", "phone", "phonenumber", "mobile", "address", "birthdate",
         "dateofbirth", "dob", "photo", "avatar", "picture",
+        # a roster's leaving record (HR's: `LearnerProfile.left_on`, `left_voluntarily`)
+        "lefton", "leftvoluntarily",
     }
 )  # fmt: skip
 FREE_TEXT = frozenset(

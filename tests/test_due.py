@@ -137,3 +137,14 @@ def test_a_completed_duty_stored_by_the_previous_release_wakes_its_learner_to_pr
     assert state.model_dump_json() == before
     state, _ = step(state, Tick(now=wake, partition=0), POLICY)
     assert state.assignments == {}
+
+
+@FAST
+@given(richer(), st.integers(0, 60), st.booleans())
+def test_a_tick_before_quiet_until_changes_nothing_for_a_leaver(
+    history: tuple[list[Record], int], days: int, voluntary: bool
+) -> None:
+    """The same, for a learner whose profile records a leaving `days` after week 0."""
+    records, last_week = history
+    leaving = profile("p", left_on=day(0) + dt.timedelta(days=days), left_voluntarily=voluntary)
+    checked_run(ordered([*records, leaving]), evaluated(last_week + 3))

@@ -161,13 +161,13 @@ def deadline_reasons(
     return found
 
 
-# The reasons step.py builds (quiet_weeks, still_down, follow_up_unresolved, resolved) are
+# The reasons step.py builds (quiet_weeks, still_down, follow_up_unresolved, resolved, left) are
 # checked on whole histories in tests/test_learner_view.py and tests/test_reason_text_stored.py.
 ALL_CODES = {
     "minor_dip", "major_dip", "repeated_dip", "disengagement", "exposed_major_dip",
     "assessment_fall", "performance_impact", "missed_assignment", "missed_assignments",
     "compliance_overdue", "compliance_sensitive_overdue", "concern_raised", "resolved",
-    "quiet_weeks", "still_down", "follow_up_unresolved",
+    "quiet_weeks", "still_down", "follow_up_unresolved", "left",
 }  # fmt: skip
 
 

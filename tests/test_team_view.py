@@ -36,32 +36,32 @@ def managed(learner: str, manager: str | None = "m1", **changes: object) -> obje
 
 def test_a_learner_without_a_manager_is_in_no_view():
     state = stepped([managed("u1", None), *weeks("u1", [3, 3])])
-    assert team.placed(state) is None
-    assert team.updates("u1", None, team.placed(state), POLICY) == []
+    assert team.placed(state, POLICY.tz) is None
+    assert team.updates("u1", None, team.placed(state, POLICY.tz), POLICY) == []
 
 
 def test_a_step_that_changes_the_row_sends_it_and_one_that_does_not_sends_nothing():
     state = stepped([managed("u1")])
-    before = team.placed(state)
+    before = team.placed(state, POLICY.tz)
     (update,) = team.updates("u1", None, before, POLICY)
     assert update.manager_id == "m1"
     assert update.row is not None
     assert update.row.tier == 0
     state = stepped(weeks("u1", [3]), state)  # activity in an open week: the row is the same
-    assert team.placed(state) == before
-    assert team.updates("u1", before, team.placed(state), POLICY) == []
+    assert team.placed(state, POLICY.tz) == before
+    assert team.updates("u1", before, team.placed(state, POLICY.tz), POLICY) == []
 
 
 def test_moving_to_another_manager_takes_the_learner_out_of_the_old_view():
     state = stepped([managed("u1")])
-    before = team.placed(state)
+    before = team.placed(state, POLICY.tz)
     state = stepped([managed("u1", "m2")], state)
-    out = team.updates("u1", before, team.placed(state), POLICY)
+    out = team.updates("u1", before, team.placed(state, POLICY.tz), POLICY)
     assert [(u.manager_id, u.row is None) for u in out] == [("m1", True), ("m2", False)]
     state = stepped([managed("u1", None)], state)
-    out = team.updates("u1", team.placed(stepped([managed("u1", "m2")])), None, POLICY)
+    out = team.updates("u1", team.placed(stepped([managed("u1", "m2")]), POLICY.tz), None, POLICY)
     assert [(u.manager_id, u.row) for u in out] == [("m2", None)]
-    assert team.leaving("u1", stepped([managed("u1", "m2")])) == [
+    assert team.erased("u1", stepped([managed("u1", "m2")])) == [
         TeamUpdate(manager_id="m2", learner_id="u1", row=None)
     ]
 
@@ -71,7 +71,7 @@ def test_the_row_has_the_tier_the_dates_due_and_the_last_action_and_nothing_raw(
     state = stepped(records)
     on_tick(state, at(6, 1), POLICY)  # week 5 closes: the second week of the dip
     assert state.tier == 2
-    place = team.placed(state)
+    place = team.placed(state, POLICY.tz)
     assert place is not None
     row = team.row_of("u1", place, POLICY)
     assert row.talk_by == state.talk_by
@@ -168,3 +168,17 @@ def test_the_table_keeps_the_last_row_per_learner_and_drops_an_empty_view():
     raw = updated(raw, TeamUpdate(manager_id="m1", learner_id="a", row=None))
     assert set(team_of(raw)) == {"b"}
     assert updated(raw, TeamUpdate(manager_id="m1", learner_id="b", row=None)) is None
+
+
+def test_a_learner_whose_evaluation_ended_after_leaving_leaves_the_view():
+    """Until the day after `left_on` the learner is in the view; the tick that ends their
+    evaluation takes them out (a removal for the manager)."""
+    state = stepped([managed("u1"), *weeks("u1", [3, 3])])
+    left = managed("u1", left_on=at(2, 2).date(), left_voluntarily=True)
+    state = stepped([left], state)
+    before = team.placed(state, POLICY.tz)
+    assert before is not None
+    on_tick(state, at(3, 1), POLICY)
+    assert team.placed(state, POLICY.tz) is None
+    (update,) = team.updates("u1", before, None, POLICY)
+    assert (update.manager_id, update.row) == ("m1", None)

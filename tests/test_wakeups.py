@@ -211,3 +211,18 @@ def test_skipping_changes_nothing_when_events_are_voided(
             )
         )
     compare(ordered([*records, *voids]), evaluated(last + 3))
+
+
+@FAST
+@given(richer(), st.data())
+def test_a_leaving_record_wakes_the_learner_as_stepping_everyone_does(
+    history: tuple[list[Record], int], data: st.DataObject
+) -> None:
+    """A generated learner whose profile records a leaving on some day of the history, the
+    profile arriving before or after that day: the index steps them as ticks over everyone
+    do (the day after the leaving ends the episode; nothing is judged after it)."""
+    records, last = history
+    left = day(data.draw(st.integers(0, last + 1)), data.draw(st.integers(0, 6)))
+    joined = at(data.draw(st.integers(0, last + 1)), data.draw(st.integers(0, 6)), 9)
+    leaving = profile("p", left_on=left, left_voluntarily=data.draw(st.booleans()))
+    compare(arriving(ordered(as_learner(records, "p")), leaving, joined), evaluated(last + 3))

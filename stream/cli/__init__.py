@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from stream.cli.playbook import playbook
+from stream.cli.simulate import simulate
 from stream.core.policy import Policy, PolicyError
 from stream.core.weeks import day_start
 from stream.logs import configure
@@ -131,28 +132,7 @@ def replay(
     typer.echo(summary.render(), err=True)
 
 
-@app.command()
-def simulate(
-    learners: Annotated[int, typer.Option(min=1, help="how many learners")] = 40,
-    weeks: Annotated[int, typer.Option(min=1, help="how many weeks")] = 8,
-    seed: Annotated[int, typer.Option(help="random seed: the same seed, the same history")] = 1,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="history JSONL (default: stdout)")
-    ] = None,
-    policy: PolicyOption = None,
-) -> None:
-    """Write a realistic simulated history (mixed roles and personas) as JSON lines."""
-    from stream.sim.simulate import simulate as generate
-    from stream.sim.simulate import write_jsonl
-
-    rules = _policy(policy)
-    sink = out.open("w") if out else sys.stdout
-    try:
-        count = write_jsonl(generate(learners, weeks, seed, policy=rules), sink)
-    finally:
-        if out:
-            sink.close()
-    typer.echo(f"wrote {count} records ({learners} learners, {weeks} weeks, seed {seed})", err=True)
+app.command()(simulate)
 
 
 @app.command()

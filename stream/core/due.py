@@ -13,7 +13,9 @@ these instants (`on_tick` in `stream.core.step` is idempotent):
   while it counts; it is never pruned by a tick (`expires` says which are);
 - the follow-up's due day;
 - the day an overdue follow-up's reminder or escalation comes due
-  (`stream.core.reminders.next_day`).
+  (`stream.core.reminders.next_day`);
+- the day after a leaving day (`stream.core.leaving`), when the tick ends the learner's
+  evaluation; once ended, never (until a record arrives).
 
 The deadline conditions, the follow-up's decision and the Tier 2 re-arming depend on the
 day only through these dates (`stream.core.tiers`), and `rise` never moves on conditions
@@ -39,6 +41,7 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from stream.core import leaving
 from stream.core.policy import Policy
 from stream.core.reminders import next_day
 from stream.core.state import AssignmentState, LearnerState
@@ -51,6 +54,12 @@ def quiet_until(state: LearnerState, now: dt.datetime, policy: Policy) -> dt.dat
     never, until a record arrives). A tick earlier than this leaves the state as it is."""
     tz = policy.tz
     today = clock_at(now, policy).today  # worked out once a tick
+    last = leaving.left_on(state)
+    if last is not None:
+        if leaving.ended(state, tz):
+            return None  # nothing is judged after the leaving day
+        if today > last:  # not ended yet (a record since the tick): at once
+            return now
     candidates: list[dt.datetime] = []
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
     if start is not None:
@@ -63,6 +72,8 @@ def quiet_until(state: LearnerState, now: dt.datetime, policy: Policy) -> dt.dat
         days.append(chase)
     if days:
         candidates.append(day_start(min(days), tz))
+    if last is not None:
+        candidates.append(leaving.leaving_instant(last, tz))
     return min(candidates, default=None)
 
 

@@ -17,6 +17,7 @@ NoticeCode = Literal[
     "not_retracted",
     "conversation",
     "follow_up_overdue",
+    "after_leaving",
 ]
 
 

@@ -249,6 +249,7 @@ _WRITERS: dict[str, Callable[[Values], str]] = {
     "compliance_sensitive_overdue": _compliance_sensitive_overdue,
     "concern_raised": _fixed("The learner raised a health or personal concern."),
     "resolved": _fixed("A manager recorded the situation as resolved."),
+    "left": _fixed("The learner is no longer on the roster: tierwatch stopped evaluating them."),
     "quiet_weeks": _quiet_weeks,
     "still_down": _still_down,
     "follow_up_unresolved": _follow_up_unresolved,

@@ -24,7 +24,7 @@ from schemas.roster import (
     LearnerProfile,
 )
 from schemas.transitions import Exposure, TierTransition
-from stream.core import completions, reminders, retraction, tiers, timeliness
+from stream.core import completions, leaving, reminders, retraction, tiers, timeliness
 from stream.core.due import expires
 from stream.core.keys import event_key
 from stream.core.outputs import Notice, Output
@@ -72,12 +72,14 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     if event.retracts is not None:  # a voided event: see `stream.core.retraction`
         code, detail = retraction.retract(state, event, policy)
         return [Notice(code, state.learner_id, detail)]
+    local = event.occurred_at.astimezone(policy.tz)
+    if leaving.gone_on(state, local.date()):
+        return [Notice("after_leaving", state.learner_id, f"event {event.kind}")]
     key = event_key(event.id)
     if retraction.voided(state, key):  # taken back before it came: it gives nothing
         return [Notice("duplicate", state.learner_id)]
     if event.kind == "completion":
         completions.complete(state, event.object_id)
-    local = event.occurred_at.astimezone(policy.tz)
     week = week_of_date(local.date())
     if state.evaluated_week is not None and week <= state.evaluated_week:
         if key in state.late_keys:  # the same late event again: counted once
@@ -119,6 +121,8 @@ def on_profile(state: LearnerState, profile: LearnerProfile, policy: Policy) -> 
 
 
 def on_assignment(state: LearnerState, assignment: Assignment, policy: Policy) -> list[Output]:
+    if leaving.gone_on(state, local_date(assignment.assigned_at, policy.tz)):
+        return [Notice("after_leaving", state.learner_id, f"assignment {assignment.kind}")]
     completions.assigned(state, assignment)
     _seen_at(state, week_of(assignment.assigned_at, policy.tz))
     return []
@@ -134,6 +138,8 @@ def intervention_key(item: Intervention) -> int:
 
 
 def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> list[Output]:
+    if leaving.gone_on(state, local_date(item.at, policy.tz)):
+        return [Notice("after_leaving", state.learner_id, f"intervention {item.kind}")]
     key = intervention_key(item)
     if key in state.seen_interventions:
         return [Notice("duplicate", state.learner_id, f"intervention {item.kind}")]
@@ -173,6 +179,9 @@ def on_tick(state: LearnerState, now: dt.datetime, policy: Policy) -> list[Outpu
     nothing for a learner on a day when nothing happened."""
     out: list[Output] = []
     clock = clock_at(now, policy)
+    if leaving.gone_on(state, clock.today):  # nothing judged after the leaving day
+        out.extend(tiers.left(state, clock, policy))
+        return out
     start = state.first_week if state.evaluated_week is None else state.evaluated_week + 1
     closing = range(start, clock.closed + 1) if start is not None else range(0)
     waiting = (

@@ -13,8 +13,10 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from typing import NamedTuple
+from zoneinfo import ZoneInfo
 
 from schemas.teams import Manager, TeamDigest, TeamRow, TeamUpdate
+from stream.core import leaving
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.weeks import local_date, week_label, week_of_date
@@ -40,10 +42,13 @@ class Placed(NamedTuple):
     manager_email: str | None
 
 
-def placed(state: LearnerState | None) -> Placed | None:
-    """The learner's place in their manager's view (None: no manager to see it)."""
+def placed(state: LearnerState | None, tz: ZoneInfo) -> Placed | None:
+    """The learner's place in their manager's view (None: no manager to see it, or the
+    learner left and their evaluation ended: `stream.core.leaving`)."""
     p = state.profile if state is not None else None
     if state is None or p is None or not p.manager_id:
+        return None
+    if p.left_on is not None and leaving.ended(state, tz):
         return None
     return Placed(
         p.manager_id, p.name, p.role, p.team, state.tier, state.tier_since, state.talk_by,
@@ -89,12 +94,12 @@ def updates(
     return out
 
 
-def leaving(learner_id: str, state: LearnerState | None) -> list[TeamUpdate]:
+def erased(learner_id: str, state: LearnerState | None) -> list[TeamUpdate]:
     """An erased learner leaves their manager's view."""
-    place = placed(state)
-    if place is None:
+    manager = state.profile.manager_id if state is not None and state.profile else None
+    if not manager:
         return []
-    return [TeamUpdate(manager_id=place.manager_id, learner_id=learner_id, row=None)]
+    return [TeamUpdate(manager_id=manager, learner_id=learner_id, row=None)]
 
 
 def due_of(row: TeamRow) -> dt.date | None:

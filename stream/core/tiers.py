@@ -17,7 +17,9 @@ its reason); this module decides what the tier does with those conditions, and
   Tier 3, and a learner left at Tier 2 with no follow-up gets one as soon as Tier 2 holds
   again (`follow_up`);
 - `resolved` ends the episode: the tier goes to 0, and the evidence before it is spent
-  (`resolved`, `spent`).
+  (`resolved`, `spent`);
+- a learner who left is not evaluated after their leaving day: the first tick after it
+  ends an open episode and evaluation (`left`; `stream.core.leaving`).
 """
 
 from __future__ import annotations
@@ -25,14 +27,21 @@ from __future__ import annotations
 import datetime as dt
 
 from schemas.transitions import Exposure, TierTransition
-from stream.core import rules
+from stream.core import leaving, rules
 from stream.core.policy import DEFAULT_ROLE, Policy, Role
 from stream.core.reason_text import cause
 from stream.core.signals import Dip, Fall, missed_assignments
 from stream.core.state import LearnerState
 from stream.core.today import Clock
 from stream.core.transitions import move
-from stream.core.weeks import add_days, local_date, week_close, week_label, week_of
+from stream.core.weeks import (
+    add_days,
+    local_date,
+    week_close,
+    week_label,
+    week_of,
+    week_of_date,
+)
 
 Moves = list[TierTransition]
 
@@ -130,6 +139,30 @@ def resolved(state: LearnerState, at: dt.datetime, policy: Policy) -> Moves:
     state.outreach_at = None
     for bucket in state.open_weeks.values():
         bucket.fall, bucket.fell_at = False, None
+    return out
+
+
+def left(state: LearnerState, clock: Clock, policy: Policy) -> Moves:
+    """The first tick after the learner's leaving day ends their evaluation: an open
+    episode falls to Tier 0 (reason `left`), nothing is pending, the weeks not evaluated
+    yet never are, and the evidence so far is spent (a rehire starts afresh). Idempotent."""
+    last = leaving.left_on(state)
+    if last is None or leaving.ended(state, policy.tz):
+        return []
+    out: Moves = []
+    if state.tier > 0:
+        _, exposure = role_of(state, policy)
+        cond = rules.Condition(0, "none", cause("left"))
+        out.append(_move(state, 0, clock.now, [cond], exposure, policy))
+    week = week_of_date(last)
+    state.evidence_from = leaving.leaving_instant(last, policy.tz)
+    state.baseline_from_week = week + 1
+    state.baseline_window = []
+    state.persistence = state.quiet_weeks = 0
+    state.follow_up_due = state.outreach_at = None
+    state.open_weeks.clear()
+    if state.evaluated_week is None or state.evaluated_week < week:
+        state.evaluated_week = week
     return out
 
 

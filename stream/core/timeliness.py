@@ -5,7 +5,8 @@ hold a conversation by then. The arrival waits (`LearnerState.talk_by`, that dat
 `conversation_held` intervention comes: **on time** when the conversation's day (the day
 the manager gave, else the day it was recorded) is on or before it, **late** after. When
 the learner falls below Tier 2 with no conversation recorded (recovered, or resolved),
-the arrival was answered **never**. Each outcome is one notice (`conversation`), labelled
+the arrival was answered **never** (**left** when the fall is the learner's leaving:
+`stream.core.leaving`). Each outcome is one notice (`conversation`), labelled
 with the learner's role and team, which the worker counts
 (`tierwatch_conversations_total{outcome, role, team}`); a ratio per role and team is on
 the Grafana dashboard. An escalation to Tier 3 keeps the arrival waiting: a conversation
@@ -36,7 +37,8 @@ def track(state: LearnerState, outputs: list[Output]) -> list[Notice]:
             state.talk_by = t.follow_up_due  # the arrival's id, unless it is the last one
             state.talk_for = t.id if t.id != state.last_transition_id else None
         elif t.to_tier < 2 and state.talk_by is not None:
-            out.append(_notice(state, "never"))
+            gone = any(r.code == "left" for r in t.reasons)
+            out.append(_notice(state, "left" if gone else "never"))
             _stop_waiting(state)
     return out
 

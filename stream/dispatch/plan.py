@@ -127,6 +127,9 @@ def plan(
     carry besides the configured ones (the signed action link)."""
     result = Plan()
     route = transition.route
+    if any(reason.code == "left" for reason in transition.reasons):  # HR's record: no one
+        result.skipped.append("the learner left: the end of their evaluation is told to no one")
+        return result
     recent = last_nudge is not None and (now.date() - last_nudge).days < config.nudge_every_days
     if route == "learner_nudge" and recent and last_nudge is not None:
         result.skipped.append(f"a nudge was sent on {last_nudge.isoformat()}")

@@ -4,7 +4,8 @@ Columns: learner_id (required), role, manager_id, team, customer_facing,
 compliance_sensitive, leadership_pipeline (true/false/yes/no/1/0 or empty for the role's
 default); contacts name, email, language, timezone, manager_name, manager_email; and
 identity columns email (also an identity), xapi_account (homePage|name), xapi_mbox,
-canvas_user_id, moodle_user_id.
+canvas_user_id, moodle_user_id; the leaving record, left_on (YYYY-MM-DD, the last day)
+and left_voluntarily (true/false/yes/no/1/0; required with left_on, and only with it).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from stream.normalize.base import NormalizeError, Problem, pointer
 
 FLAGS = ("customer_facing", "compliance_sensitive", "leadership_pipeline")
 CONTACT = ("name", "email", "language", "timezone", "manager_name", "manager_email")
+LEAVING = ("left_on", "left_voluntarily")  # HR's record: see LearnerProfile
 IDENTITY_COLUMNS = {
     "email": ("email", "email"),
     "xapi_account": ("xapi", "account"),
@@ -58,7 +60,9 @@ def parse_roster_csv(text: str) -> list[LearnerProfile]:
     reader = csv.DictReader(io.StringIO(text))
     if reader.fieldnames is None or "learner_id" not in reader.fieldnames:
         raise NormalizeError([Problem("", "the CSV needs a header row with a learner_id column")])
-    known = {"learner_id", "role", "manager_id", "team", *FLAGS, *CONTACT, *IDENTITY_COLUMNS}
+    known = {
+        "learner_id", "role", "manager_id", "team", *FLAGS, *CONTACT, *LEAVING, *IDENTITY_COLUMNS
+    }  # fmt: skip
     unknown = [name for name in reader.fieldnames if name not in known]
     problems = [Problem(pointer("header", name), "unknown column") for name in unknown]
     profiles: list[LearnerProfile] = []
@@ -68,7 +72,7 @@ def parse_roster_csv(text: str) -> list[LearnerProfile]:
             for k, v in row.items()
             if k in known and v and v.strip() and (k not in IDENTITY_COLUMNS or k in CONTACT)
         }
-        for flag in FLAGS:
+        for flag in (*FLAGS, "left_voluntarily"):
             if flag in data:
                 data[flag] = _flag(data[flag])
         try:

@@ -32,10 +32,14 @@ REASON: web.RequestKey[str] = web.RequestKey("refusal_reason", str)
 
 
 async def _dead_letter(request: web.Request, refusal: Refusal) -> None:
-    """Record a refused request on the dead-letter topic, its body scrubbed."""
+    """Record a refused request on the dead-letter topic, its body scrubbed (of a CSV
+    roster, only the header row: its rows are people, their contacts and leaving records)."""
+    body = request.get(RAW, b"")
+    if request.content_type == "text/csv":
+        body = body.split(b"\n", 1)[0]
     await request.app[KEY].dead_letter(
         f"http:{request.method} {request.path}",
-        request.get(RAW, b""),
+        body,
         refusal.reason,
         refusal.detail,
         refusal.problems,

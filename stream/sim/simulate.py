@@ -187,13 +187,16 @@ def _routine(person: _Learner, week: int) -> tuple[str, AssignmentKind] | None:
     return f"{kind}-{week:03d}", kind
 
 
-def _specials(person: _Learner, week: int, course: str, rng: random.Random) -> list[_Ev]:
-    """The week's completions and assessment (numbered from 0)."""
+def _specials(
+    person: _Learner, week: int, course: str, rng: random.Random, scripted: bool = True
+) -> list[_Ev]:
+    """The week's completions (unless not `scripted`: `stream.sim.pilot` plans them) and
+    assessment (numbered from 0)."""
     lid = person.learner_id
     first_day = person.story.start_day if week == person.story.start else 0
-    modules = [t.module for t in person.story.tasks if t.done_week == week]
+    modules = [t.module for t in person.story.tasks if t.done_week == week] if scripted else []
     routine = _routine(person, week - 1)
-    if routine is not None:
+    if routine is not None and scripted:
         modules.append(routine[0])
     out = [
         _Ev(_when(rng, first_day), lid, week, n, "completion", m, None, True, None)
@@ -210,13 +213,13 @@ def _specials(person: _Learner, week: int, course: str, rng: random.Random) -> l
     return out
 
 
-def _activity(person: _Learner, week: int, rng: random.Random) -> list[_Ev]:
+def _activity(person: _Learner, week: int, rng: random.Random, scripted: bool) -> list[_Ev]:
     """The week's learning events: completions, an assessment, then routine activity."""
     total = _count(person, week, rng)
     if total == 0:
         return []
     course = f"course-{(person.index * 7 + week // _ASSIGN_EVERY) % 40 + 1:02d}"
-    events = _specials(person, week, course, rng)
+    events = _specials(person, week, course, rng, scripted)
     first_day = person.story.start_day if week == person.story.start else 0
     lid = person.learner_id
     for n in range(len(events), total):
@@ -234,8 +237,11 @@ def _activity(person: _Learner, week: int, rng: random.Random) -> list[_Ev]:
     return events
 
 
-def _week(person: _Learner, week: int, seed: int, start: dt.date) -> list[_Entry]:
-    """Everything one learner does in one week, unordered."""
+def _week(
+    person: _Learner, week: int, seed: int, start: dt.date, scripted: bool = True
+) -> list[_Entry]:
+    """Everything one learner does in one week, unordered (without completions unless
+    `scripted`)."""
     story = person.story
     if week < story.start:
         return []
@@ -252,7 +258,7 @@ def _week(person: _Learner, week: int, seed: int, start: dt.date) -> list[_Entry
         due = start + dt.timedelta(days=7 * (week + 2) + 4)  # Friday, two weeks on
         out.append(_As(8 * HOUR + int(rng.random() * HOUR), lid, routine[0], routine[1], due))
     out.extend(_Iv(n.second, lid, n.kind, n.note) for n in story.notes if n.week == week)
-    out.extend(_activity(person, week, rng))
+    out.extend(_activity(person, week, rng, scripted))
     return out
 
 
@@ -284,8 +290,8 @@ def _record(entry: _Entry, origin: dt.datetime, seed: int) -> Record:
     )
 
 
-def _profile(person: _Learner) -> LearnerProfile:
-    group = person.index // _TEAM_SIZE + 1
+def _profile(person: _Learner, team_size: int = _TEAM_SIZE) -> LearnerProfile:
+    group = person.index // team_size + 1
     customer, compliance, leadership = person.flags
     return LearnerProfile.model_construct(
         learner_id=person.learner_id,
@@ -335,6 +341,14 @@ def simulate(
     Profiles come first, then dated records in non-decreasing time, in the policy's
     timezone (the default policy when None). Arguments are checked at once.
     """
+    start, rules = _checked(learners, weeks, start, policy)
+    return _generate(learners, weeks, seed, start, rules.tz)
+
+
+def _checked(
+    learners: int, weeks: int, start: dt.date | None, policy: Policy | None
+) -> tuple[dt.date, Policy]:
+    """The start (a Monday) and the policy of a simulation, its arguments checked."""
     start = DEFAULT_START if start is None else start
     if start.weekday() != 0:
         raise ValueError(f"start must be a Monday, not a {start.strftime('%A')} ({start})")
@@ -342,8 +356,7 @@ def simulate(
         raise ValueError(f"learners must be in 0..{MAX_LEARNERS}, not {learners}")
     if not 0 <= weeks <= MAX_WEEKS:
         raise ValueError(f"weeks must be in 0..{MAX_WEEKS}, not {weeks}")
-    tz = (policy or load_policy()).tz
-    return _generate(learners, weeks, seed, start, tz)
+    return start, policy or load_policy()
 
 
 def write_jsonl(records: Iterable[Record], out: TextIO) -> int:

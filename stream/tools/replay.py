@@ -54,6 +54,7 @@ class Summary:
     duplicates: int = 0
     transitions: int = 0
     after_until: int = 0
+    after_leaving: int = 0  # records dated after their learner's leaving day
     unknown_roles: Counter[str] = field(default_factory=Counter)
     retractions: Counter[str] = field(default_factory=Counter)  # voided events, by outcome
     follow_ups: Counter[str] = field(default_factory=Counter)  # overdue follow-ups, by step
@@ -74,6 +75,8 @@ class Summary:
             self.unknown_roles[notice.detail] += 1
         elif notice.code in ("retracted", "not_retracted"):
             self.retractions[f"{notice.code} ({notice.detail})"] += 1
+        elif notice.code == "after_leaving":
+            self.after_leaving += 1
 
     def render(self) -> str:
         lines = [
@@ -93,6 +96,11 @@ class Summary:
             lines.append(f"voided events: {taken}")
         if self.after_until:
             lines.append(f"{self.after_until} records after --until were not replayed")
+        if self.after_leaving:
+            lines.append(
+                f"{self.after_leaving} records dated after their learner's leaving day "
+                "changed nothing"
+            )
         if self.unknown_roles:
             roles = ", ".join(f"{r} ({n})" for r, n in sorted(self.unknown_roles.items()))
             lines.append(f"warning: roles not in the policy, the default role used: {roles}")

@@ -123,10 +123,10 @@ class Pipeline:
         Sending first keeps at-least-once: if a send fails or the worker stops before the
         state is stored, the input is processed again and gives the same transition (same
         id); receivers and the delivery log de-duplicate it."""
-        before = team.placed(state)
+        before = team.placed(state, self.policy.tz)
         state, outputs = step(state, item, self.policy)
         await self.emit(outputs)
-        await self.emit_team(state.learner_id, before, team.placed(state))
+        await self.emit_team(state.learner_id, before, team.placed(state, self.policy.tz))
         self.store(state, unchanged)
         return state
 

@@ -74,11 +74,11 @@ class Batch:
         pending = self.state(record.learner_id, event)
         policy = self.pipeline.policy
         try:
-            before = team.placed(pending.state)
+            before = team.placed(pending.state, policy.tz)
             state, outputs = step(pending.state, record, policy)
             pending.state = state
             await self.pipeline.emit(outputs)
-            await self.pipeline.emit_team(record.learner_id, before, team.placed(state))
+            await self.pipeline.emit_team(record.learner_id, before, team.placed(state, policy.tz))
         except Exception:  # a failed step or send: the state as if the record never came
             pending.rebuild(self.pipeline.policy)
             raise

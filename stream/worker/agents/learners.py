@@ -110,7 +110,7 @@ class LearnerAgent:
         pipeline, msg = self.pipeline, event.message
         if msg.topic == self.profiles and msg.value is None and msg.key:
             learner_id = msg.key.decode("utf-8", "replace")
-            await pipeline.send_team(team.leaving(learner_id, batch.state(learner_id, event).state))
+            await pipeline.send_team(team.erased(learner_id, batch.state(learner_id, event).state))
             batch.forget(learner_id)
             erase(pipeline, learner_id)
             return
