@@ -57,7 +57,7 @@ def test_a_leaver_streams_as_replayed_and_is_erased_with_the_record(broker, uniq
             values, kept, erased = asyncio.run(drive(lambda: proc.poll() is None))
         except DriverError:
             pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
-    streamed = {t.id: t for t in map(codec.decode_transition, values)}
+    streamed = {t.id: t for t in codec.transitions_of(values)}
     assert streamed == expected
     assert kept is not None
     assert b'"left_on":"2026-02-11"' in kept
@@ -89,4 +89,4 @@ def test_a_simulated_pilot_streams_as_replayed(broker, unique, tmp_path):
             values = asyncio.run(drive(lambda: proc.poll() is None))
         except DriverError:
             pytest.fail((tmp_path / "worker.log").read_text()[-3000:])
-    assert {t.id: t for t in map(codec.decode_transition, values)} == expected
+    assert {t.id: t for t in codec.transitions_of(values)} == expected

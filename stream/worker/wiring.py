@@ -157,6 +157,8 @@ class DigestSender:
         self.pipeline = pipeline
 
     async def send(self, digest: TeamDigest) -> None:
+        if self.pipeline.settings.dispatch_file is None:
+            return  # nobody to send it to: the alerts topic keeps to what is dispatched
         value = codec.encode_digest(digest, self.pipeline.source)
         await self.pipeline.alerts.send(key=digest.manager_id.encode(), value=value)
 
