@@ -40,6 +40,7 @@ from tests.kit import POLICY, ordered, profile, run, weeks
 from tests.streaming import make_topics, read_topic, worker, worker_env
 
 API_TOKEN = "actions-test-token"
+SLACK_SECRET = "slack-signing-secret-of-the-tests"
 LINK = re.compile(r"https?://\S+/act/[A-Za-z0-9_=-]+")
 TEAM_LINK = re.compile(r"https?://\S+/team/[A-Za-z0-9_=-]+")
 DIGEST_SUBJECT = "Your team this week"
@@ -287,6 +288,8 @@ def running(broker: Any, unique: str, tmp: Path, learners: list[Learner]) -> Ite
             "TIERWATCH_ACTION_KEYS": key,
             "TIERWATCH_PUBLIC_URL": web,
             "TIERWATCH_API_TOKEN": API_TOKEN,
+            "TIERWATCH_SLACK_SIGNING_SECRET": SLACK_SECRET,
+            "TIERWATCH_SLACK_RESPONSE_HOSTS": "127.0.0.1",  # the tests' receiver
         }
         log = tmp / "worker.log"
         with worker(env, log) as proc:

@@ -10,11 +10,17 @@ requests get a page and a 4xx and record nothing.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import hashlib
+import hmac
 import re
+import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 
+import orjson
 import pytest
 
 from stream.actions.links import action_links
@@ -25,6 +31,7 @@ from stream.dispatch.privacy import scan_text
 from stream.settings import Settings
 from tests.browser_kit import (
     ACTIVITY,
+    SLACK_SECRET,
     Learner,
     World,
     form_token,
@@ -34,6 +41,7 @@ from tests.browser_kit import (
     tampered,
     wait_until,
 )
+from tests.dispatch_receivers import HttpReceiver
 from tests.kit import run, weeks
 
 pytestmark = pytest.mark.broker
@@ -249,3 +257,55 @@ def test_links_on_the_default_worker_address_pass_the_privacy_scan():
     (outreach, *_) = [t for t in run([roster(ADA), *weeks(ADA.id, ACTIVITY)], 8) if t.to_tier == 2]
     url = links.for_transition(outreach, None, dt.datetime.now(dt.UTC))("manager")["act"]
     assert scan_text(url, outreach.id) == []
+
+
+def slack_click(token: str, url: str, secret: str = SLACK_SECRET) -> tuple[dict, dict[str, str]]:
+    """A button click as Slack posts it: the form body and its v0 signature headers."""
+    payload = {
+        "type": "block_actions",
+        "user": {"id": "U1", "name": "mia"},
+        "response_url": url,
+        "message": {"blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Hi"}}]},
+        "actions": [{"action_id": "tierwatch.conversation_held",
+                     "value": f"conversation_held {token}"}],
+    }  # fmt: skip
+    form = {"payload": orjson.dumps(payload).decode()}
+    timestamp = str(int(time.time()))
+    base = f"v0:{timestamp}:{urllib.parse.urlencode(form)}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    return form, {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": signature}
+
+
+def test_a_signed_slack_click_on_the_worker_records_once_and_replaces_the_buttons(world):
+    """Item 2 against a running worker: Mia clicks "conversation held" on Ada's Slack
+    message twice (Slack retries): 200 both times, the same intervention id on the topic,
+    and the message replaced (at Slack's response_url) by what was recorded; a click
+    signed with another secret is 401 and records nothing."""
+    token = world.links[ADA.id].rpartition("/")[2]
+
+    async def clicks() -> tuple[list[int], list]:
+        async with HttpReceiver() as slack:
+            url = slack.url("/actions/T1/1/x")
+            statuses = []
+            for secret in (SLACK_SECRET, SLACK_SECRET, "not-the-secret"):
+                form, headers = slack_click(token, url, secret)
+                status, _, _ = await asyncio.to_thread(
+                    http, "POST", f"{world.web}/slack/actions", form, headers
+                )
+                statuses.append(status)
+            for _ in range(100):
+                if len(slack.at("/actions/T1/1/x")) >= 2:
+                    break
+                await asyncio.sleep(0.1)
+            return statuses, slack.at("/actions/T1/1/x")
+
+    before = world.mark()
+    statuses, replies = asyncio.run(clicks())
+    assert statuses == [200, 200, 401]
+    assert len(replies) == 2
+    reply = orjson.loads(replies[0].body)
+    assert "Recorded by mia" in reply["text"]
+    assert "actions" not in [b["type"] for b in reply["blocks"]]  # the buttons are gone
+    mine = recorded_by_barrier(world, ADA.id, before)
+    assert [i.kind for i in mine] == ["conversation_held", "conversation_held", "not_useful"]
+    assert mine[0].id == mine[1].id  # one intervention, however often it is clicked
