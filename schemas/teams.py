@@ -36,6 +36,7 @@ class TeamRow(BaseModel):
     last_action: str | None = Field(default=None, max_length=64)  # an intervention's kind
     last_action_on: dt.date | None = None
     transition_id: str | None = Field(default=None, max_length=64)  # the latest: links act on it
+    transition_at: AwareDatetime | None = None  # its instant
 
 
 class Manager(BaseModel):

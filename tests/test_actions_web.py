@@ -52,7 +52,7 @@ CAI = Learner("u-cai", "Cai Lun", "cai.lun@example.com")
 DEE = Learner("u-dee", "Dee Dee", "dee.dee@example.com")
 EVE = Learner("u-eve", "Eve Arden", "eve.arden@example.com")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.]+")
-STATUS = {"invalid": 400, "expired": 410, "other_team": 403, "form": 400}  # issue 13, the brief
+STATUS = {"invalid": 400, "expired": 410, "other_team": 403, "form": 400, "earlier_episode": 410}
 TODAY = re.compile(r'id="held-on" name="on" value="(\d{4}-\d\d-\d\d)"')
 
 
@@ -184,7 +184,8 @@ def test_get_never_changes_anything(world):
 
 
 def test_bad_links_and_bad_posts_get_a_page_with_a_4xx_and_record_nothing(world):
-    """Tampered 400, expired 410, another manager's 403; a post from another site, or
+    """Tampered 400, expired 410, another manager's 403, a link of an earlier episode (its
+    transition before the learner's current episode began) 410; a post from another site, or
     without the form token, or with another link's form token, 400: each an HTML page with
     its heading and no stack trace; none of them sends an intervention."""
     link = world.links[DEE.id]
@@ -196,6 +197,9 @@ def test_bad_links_and_bad_posts_get_a_page_with_a_4xx_and_record_nothing(world)
         "invalid": tampered(link),
         "expired": world.link(DEE.id, expires=world.outreach[DEE.id].at),
         "other_team": world.link(DEE.id, recipient_id="m2"),
+        "earlier_episode": world.link(
+            DEE.id, at=world.state(DEE.id).episode_from - dt.timedelta(days=1)
+        ),
     }
     answers = {why: http("GET", url) for why, url in gets.items()}
     answers["tampered post"] = post(world, tampered(link), {**held, "form": form})
@@ -207,6 +211,7 @@ def test_bad_links_and_bad_posts_get_a_page_with_a_4xx_and_record_nothing(world)
     answers["other form"] = post(world, link, {**held, "form": other_form})
     expected = {
         "invalid": "invalid", "expired": "expired", "other_team": "other_team",
+        "earlier_episode": "earlier_episode",
         "tampered post": "invalid", "cross-site": "form", "fetch-site": "form",
         "no form": "form", "other form": "form",
     }  # fmt: skip

@@ -244,12 +244,14 @@ def test_no_simulated_learner_state_is_over_a_kibibyte_and_a_completion():
     voiding one reopens it (about 45 bytes each, `stream.core.completions`): 1,088; and
     the overdue follow-up of an arrival still waiting after a later transition (its
     transition id, 50 bytes, and its chase, a day and the escalation, 26:
-    `stream.core.reminders`): 1,164."""
+    `stream.core.reminders`): 1,164; and when the learner's current episode began (40
+    bytes: a link of an earlier episode records nothing, `stream.worker.actions_web`):
+    1,204."""
     timeline = Timeline(POLICY)
     for _ in run_history(simulate(200, 12, 7, policy=POLICY), POLICY, None, timeline):
         pass
     sizes = [len(s.model_dump_json(exclude_defaults=True)) for s in timeline.states.values()]
-    assert max(sizes) <= 1164
+    assert max(sizes) <= 1204
 
 
 def test_an_open_weeks_fall_is_stored_with_its_instant_and_one_without_still_loads():

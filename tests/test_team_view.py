@@ -80,7 +80,7 @@ def test_the_row_has_the_tier_the_dates_due_and_the_last_action_and_nothing_raw(
     assert row.transition_id == state.last_transition_id
     assert set(row.model_dump(exclude_none=True)) <= {
         "learner_id", "name", "role", "team", "tier", "since", "talk_by", "follow_up_due",
-        "last_action", "last_action_on", "transition_id",
+        "last_action", "last_action_on", "transition_id", "transition_at",
     }  # fmt: skip
 
 
@@ -182,3 +182,26 @@ def test_a_learner_whose_evaluation_ended_after_leaving_leaves_the_view():
     assert team.placed(state, POLICY.tz) is None
     (update,) = team.updates("u1", before, None, POLICY)
     assert (update.manager_id, update.row) == ("m1", None)
+
+
+def test_the_episode_starts_when_the_tier_rises_from_0_and_older_links_act_on_nothing():
+    state = stepped([managed("u1"), *weeks("u1", [6, 6, 6, 6, 2, 2])])
+    on_tick(state, at(5, 1), POLICY)  # week 4 closes: the dip, Tier 1
+    first = state.episode_from
+    assert first is not None
+    assert state.tier == 1
+    on_tick(state, at(6, 1), POLICY)  # week 5: Tier 2, the same episode
+    assert state.tier == 2
+    assert state.episode_from == first
+    grant = KEYS.read(
+        team_page(
+            {"u1": team.row_of("u1", team.placed(state, POLICY.tz), POLICY)},  # type: ignore[arg-type]
+            "m1", {}, KEYS, NOW, TODAY, 14,
+        ).lines[0].act or "",
+        NOW,
+    )  # fmt: skip
+    assert grant.at == state.tier_since
+    assert grant.of_episode(state.episode_from)
+    earlier = grant.model_copy(update={"at": first - dt.timedelta(days=1)})
+    assert not earlier.of_episode(state.episode_from)
+    assert grant.model_copy(update={"at": None}).of_episode(state.episode_from)  # older links

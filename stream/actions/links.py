@@ -43,7 +43,7 @@ class ActionLinks:
         self, t: TierTransition, profile: LearnerProfile | None, now: dt.datetime
     ) -> Callable[[str], dict[str, str]]:
         """The links of a transition's messages, by role (none for the learner)."""
-        return self.bound_to(t.id, t.learner_id, profile, now)
+        return self.bound_to(t.id, t.learner_id, profile, now, t.at)
 
     def bound_to(
         self,
@@ -51,6 +51,7 @@ class ActionLinks:
         learner_id: str,
         profile: LearnerProfile | None,
         now: dt.datetime,
+        at: dt.datetime | None = None,
     ) -> Callable[[str], dict[str, str]]:
         """The links of messages about a learner's transition, by role (an overdue
         follow-up's are bound to the arrival at Tier 2 it chases)."""
@@ -67,6 +68,7 @@ class ActionLinks:
                 team=profile.team if profile else None,
                 actions=ACTIONS[recipient],
                 expires=now + dt.timedelta(days=self.days),
+                at=at,
             )
             return {"act": f"{self.base_url.rstrip('/')}/act/{self.keys.issue(grant)}"}
 

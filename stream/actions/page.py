@@ -55,6 +55,9 @@ REFUSALS: dict[str, tuple[int, str, str]] = {
                    "manager at the time. Their current manager gets the next message."),
     "form": (400, "This form has expired", "Open the link from the message again and submit "
              "the form once more."),
+    "earlier_episode": (410, "This link is about an earlier concern", "Things have moved on "
+                        "since this message: a newer message about this learner carries a "
+                        "link that records what you did now."),
     "unavailable": (503, "Please try again in a moment", "tierwatch is moving this learner's "
                     "data between its workers. Reload the page in a few seconds."),
     "unknown": (404, "Nothing to show for this learner", "tierwatch has no record of this "

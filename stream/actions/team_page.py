@@ -117,6 +117,7 @@ def team_page(
             act = keys.issue(Grant(
                 transition_id=row.transition_id, learner_id=row.learner_id, recipient="manager",
                 recipient_id=manager_id, team=row.team, actions=MANAGER_ACTIONS, expires=expires,
+                at=row.transition_at,
             ))  # fmt: skip
         lines.append(line_of(row, today, act))
     by_tier = {tier: sum(1 for x in lines if x.tier == tier) for tier in (0, 1, 2, 3)}

@@ -51,6 +51,12 @@ class Grant(BaseModel):
     team: str | None = Field(default=None, max_length=512)
     actions: tuple[Action, ...] = Field(min_length=1)
     expires: dt.datetime
+    at: dt.datetime | None = None  # the transition's instant (none in links before it)
+
+    def of_episode(self, episode_from: dt.datetime | None) -> bool:
+        """Whether the link's transition is of the episode that began at `episode_from`
+        (or later): a link of an earlier episode acts on nothing."""
+        return self.at is None or episode_from is None or self.at >= episode_from
 
 
 class TeamGrant(BaseModel):

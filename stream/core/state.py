@@ -164,6 +164,8 @@ class LearnerState(_Model):
     seen_interventions: list[int] = Field(default_factory=list)  # keys, newest last (bounded)
     tier: Tier = 0
     tier_since: AwareDatetime | None = None
+    episode_from: AwareDatetime | None = None  # the tier last rose from 0 then (links of
+    # an earlier episode are refused: `stream.worker.actions_web`)
     reasons: list[StoredCause] = Field(default_factory=list)  # the last transition's
     factors: StoredFactors | None = None
     quiet_weeks: int = 0

@@ -72,6 +72,7 @@ def row_of(learner_id: str, place: Placed, policy: Policy) -> TeamRow:
         last_action=place.last_action if place.last_action_on is not None else None,
         last_action_on=place.last_action_on,
         transition_id=place.transition_id,
+        transition_at=place.tier_since if place.transition_id is not None else None,
     )
 
 

@@ -67,6 +67,8 @@ def move(
     )
     if state.talk_by is not None and state.talk_for is None:  # an arrival waits: keep its id
         state.talk_for = state.last_transition_id
+    if from_tier == 0 and to_tier > 0:
+        state.episode_from = at
     state.tier = cast(Tier, to_tier)
     state.tier_since = at
     state.reasons = [c.cause for c in ordered]  # the sentences are rendered again when shown

@@ -114,6 +114,8 @@ class ActionPages:
             return refusal(view, "unknown")
         if not reports_to(grant, state):
             return refusal(view, "other_team")
+        if not grant.of_episode(state.episode_from):
+            return refusal(view, "earlier_episode")
         now = dt.datetime.now(dt.UTC)
         if request.method != "POST":
             fresh = issue_form(self.keys, token, now)

@@ -70,6 +70,10 @@ def register(pipeline: Pipeline) -> None:
                 click = click.refused("tierwatch no longer knows this learner.")
             elif not reports_to(grant, state):
                 click = click.refused("This learner is no longer in your team.")
+            elif not grant.of_episode(state.episode_from):
+                click = click.refused(
+                    "This button is about an earlier concern: a newer message carries new ones."
+                )
         made = click.intervention
         if made is not None:
             value = made.model_dump_json(exclude_none=True).encode()
