@@ -15,6 +15,7 @@ InterventionKind = Literal[
     "support_plan",
     "concern_raised",
     "resolved",
+    "snoozed",  # no prompts to the manager about the learner until `on`
     "not_useful",  # feedback on a transition: the prompt did not help
     "incorrectly_flagged",  # feedback on a transition: the learner should not have been flagged
 ]
@@ -140,6 +141,7 @@ class Intervention(BaseModel):
     )
     on: dt.date | None = Field(
         default=None,
-        description="the day the manager gave: when the conversation was held, or the "
-        "follow-up the support plan agreed (an action page asks for it)",
+        description="the day the manager gave: when the conversation was held, the "
+        "follow-up the support plan agreed, or the last day of a snooze (an action page asks "
+        "for it)",
     )

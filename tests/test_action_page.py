@@ -8,10 +8,12 @@ import datetime as dt
 import pytest
 
 from stream.actions.forms import FORM_LIFETIME, issue_form, read_form, same_site
+from stream.actions.links import ACTIONS
 from stream.actions.page import page_for, refused, render, step_of
 from stream.actions.tokens import ActionKeys, Grant, TokenRefused
 from stream.core.reason_text import cause
 from stream.core.state import LearnerState
+from stream.worker.actions_web import intervention_of
 from tests.kit import POLICY, profile
 
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -93,3 +95,22 @@ def test_a_form_token_is_bound_to_its_link_and_expires():
 )
 def test_posts_from_another_site_are_refused(origin: str | None, site: str | None, ok: bool):
     assert same_site(origin, site, "https://tierwatch.example.com/act") is ok
+
+
+def test_a_snooze_asks_for_its_last_day_within_30_days_and_records_it():
+    """The manager's page has a snooze form with a date; a day from tomorrow to 30 days
+    ahead is recorded as `on`; today, or later than 30 days, is refused with a sentence."""
+    grant = GRANT.model_copy(update={"actions": ACTIONS["manager"]})
+    page = render(page_for(grant, state(), POLICY, NOW, "f"))
+    assert 'id="snooze-until" name="on"' in page
+    assert 'value="snoozed"' in page
+    today = NOW.date()
+    made = intervention_of(
+        grant, {"action": "snoozed", "on": str(today + dt.timedelta(days=30))}, "tok", NOW, today
+    )
+    assert not isinstance(made, str)
+    assert (made.kind, made.on) == ("snoozed", today + dt.timedelta(days=30))
+    for bad in (today, today + dt.timedelta(days=31)):
+        refused_ = intervention_of(grant, {"action": "snoozed", "on": str(bad)}, "tok", NOW, today)
+        assert isinstance(refused_, str)
+        assert "Please give a date from" in refused_

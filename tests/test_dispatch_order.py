@@ -71,7 +71,7 @@ def dispatcher() -> Dispatcher:
     d.pipeline = SimpleNamespace(  # type: ignore[assignment]
         is_erased=lambda _: False,
         pseudonym=lambda learner: learner,
-        load=lambda _: SimpleNamespace(profile=who),
+        load=lambda _: SimpleNamespace(profile=who, snoozed_until=None),
         policy=SimpleNamespace(tz=ZoneInfo("UTC")),
     )
     d.config, d.templates, d.table, d._locks = CONFIG, Templates(), {}, {}  # type: ignore[assignment]

@@ -265,3 +265,24 @@ def test_a_message_counts_in_the_singular_and_the_plural():
     assert texts
     assert all("is 1 day overdue" in text for text in texts)
     assert not any("1 days" in text for text in texts)
+
+
+def test_a_snoozed_manager_gets_no_outreach_until_the_day_after_but_hr_still_hears():
+    """Snoozed up to the outreach's day: no manager message (said why); snoozed up to the
+    day before: the outreach goes; an escalation to HR while snoozed still reaches HR."""
+    _, outreach = transitions_for([6, 6, 6, 6, 4, 4])
+    day_of = outreach.at.astimezone(UTC).date()
+
+    def snoozed(t, until):
+        return plan(t, ANA, CONFIG, TEMPLATES, told=set(), last_nudge=None, now=MONDAY_NOON,
+                    tz=UTC, snoozed_until=until)  # fmt: skip
+
+    held = snoozed(outreach, day_of)
+    assert held.messages == []
+    assert held.skipped == [f"the manager snoozed prompts until {day_of}"]
+    assert {p.role for p in snoozed(outreach, day_of - dt.timedelta(days=1)).messages} == {
+        "manager"
+    }
+    escalation = transitions_for([5, 5, 5, 5, 0, 0, 0])[-1]
+    late = escalation.at.astimezone(UTC).date()
+    assert "hr" in {p.role for p in snoozed(escalation, late).messages}

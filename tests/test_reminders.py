@@ -216,3 +216,32 @@ def test_the_days_must_be_at_least_one(field: str):
     with pytest.raises(PolicyError) as caught:
         parse_policy(data)
     assert caught.value.problems[0][0] == f"follow_up.{field}"
+
+
+def test_a_snooze_moves_the_reminder_and_the_escalation_to_the_day_after_it():
+    """Mia snoozes prompts about the learner until Monday W6: the reminder (due Sat W5)
+    comes at Tue W6 00:00, the escalation three days after it; the last action shown is the
+    snooze, on the day it was recorded (not the day it names)."""
+    timeline, _ = arrived()
+    until = day(6, 0)
+    snooze = Intervention(learner_id="p", kind="snoozed", at=at(5, 2, 9), id="s1", on=until)
+    assert timeline.feed(snooze) == []
+    state = timeline.states["p"]
+    assert state.snoozed_until == until
+    assert (state.last_intervention, state.last_intervention_on) == ("snoozed", day(5, 2))
+    wake = quiet_until(state, midnight(day(5, 5)), POLICY)  # the index wakes it by then
+    assert wake is not None
+    assert wake <= midnight(day(6, 1))
+    out = tick_days(timeline, day(5, 3), day(7, 6))
+    assert overdue(out) == [
+        ("reminder", midnight(day(6, 1))),
+        ("escalation", midnight(day(6, 4))),
+    ]
+
+
+def test_a_snooze_that_ended_before_the_reminder_changes_nothing():
+    timeline, _ = arrived()
+    snooze = Intervention(learner_id="p", kind="snoozed", at=at(5, 1, 9), id="s1", on=day(5, 2))
+    timeline.feed(snooze)
+    out = tick_days(timeline, day(5, 2), day(5, 6))
+    assert overdue(out) == [("reminder", midnight(day(5, 5)))]

@@ -25,8 +25,8 @@ log = structlog.get_logger("tierwatch.actions")
 
 ACTIONS: dict[Recipient, tuple[Action, ...]] = {
     "manager": (
-        "conversation_held", "support_plan", "concern_raised", "resolved", "not_useful",
-        "incorrectly_flagged",
+        "conversation_held", "support_plan", "concern_raised", "resolved", "snoozed",
+        "not_useful", "incorrectly_flagged",
     ),
     "hr": ("conversation_held", "support_plan", "resolved", "not_useful", "incorrectly_flagged"),
     "wellbeing": ("conversation_held", "resolved", "not_useful", "incorrectly_flagged"),

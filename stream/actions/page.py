@@ -22,12 +22,14 @@ from stream.core.state import LearnerState
 from stream.core.weeks import local_date
 
 TEMPLATES = Path(__file__).parent / "templates"
+SNOOZE_DAYS = 30  # a snooze this far ahead at most
 STEPS = ("observe", "nudge", "conversation", "support plan", "escalate")
 LABELS: dict[Action, str] = {
     "conversation_held": "We had the conversation",
     "support_plan": "We agreed a support plan",
     "concern_raised": "I have a concern (involve HR or wellbeing)",
     "resolved": "Resolved: no further support needed",
+    "snoozed": "Snooze my prompts about this learner",
     "not_useful": "This prompt was not useful",
     "incorrectly_flagged": "This learner was flagged incorrectly",
 }
@@ -82,6 +84,7 @@ class ActionPage:
     recorded: str | None = None
     error: str | None = None
     steps: tuple[str, ...] = STEPS
+    snooze_days: int = SNOOZE_DAYS
     script: tuple[str, ...] = SCRIPT
     checklist: tuple[str, ...] = CHECKLIST
     extra: dict[str, Any] = field(default_factory=dict)

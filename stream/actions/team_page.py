@@ -27,7 +27,7 @@ NO_DATE = dt.date.max
 MANAGER_ACTIONS = ACTIONS["manager"]
 ACTION_NAMES = {  # the last action, as a column names it
     "conversation_held": "Conversation held", "support_plan": "Support plan agreed",
-    "concern_raised": "Concern raised", "resolved": "Resolved",
+    "concern_raised": "Concern raised", "resolved": "Resolved", "snoozed": "Snoozed",
 }  # fmt: skip
 
 

@@ -30,6 +30,7 @@ Action = Literal[
     "support_plan",
     "concern_raised",
     "resolved",
+    "snoozed",
     "not_useful",
     "incorrectly_flagged",
 ]

@@ -14,8 +14,9 @@ A Tier 2 arrival waits for a conversation by its follow-up date (`LearnerState.t
 Neither step changes the tier: a tier moves on evidence about the learner, and a
 conversation not recorded is a fact about the manager's follow-through (Tier 2 still
 holding at the follow-up already escalates to Tier 3, `stream.core.tiers.follow_up`).
-A conversation recorded ends the wait, and with it whatever of the two is still to
-come; so does a fall below Tier 2 or a `resolved` (`stream.core.timeliness`). A new
+A snooze the manager recorded (`snoozed`, until a day) moves both steps to the day after
+it at the earliest. A conversation recorded ends the wait, and with it whatever of the two
+is still to come; so does a fall below Tier 2 or a `resolved` (`stream.core.timeliness`). A new
 arrival at Tier 2 starts a new wait, reminded and escalated afresh.
 
 Each step is one `FollowUpOverdue` (its id a pure function of the learner, the arrival's
@@ -52,8 +53,12 @@ def next_day(state: LearnerState, policy: Policy) -> dt.date | None:
         return None
     rules = policy.follow_up
     if chased is None:
-        return add_days(state.talk_by, rules.remind_after_days)  # saturating
-    return add_days(chased.reminded, rules.escalate_after_days)
+        day = add_days(state.talk_by, rules.remind_after_days)  # saturating
+    else:
+        day = add_days(chased.reminded, rules.escalate_after_days)
+    if state.snoozed_until is not None:  # the manager snoozed: nothing before the day after
+        day = max(day, add_days(state.snoozed_until, 1))
+    return day
 
 
 def due(state: LearnerState, clock: Clock, policy: Policy) -> list[Output]:

@@ -177,6 +177,7 @@ class LearnerState(_Model):
     chased: StoredChase | None = None  # the waiting arrival's reminder (`stream.core.reminders`)
     outreach_at: AwareDatetime | None = None
     evidence_from: AwareDatetime | None = None  # evidence before a `resolved` intervention is spent
+    snoozed_until: dt.date | None = None  # no prompts to the manager up to this day
     last_intervention: str | None = None  # the latest action recorded (feedback is not one)
     last_intervention_on: dt.date | None = None  # its day (the day it names, else recorded)
     transitions: int = 0

@@ -156,6 +156,8 @@ def on_intervention(state: LearnerState, item: Intervention, policy: Policy) -> 
         return [*timeliness.conversation(state, item, policy)]
     if item.kind == "support_plan" and item.on is not None:
         tiers.support_plan_agreed(state, item.on, policy)
+    if item.kind == "snoozed" and item.on is not None:  # the latest snooze holds
+        state.snoozed_until = item.on
     return []
 
 
@@ -164,7 +166,11 @@ def _last_action(state: LearnerState, item: Intervention, policy: Policy) -> Non
     order the interventions are read in); feedback on a prompt is not an action."""
     if item.kind in FEEDBACK_KINDS:
         return
-    day = item.on or local_date(item.at, policy.tz)
+    # the day a conversation was held; any other action's day is when it was recorded (a
+    # support plan's and a snooze's `on` are days ahead)
+    day = (
+        item.on if item.kind == "conversation_held" and item.on else local_date(item.at, policy.tz)
+    )
     last = state.last_intervention_on
     if last is None or (day, item.kind) >= (last, state.last_intervention or ""):
         state.last_intervention, state.last_intervention_on = item.kind, day

@@ -68,6 +68,7 @@ def slack_buttons(payload: dict[str, Any]) -> list[dict[str, Any]]:
             "value": f"{action} {token}",
         }
         for action in ACTIONS[role]
+        if action in BUTTONS  # a snooze needs a date: the link's page asks for it
     ][:SLACK_ACTIONS_MAX]
 
 

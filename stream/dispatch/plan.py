@@ -122,9 +122,12 @@ def plan(
     now: dt.datetime,
     tz: ZoneInfo,
     links_for: Callable[[Role], Mapping[str, str]] | None = None,
+    snoozed_until: dt.date | None = None,
 ) -> Plan:
     """The messages a transition calls for; `links_for(role)`: links a role's messages
-    carry besides the configured ones (the signed action link)."""
+    carry besides the configured ones (the signed action link). A manager who snoozed
+    prompts about the learner (`snoozed_until`, a day) gets no outreach dated up to it;
+    the others' messages go as ever."""
     result = Plan()
     route = transition.route
     if any(reason.code == "left" for reason in transition.reasons):  # HR's record: no one
@@ -144,6 +147,10 @@ def plan(
     roles = roles_for(transition, told)
     if not roles:
         result.skipped.append(f"nobody was addressed for this learner before ({route})")
+    snoozed = snoozed_until is not None and transition.at.astimezone(tz).date() <= snoozed_until
+    if route == "manager_outreach" and snoozed:
+        result.skipped.append(f"the manager snoozed prompts until {snoozed_until}")
+        roles = tuple(r for r in roles if r != "manager")
     for role in roles:
         more = links_for(role) if links_for is not None else {}
         context = {**base, "links": {**base["links"], **more}} if more else base

@@ -27,7 +27,7 @@ from yarl import URL
 from schemas.roster import Intervention
 from stream.actions.forms import intervention_id, issue_form, read_form, same_site
 from stream.actions.links import keys_of, named
-from stream.actions.page import LABELS, page_for, refused, render
+from stream.actions.page import LABELS, SNOOZE_DAYS, page_for, refused, render
 from stream.actions.team_page import render_team, team_page
 from stream.actions.tokens import ActionKeys, Grant, TokenRefused
 from stream.core.state import LearnerState
@@ -38,7 +38,7 @@ from stream.worker.pipeline import Pipeline
 log = structlog.get_logger("tierwatch.actions")
 MAX_FORM_BYTES = 8192
 PAST_DAYS = 60  # a conversation recorded this long after it happened at most
-AHEAD_DAYS = 90  # a follow-up or snooze this far ahead at most
+AHEAD_DAYS = 90  # a follow-up this far ahead at most
 HEADERS = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "same-origin",  # the link's token never leaves for another site
@@ -57,14 +57,15 @@ def intervention_of(
     if action not in grant.actions:
         return "This link does not allow that action."
     on: dt.date | None = None
-    if action in ("conversation_held", "support_plan"):
+    if action in ("conversation_held", "support_plan", "snoozed"):
         try:
             on = dt.date.fromisoformat(form.get("on", ""))
         except ValueError:
             return "Please give a date."
         past = action == "conversation_held"
         low = today - dt.timedelta(days=PAST_DAYS) if past else today + dt.timedelta(days=1)
-        high = today if past else today + dt.timedelta(days=AHEAD_DAYS)
+        ahead = SNOOZE_DAYS if action == "snoozed" else AHEAD_DAYS
+        high = today if past else today + dt.timedelta(days=ahead)
         if not low <= on <= high:
             return f"Please give a date from {low.isoformat()} to {high.isoformat()}."
     return Intervention(  # no free text: a note never reaches a topic (README, privacy)

@@ -104,6 +104,7 @@ class Dispatcher:
         result = plan(
             t, profile, self.config, self.templates, told=state.told_at(t.at),
             last_nudge=state.last_nudge, now=now, tz=self.pipeline.policy.tz, links_for=links,
+            snoozed_until=learner.snoozed_until if learner else None,
         )  # fmt: skip
         await self.send(state, t.learner_id, t.id, result, t.at)
         state.moved(t.from_tier, t.to_tier, t.at)
