@@ -11,7 +11,8 @@ from schemas.limits import Instant, SourceMeta
 EventKind = Literal["session", "view", "progress", "completion", "assessment", "voided"]
 ActedBy = Literal["grader", "other"]
 
-Id = Field(min_length=1, max_length=512)
+MAX_ID = 512  # the longest id an event holds (its own, its object's)
+Id = Field(min_length=1, max_length=MAX_ID)
 
 
 class Retracted(BaseModel):

@@ -4,6 +4,10 @@ A `Message` is already rendered and already passed the privacy filter: a channel
 delivers it. `deliver` never raises for a delivery problem; it answers a `Result` saying
 whether to count it delivered, retry it (and after how long, if the receiver said), give up
 on it for good, or stop using the endpoint.
+
+Every channel checks its timeout the same way when configured (`check_timeout`) and logs
+each attempt as the same event (`log_attempt`): the message's id and route, the outcome,
+the status and detail, never the recipient or the text.
 """
 
 from __future__ import annotations
@@ -11,6 +15,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+import structlog
+
+log = structlog.get_logger("tierwatch.dispatch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,3 +62,22 @@ class Channel(Protocol):
 
     async def deliver(self, message: Message) -> Result:
         """Try to deliver once; never raise for a delivery problem."""
+
+
+def check_timeout(name: str, timeout_s: float) -> None:
+    """A ValueError naming the channel when its timeout is not positive."""
+    if timeout_s <= 0:
+        raise ValueError(f"channel {name!r}: timeout_s must be positive, not {timeout_s}")
+
+
+def log_attempt(channel: str, message: Message, result: Result) -> None:
+    """The `dispatch.attempt` event of one delivery attempt (no address, no text)."""
+    log.info(
+        "dispatch.attempt",
+        channel=channel,
+        message_id=message.id,
+        route=message.route,
+        outcome=result.outcome.value,
+        status=result.status,
+        detail=result.detail,
+    )

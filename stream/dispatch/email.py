@@ -24,12 +24,9 @@ from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 
 import aiosmtplib
-import structlog
 
-from stream.dispatch.base import Message, Outcome, Result
+from stream.dispatch.base import Message, Outcome, Result, check_timeout, log_attempt
 from stream.dispatch.chat import paragraphs
-
-log = structlog.get_logger("tierwatch.dispatch")
 
 DEFAULT_TIMEOUT_S = 30.0
 MESSAGE_ID_DOMAIN = "tierwatch"
@@ -127,8 +124,7 @@ class EmailChannel:
             raise ValueError(f"channel {name!r}: give both username and password, or neither")
         if starttls and use_tls:
             raise ValueError(f"channel {name!r}: starttls and use_tls are exclusive")
-        if timeout_s <= 0:
-            raise ValueError(f"channel {name!r}: timeout_s must be positive, not {timeout_s}")
+        check_timeout(name, timeout_s)
         self.name = name
         self._host = host
         self._port = port
@@ -147,15 +143,7 @@ class EmailChannel:
     async def deliver(self, message: Message) -> Result:
         """Try to send `message` once; never raise for a delivery problem."""
         result = await self._attempt(message)
-        log.info(
-            "dispatch.attempt",
-            channel=self.name,
-            message_id=message.id,
-            route=message.route,
-            outcome=result.outcome.value,
-            status=result.status,
-            detail=result.detail,
-        )
+        log_attempt(self.name, message, result)
         return result
 
     async def _attempt(self, message: Message) -> Result:

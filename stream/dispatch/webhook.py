@@ -25,13 +25,10 @@ from http import HTTPStatus
 
 import aiohttp
 import orjson
-import structlog
 from yarl import URL
 
-from stream.dispatch.base import Message, Outcome, Result
+from stream.dispatch.base import Message, Outcome, Result, check_timeout, log_attempt
 from stream.dispatch.signing import WebhookSigner
-
-log = structlog.get_logger("tierwatch.dispatch")
 
 USER_AGENT = "tierwatch-dispatch/1"
 DEFAULT_TIMEOUT_S = 10.0
@@ -133,8 +130,7 @@ class HttpChannel(abc.ABC):
         timeout_s: float = DEFAULT_TIMEOUT_S,
         session_factory: SessionFactory = aiohttp.ClientSession,
     ) -> None:
-        if timeout_s <= 0:
-            raise ValueError(f"channel {name!r}: timeout_s must be positive, not {timeout_s}")
+        check_timeout(name, timeout_s)
         self.name = name
         self._url = _http_url(url)
         self._timeout_s = timeout_s
@@ -162,15 +158,7 @@ class HttpChannel(abc.ABC):
             result = await self._attempt(message)
             if result.outcome is Outcome.DISABLED:
                 self._disabled = True
-        log.info(
-            "dispatch.attempt",
-            channel=self.name,
-            message_id=message.id,
-            route=message.route,
-            outcome=result.outcome.value,
-            status=result.status,
-            detail=result.detail,
-        )
+        log_attempt(self.name, message, result)
         return result
 
     async def _attempt(self, message: Message) -> Result:

@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 
 from schemas.events import ActedBy, EventKind, LearningEvent
 from schemas.limits import MAX_META_KEY, MAX_META_KEYS, MAX_META_VALUE, representable
@@ -137,6 +138,8 @@ def time_problem(at: datetime) -> str | None:
 
 
 Where = tuple[str, ...]
+Path = tuple[str | int, ...]  # where an item of a batch is: ("data", 3, "actor")
+IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")  # a scheme, a colon, no white space
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +194,17 @@ def number(value: Any) -> float | None:
     except OverflowError:
         return None
     return result if math.isfinite(result) else None
+
+
+def validated_event(
+    fields: dict[str, Any], at: Path, problems: list[Problem]
+) -> LearningEvent | None:
+    """The event `fields` make, or None with a problem at `at` naming the first field the
+    event refuses (for what the checks before it let through)."""
+    try:
+        return LearningEvent.model_validate(fields)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        problems.append(Problem(pointer(*at), f"not a valid event: {where}: {first['msg']}"))
+        return None

@@ -49,14 +49,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from schemas.events import EventKind, LearningEvent
+from schemas.events import MAX_ID, EventKind, LearningEvent
 from schemas.roster import Identity
 from stream.normalize.base import (
+    IRI,
     Ignored,
     Normalized,
     NormalizeError,
+    Path,
     Problem,
     Rejected,
     Resolve,
@@ -64,10 +64,9 @@ from stream.normalize.base import (
     parse_time,
     pointer,
     source_meta,
+    validated_event,
 )
 from stream.normalize.caliper_terms import EVENT_TYPES, check_event, entity_type
-
-Path = tuple[str | int, ...]
 
 SUPPORTED_DATA_VERSIONS: dict[str, str] = {
     "http://purl.imsglobal.org/ctx/caliper/v1p1": "1.1",
@@ -95,8 +94,6 @@ KINDS: dict[str, dict[str, EventKind]] = {
 _UUID = re.compile(
     r"(?:urn:uuid:)?([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})"
 )
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
-MAX_ID = 512
 
 
 class UnsupportedDataVersion(NormalizeError):
@@ -106,7 +103,7 @@ class UnsupportedDataVersion(NormalizeError):
 def _iri(value: Any) -> str | None:
     """The id of an entity given as an object or as a bare IRI."""
     ident = value.get("id") if isinstance(value, dict) else value
-    ok = isinstance(ident, str) and _IRI.fullmatch(ident) and not ident.startswith("_:")
+    ok = isinstance(ident, str) and IRI.fullmatch(ident) and not ident.startswith("_:")
     return ident if ok and isinstance(ident, str) else None
 
 
@@ -227,13 +224,7 @@ def _event(
         "source": "caliper",
         "source_meta": source_meta({**meta, "action": item["action"]}),
     }
-    try:
-        return LearningEvent.model_validate(fields)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        problems.append(Problem(pointer(*at), f"not a valid event: {where}: {first['msg']}"))
-        return None
+    return validated_event(fields, at, problems)
 
 
 def _event_id(value: Any, at: Path, problems: list[Problem]) -> str | None:
@@ -292,7 +283,7 @@ def _grade(
 ) -> tuple[float | None, str | None]:
     """The scaled score of a grade, or None and why there is none."""
     gen_at = (*at, "generated")
-    if generated is None or (isinstance(generated, str) and _IRI.fullmatch(generated)):
+    if generated is None or (isinstance(generated, str) and IRI.fullmatch(generated)):
         return None, "a grade without its Score: no score"
     if not isinstance(generated, dict):
         problems.append(Problem(pointer(*gen_at), "must be the Score the grade generated"))

@@ -14,9 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from stream.normalize.base import Ignored, Problem, parse_time, pointer, time_problem
-
-Path = tuple[str | int, ...]
+from stream.normalize.base import IRI, Ignored, Path, Problem, parse_time, pointer, time_problem
 
 EVENT_TYPES = frozenset(
     {
@@ -75,7 +73,6 @@ CONTEXT: dict[str, frozenset[str] | None] = {
     "referrer": None,
     "target": None,
 }
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _BLANK = re.compile(r"_:\S+")
 
 
@@ -148,4 +145,4 @@ def _identifier(value: Any, blank: bool) -> bool:
     """An IRI (or, where `blank`, a JSON-LD blank node such as "_:b0")."""
     if not isinstance(value, str) or len(value) > 2048:
         return False
-    return bool(_IRI.fullmatch(value) or (blank and _BLANK.fullmatch(value)))
+    return bool(IRI.fullmatch(value) or (blank and _BLANK.fullmatch(value)))

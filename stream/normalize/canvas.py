@@ -49,14 +49,12 @@ Decisions, from what Canvas documents for each event:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.events import EventKind, LearningEvent
-from schemas.roster import Identity
+from schemas.events import EventKind
 from stream.normalize.base import (
     Facts,
     Found,
@@ -66,10 +64,10 @@ from stream.normalize.base import (
     Problem,
     Resolve,
     Where,
-    content_hash,
-    source_meta,
+    number,
     time_problem,
 )
+from stream.normalize.lms_event import expected, join, json_type, lms_event
 
 SOURCE = "canvas"
 NOT_LEARNING_ROLES = frozenset(
@@ -110,45 +108,38 @@ def normalize_live_event(payload: Any, received_at: datetime, resolve: Resolve) 
     found = Found()
     body = payload.get("body")
     if not isinstance(body, dict):
-        found.add(("body",), f"must be an object, not {_json_type(body)}")
+        found.add(("body",), f"must be an object, not {json_type(body)}")
         _event_time(found, metadata.get("event_time"))
         raise NormalizeError(found.problems)
     facts = handler(found, metadata, body)
     if isinstance(facts, Ignored):
         return Normalized(ignored=[facts])
     occurred_at = _event_time(found, metadata.get("event_time"))
-    event_id = None if found.problems else _event_id(found, payload)  # no noise on a bad field
-    learner, object_id = facts.learner, facts.object_id
-    if found.problems or not (occurred_at and event_id and learner and object_id):
-        raise NormalizeError(found.problems)
-    event = LearningEvent(
-        id=event_id,
-        learner_id=resolve(Identity(source=SOURCE, kind="user", value=learner)),
-        occurred_at=occurred_at,
-        kind=facts.kind,
-        object_id=object_id,
-        score=facts.score,
-        success=facts.success,
-        acted_by=facts.acted_by,
+    return lms_event(
+        found,
+        facts,
         source=SOURCE,
-        source_meta=source_meta({"format": SOURCE, "event_name": name}),
+        hashed=payload,
+        occurred_at=occurred_at,
+        meta={"event_name": name},
+        time_field="/metadata/event_time",
+        resolve=resolve,
     )
-    return Normalized(events=[event], time_fields=["/metadata/event_time"])
 
 
 def _envelope(payload: Any) -> tuple[dict[str, Any], str]:
     """The metadata and event name, or a `NormalizeError` when the envelope is broken."""
     if not isinstance(payload, dict):
-        detail = f"a Live Event must be an object with metadata and body, not {_json_type(payload)}"
+        detail = f"a Live Event must be an object with metadata and body, not {json_type(payload)}"
         raise NormalizeError([Problem("", detail)])
     metadata = payload.get("metadata")
     if not isinstance(metadata, dict):
         raise NormalizeError(
-            [Problem("/metadata", f"must be an object, not {_json_type(metadata)}")]
+            [Problem("/metadata", f"must be an object, not {json_type(metadata)}")]
         )
     name = metadata.get("event_name")
     if not isinstance(name, str) or not name:
-        detail = f"must be a non-empty string, not {_json_type(name)}"
+        detail = f"must be a non-empty string, not {json_type(name)}"
         raise NormalizeError([Problem("/metadata/event_name", detail)])
     return metadata, name
 
@@ -164,10 +155,10 @@ def _asset_accessed(
     learner = _canvas_id(found, metadata.get("user_id"), ("metadata", "user_id"))
     asset_type = body.get("asset_type")
     if not isinstance(asset_type, str) or not _ASSET_TYPE.fullmatch(asset_type):
-        found.add(("body", "asset_type"), _expected("an asset type such as wiki_page", asset_type))
+        found.add(("body", "asset_type"), expected("an asset type such as wiki_page", asset_type))
         asset_type = None
     asset_id = _canvas_id(found, body.get("asset_id"), ("body", "asset_id"))
-    return Facts("view", learner, _join(asset_type, asset_id))
+    return Facts("view", learner, join(asset_type, asset_id))
 
 
 def _logged_in(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
@@ -179,13 +170,13 @@ def _submission_created(found: Found, metadata: dict[str, Any], body: dict[str, 
     where, value = _first((("body", "user_id"), body), (("metadata", "user_id"), metadata))
     learner = _canvas_id(found, value, where)
     assignment = _canvas_id(found, body.get("assignment_id"), ("body", "assignment_id"))
-    return Facts("progress", learner, _join("assignment", assignment))
+    return Facts("progress", learner, join("assignment", assignment))
 
 
 def _quiz_submitted(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts:
     learner = _canvas_id(found, metadata.get("user_id"), ("metadata", "user_id"))
     quiz = _canvas_id(found, body.get("quiz_id"), ("body", "quiz_id"))
-    return Facts("assessment", learner, _join("quiz", quiz))
+    return Facts("assessment", learner, join("quiz", quiz))
 
 
 def _grade_change(found: Found, metadata: dict[str, Any], body: dict[str, Any]) -> Facts | Ignored:
@@ -197,7 +188,7 @@ def _grade_change(found: Found, metadata: dict[str, Any], body: dict[str, Any]) 
     assignment = _canvas_id(found, body.get("assignment_id"), ("body", "assignment_id"))
     score = _score(found, body)
     success = {"complete": True, "incomplete": False}.get(grade) if isinstance(grade, str) else None
-    object_id = _join("assignment", assignment)
+    object_id = join("assignment", assignment)
     return Facts("assessment", learner, object_id, score, success, acted_by="grader")
 
 
@@ -230,12 +221,12 @@ def _course_facts(
         local = _canvas_id(found, user.get("id"), ("body", "user", "id"))
         learner = None if local is None else global_id(local, metadata.get("root_account_id"))
     else:
-        found.add(("body", "user"), f"must be an object, not {_json_type(user)}")
+        found.add(("body", "user"), f"must be an object, not {json_type(user)}")
     if isinstance(course_object, dict):
         course = _canvas_id(found, course_object.get("id"), ("body", "course", "id"))
     else:
-        found.add(("body", "course"), f"must be an object, not {_json_type(course_object)}")
-    return Facts(kind, learner, _join("course", course))
+        found.add(("body", "course"), f"must be an object, not {json_type(course_object)}")
+    return Facts(kind, learner, join("course", course))
 
 
 Handler = Callable[[Found, dict[str, Any], dict[str, Any]], Facts | Ignored]
@@ -277,7 +268,7 @@ def _canvas_id(found: Found, value: Any, where: Where) -> str | None:
         return str(value)
     if isinstance(value, str) and _DIGITS.fullmatch(value) and value.strip("0"):
         return value
-    found.add(where, _expected("a Canvas id (a positive whole number, as digits)", value))
+    found.add(where, expected("a Canvas id (a positive whole number, as digits)", value))
     return None
 
 
@@ -285,22 +276,17 @@ def _number(found: Found, value: Any, where: Where) -> float | None:
     """A finite number, None when null, or None with a problem."""
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if math.isfinite(number):
-            return number
-    found.add(where, _expected("a finite number or null", value))
-    return None
+    result = number(value)
+    if result is None:
+        found.add(where, expected("a finite number or null", value))
+    return result
 
 
 def _event_time(found: Found, value: Any) -> datetime | None:
     """metadata.event_time in UTC, or None with a problem."""
     where = ("metadata", "event_time")
     if not isinstance(value, str) or len(value) > 64:
-        found.add(where, _expected("an ISO 8601 time with an offset", value))
+        found.add(where, expected("an ISO 8601 time with an offset", value))
         return None
     try:
         parsed = datetime.fromisoformat(value)
@@ -314,30 +300,3 @@ def _event_time(found: Found, value: Any) -> datetime | None:
         found.add(where, problem)
         return None
     return occurred_at
-
-
-def _event_id(found: Found, payload: dict[str, Any]) -> str | None:
-    return f"{SOURCE}:{content_hash(payload)}"
-
-
-def _join(prefix: str | None, value: str | None) -> str | None:
-    return None if prefix is None or value is None else f"{prefix}:{value}"
-
-
-def _expected(what: str, value: Any) -> str:
-    if value is None:
-        return f"is required: {what}"
-    return f"must be {what}, not {_json_type(value)}"
-
-
-def _json_type(value: Any) -> str:
-    """The JSON type of a value, for a problem (never the value: it may be personal)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number out of range" if isinstance(value, int) else "a number"
-    if isinstance(value, str):
-        return "a string of another form"
-    return "an array" if isinstance(value, list) else "an object"

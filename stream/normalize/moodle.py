@@ -48,7 +48,6 @@ Decisions, from what Moodle's event classes carry:
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -56,8 +55,7 @@ from typing import Any
 
 import orjson
 
-from schemas.events import ActedBy, LearningEvent
-from schemas.roster import Identity
+from schemas.events import ActedBy
 from stream.normalize.base import (
     Facts,
     Found,
@@ -67,11 +65,11 @@ from stream.normalize.base import (
     Problem,
     Resolve,
     Where,
-    content_hash,
+    number,
     pointer,
-    source_meta,
     time_problem,
 )
+from stream.normalize.lms_event import expected, join, json_type, lms_event
 
 SOURCE = "moodle"
 LATEST = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
@@ -98,32 +96,26 @@ def normalize_event(payload: Any, received_at: datetime, resolve: Resolve) -> No
     if isinstance(facts, Ignored):
         return Normalized(ignored=[facts])
     occurred_at = _time(found, payload.get("timecreated"))
-    event_id = None if found.problems else _event_id(found, payload)  # no noise on a bad field
-    learner, object_id = facts.learner, facts.object_id
-    if found.problems or not (occurred_at and event_id and learner and object_id):
-        raise NormalizeError(found.problems)
-    event = LearningEvent(
-        id=event_id,
-        learner_id=resolve(Identity(source=SOURCE, kind="user", value=learner)),
-        occurred_at=occurred_at,
-        kind=facts.kind,
-        object_id=object_id,
-        success=facts.success,
-        acted_by=facts.acted_by,
+    return lms_event(
+        found,
+        facts,
         source=SOURCE,
-        source_meta=source_meta({"format": SOURCE, "eventname": name}),
+        hashed=_without_token(payload),
+        occurred_at=occurred_at,
+        meta={"eventname": name},
+        time_field="/timecreated",
+        resolve=resolve,
     )
-    return Normalized(events=[event], time_fields=["/timecreated"])
 
 
 def _eventname(payload: Any) -> str:
     """The event's name, or a `NormalizeError` when the payload has none."""
     if not isinstance(payload, dict):
-        detail = f"a Moodle event must be an object, not {_json_type(payload)}"
+        detail = f"a Moodle event must be an object, not {json_type(payload)}"
         raise NormalizeError([Problem("", detail)])
     name = payload.get("eventname")
     if not isinstance(name, str) or not name:
-        detail = f"must be the name of an event class, not {_json_type(name)}"
+        detail = f"must be the name of an event class, not {json_type(name)}"
         raise NormalizeError([Problem("/eventname", detail)])
     return name
 
@@ -132,7 +124,7 @@ def _anonymous(found: Found, value: Any) -> bool:
     """Whether the event is anonymous (1 or true); absent or null means not."""
     if value is None or (isinstance(value, int) and value in (0, 1)):
         return bool(value)
-    found.add(("anonymous",), _expected("0 or 1", value))
+    found.add(("anonymous",), expected("0 or 1", value))
     return False
 
 
@@ -140,7 +132,7 @@ def _course_viewed(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
     if nobody := _nobody(payload, "userid"):
         return nobody
     learner = _id(found, payload, ("userid",))
-    return Facts("view", learner, _join("course", _id(found, payload, ("courseid",))))
+    return Facts("view", learner, join("course", _id(found, payload, ("courseid",))))
 
 
 def _module_viewed(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
@@ -157,7 +149,7 @@ def _completion_updated(found: Found, payload: dict[str, Any]) -> Facts | Ignore
     learner = _id(found, payload, ("relateduserid",))
     object_id = _cm(found, payload)
     if other is not None and (isinstance(state, bool) or state not in (1, 2, 3, 4)):
-        found.add(("other", "completionstate"), _expected("one of 0, 1, 2, 3 and 4", state))
+        found.add(("other", "completionstate"), expected("one of 0, 1, 2, 3 and 4", state))
     by = _someone_else(payload, learner)
     if state in (3, 4):
         return Facts("assessment", learner, object_id, success=False, acted_by=by)
@@ -181,12 +173,12 @@ def _user_graded(found: Found, payload: dict[str, Any]) -> Facts | Ignored:
     if other is not None:
         _finalgrade(found, other.get("finalgrade"))
         item = _id(found, other, ("other", "itemid"))
-    return Facts("assessment", learner, _join("grade_item", item), acted_by="grader")
+    return Facts("assessment", learner, join("grade_item", item), acted_by="grader")
 
 
 def _course_completed(found: Found, payload: dict[str, Any]) -> Facts:
     learner = _id(found, payload, ("relateduserid",))
-    course = _join("course", _id(found, payload, ("courseid",)))
+    course = join("course", _id(found, payload, ("courseid",)))
     return Facts("completion", learner, course, acted_by=_someone_else(payload, learner))
 
 
@@ -238,7 +230,7 @@ def _nobody(payload: dict[str, Any], field: str) -> Ignored | None:
 
 
 def _cm(found: Found, payload: dict[str, Any]) -> str | None:
-    return _join("cm", _id(found, payload, ("contextinstanceid",)))
+    return join("cm", _id(found, payload, ("contextinstanceid",)))
 
 
 def _other(found: Found, payload: dict[str, Any]) -> dict[str, Any] | None:
@@ -252,7 +244,7 @@ def _other(found: Found, payload: dict[str, Any]) -> dict[str, Any] | None:
             return None
     if isinstance(other, dict):
         return other
-    found.add(("other",), _expected("an object", other))
+    found.add(("other",), expected("an object", other))
     return None
 
 
@@ -261,8 +253,8 @@ def _finalgrade(found: Found, value: Any) -> None:
     if isinstance(value, str):
         with contextlib.suppress(ValueError):
             value = float(value)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
-        found.add(("other", "finalgrade"), _expected("a number or null", value))
+    if number(value) is None:
+        found.add(("other", "finalgrade"), expected("a number or null", value))
 
 
 def _id(found: Found, parent: dict[str, Any], where: Where) -> str | None:
@@ -272,7 +264,7 @@ def _id(found: Found, parent: dict[str, Any], where: Where) -> str | None:
         value = int(value)
     if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
         return str(value)
-    found.add(where, _expected("a Moodle id (a positive whole number)", value))
+    found.add(where, expected("a Moodle id (a positive whole number)", value))
     return None
 
 
@@ -280,7 +272,7 @@ def _time(found: Found, value: Any) -> datetime | None:
     """timecreated as a UTC datetime, or None with a problem."""
     where = ("timecreated",)
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= LATEST:
-        found.add(where, _expected("a whole number of unix seconds", value))
+        found.add(where, expected("a whole number of unix seconds", value))
         return None
     occurred_at = datetime.fromtimestamp(value, UTC)
     if (problem := time_problem(occurred_at)) is not None:
@@ -289,37 +281,6 @@ def _time(found: Found, value: Any) -> datetime | None:
     return occurred_at
 
 
-def _event_id(found: Found, payload: dict[str, Any]) -> str | None:
-    """The content hash of everything but the shared token."""
-    content = {key: value for key, value in payload.items() if key != "token"}
-    return f"{SOURCE}:{content_hash(content)}"
-
-
-def _finite(value: int | float) -> bool:
-    try:
-        return math.isfinite(value)
-    except OverflowError:
-        return False
-
-
-def _join(prefix: str, value: str | None) -> str | None:
-    return None if value is None else f"{prefix}:{value}"
-
-
-def _expected(what: str, value: Any) -> str:
-    if value is None:
-        return f"is required: {what}"
-    return f"must be {what}, not {_json_type(value)}"
-
-
-def _json_type(value: Any) -> str:
-    """The JSON type of a value, for a problem (never the value: it may be personal)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number out of range" if isinstance(value, int) else "a number"
-    if isinstance(value, str):
-        return "a string of another form"
-    return "an array" if isinstance(value, list) else "an object"
+def _without_token(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload but the shared token: what the event id hashes."""
+    return {key: value for key, value in payload.items() if key != "token"}

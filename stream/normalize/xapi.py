@@ -46,13 +46,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
-from schemas.events import LearningEvent
+from schemas.events import MAX_ID, LearningEvent
 from stream.normalize.base import (
+    IRI,
     Ignored,
     Normalized,
     NormalizeError,
+    Path,
     Problem,
     Resolve,
     content_hash,
@@ -61,6 +61,7 @@ from stream.normalize.base import (
     pointer,
     source_meta,
     time_problem,
+    validated_event,
 )
 from stream.normalize.xapi_agents import ANONYMOUS, agent_or_group
 from stream.normalize.xapi_verbs import (
@@ -73,10 +74,7 @@ from stream.normalize.xapi_verbs import (
 )
 from stream.normalize.xapi_voiding import Lookup, unknown, voidable
 
-Path = tuple[str | int, ...]
-
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _VERSION = re.compile(r"(1\.0|2\.0)(\.\d+)?")
 _UNKNOWN_OFFSET = re.compile(r"-00(:?00)?$")
 _NUM = r"(\d+(?:[.,]\d+)?)"
@@ -85,7 +83,6 @@ _DURATION = re.compile(
 )
 # Y, M, W, D, H, M, S in seconds; a year is 365 days and a month 30 (xAPI gives no rule).
 _UNIT_SECONDS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
-MAX_ID = 512
 
 
 def canonical_uuid(value: Any) -> str | None:
@@ -169,7 +166,7 @@ def _statement(
         problems.append(Problem(pointer(*at, "id"), "must be a UUID (assign ids before this)"))
     verb = item.get("verb")
     verb_iri = verb.get("id") if isinstance(verb, dict) else None
-    if not isinstance(verb_iri, str) or not _IRI.fullmatch(verb_iri):
+    if not isinstance(verb_iri, str) or not IRI.fullmatch(verb_iri):
         problems.append(Problem(pointer(*at, "verb", "id"), "must be an IRI"))
         return None
     if verb_iri == VOIDED:
@@ -207,22 +204,12 @@ def _statement(
             {"format": "xapi", **meta, **({"version": version} if version else {})}
         ),
     }
-    return _event(fields, at, problems)
+    return validated_event(fields, at, problems)
 
 
 def _success(stated: bool | None, verb_iri: str) -> bool | None:
     """result.success when the statement gives it, else what the verb implies."""
     return stated if stated is not None else implied_success(verb_iri)
-
-
-def _event(fields: dict[str, Any], at: Path, problems: list[Problem]) -> LearningEvent | None:
-    try:
-        return LearningEvent.model_validate(fields)
-    except ValidationError as err:
-        first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        problems.append(Problem(pointer(*at), f"not a valid event: {where}: {first['msg']}"))
-        return None
 
 
 def voided_statement_id(statement: Any) -> str | None:
@@ -266,7 +253,7 @@ def _voiding(
         "source_meta": source_meta({"format": "xapi", **meta}),
         "retracts": found.retracts,
     }
-    return _event(fields, at, problems)
+    return validated_event(fields, at, problems)
 
 
 def _object(
@@ -292,7 +279,7 @@ def _object(
         problems.append(Problem(pointer(*at, "objectType"), f"unsupported object {kind!r}"))
         return None, False
     iri = obj.get("id")
-    if not isinstance(iri, str) or not _IRI.fullmatch(iri) or len(iri) > MAX_ID:
+    if not isinstance(iri, str) or not IRI.fullmatch(iri) or len(iri) > MAX_ID:
         problems.append(Problem(pointer(*at, "id"), f"must be an IRI of at most {MAX_ID} chars"))
         return None, False
     definition = obj.get("definition")

@@ -13,12 +13,9 @@ import re
 from typing import Any, Final, Literal
 
 from schemas.roster import Identity
-from stream.normalize.base import Problem, pointer
-
-Path = tuple[str | int, ...]
+from stream.normalize.base import IRI, Path, Problem, pointer
 
 IFIS = ("mbox", "mbox_sha1sum", "openid", "account")
-_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:\S+")
 _MAILTO = re.compile(r"mailto:[^@\s]+@[^@\s]+", re.IGNORECASE)
 _SHA1 = re.compile(r"[0-9a-fA-F]{40}")
 MAX_IFI = 2048
@@ -88,13 +85,13 @@ def _ifi_value(kind: str, value: Any, at: Path, problems: list[Problem]) -> str 
             problems.append(Problem(pointer(*at), "must be an object with homePage and name"))
             return None
         home, name = value.get("homePage"), value.get("name")
-        if not isinstance(home, str) or not _IRI.fullmatch(home):
+        if not isinstance(home, str) or not IRI.fullmatch(home):
             problems.append(Problem(pointer(*at, "homePage"), "must be an IRL"))
         if not isinstance(name, str) or not name:
             problems.append(Problem(pointer(*at, "name"), "must be a non-empty string"))
             return None
-        return f"{home}|{name}" if isinstance(home, str) and _IRI.fullmatch(home) else None
-    checks = {"mbox": _MAILTO, "mbox_sha1sum": _SHA1, "openid": _IRI}
+        return f"{home}|{name}" if isinstance(home, str) and IRI.fullmatch(home) else None
+    checks = {"mbox": _MAILTO, "mbox_sha1sum": _SHA1, "openid": IRI}
     if not isinstance(value, str) or not checks[kind].fullmatch(value):
         expected = {"mbox": "a mailto: IRI", "mbox_sha1sum": "40 hex digits", "openid": "a URI"}
         problems.append(Problem(pointer(*at), f"must be {expected[kind]}"))
