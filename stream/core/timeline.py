@@ -16,7 +16,7 @@ from schemas.limits import LATEST
 from schemas.roster import Assignment, Intervention
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
-from stream.core.step import Output, step
+from stream.core.step import Counted, Output, count_events, step
 from stream.core.wakeups import WakeIndex, plain
 from stream.core.weeks import END_OF_TIME, add_days, day_start, local_date
 
@@ -57,24 +57,52 @@ def schedule_timed(
     until: dt.datetime | None = None,
 ) -> Iterator[Record | Tick]:
     """`schedule` for records that come with their `record_time`."""
-    next_tick: dt.datetime | None = None
-    last: dt.datetime | None = None
+    ticks = TickSchedule(policy, until)
     for record, at in records:
         if at is not None:
-            if next_tick is None:
-                next_tick = next_midnight(at, policy)
-            while next_tick <= at and (until is None or next_tick <= until):
-                yield Tick(now=next_tick, partition=0)
-                next_tick = next_midnight(next_tick, policy)
-            if last is None or at > last:
-                last = at
+            for now in ticks.before(at):
+                yield Tick(now=now, partition=0)
         yield record
-    if next_tick is None or last is None:
-        return
-    end = min(until or default_until(last, policy), LATEST)
-    while next_tick <= end:
-        yield Tick(now=next_tick, partition=0)
-        next_tick = next_midnight(next_tick, policy)
+    for now in ticks.rest():
+        yield Tick(now=now, partition=0)
+
+
+class TickSchedule:
+    """The midnight ticks among a history's records (see `schedule`): asked before each
+    dated record for the ticks due before it, then for the rest after the last one."""
+
+    __slots__ = ("last", "next_tick", "policy", "until")
+
+    def __init__(self, policy: Policy, until: dt.datetime | None = None) -> None:
+        self.policy = policy
+        self.until = until
+        self.next_tick: dt.datetime | None = None
+        self.last: dt.datetime | None = None
+
+    def before(self, at: dt.datetime) -> list[dt.datetime]:
+        """The ticks due before a record at `at` (a tick at its very instant comes first)."""
+        due: list[dt.datetime] = []
+        next_tick, until = self.next_tick, self.until
+        if next_tick is None:
+            next_tick = next_midnight(at, self.policy)
+        while next_tick <= at and (until is None or next_tick <= until):
+            due.append(next_tick)
+            next_tick = next_midnight(next_tick, self.policy)
+        self.next_tick = next_tick
+        if self.last is None or at > self.last:
+            self.last = at
+        return due
+
+    def rest(self) -> Iterator[dt.datetime]:
+        """The ticks after the last record, to `until` (default: a week after it)."""
+        next_tick, last = self.next_tick, self.last
+        if next_tick is None or last is None:
+            return
+        end = min(self.until or default_until(last, self.policy), LATEST)
+        while next_tick <= end:
+            yield next_tick
+            next_tick = next_midnight(next_tick, self.policy)
+        self.next_tick = next_tick
 
 
 class Timeline:
@@ -117,6 +145,17 @@ class Timeline:
         self.states[learner_id] = state
         if marks != (state.first_week, state.follow_up_due, state.tier):
             wakeups.recorded(learner_id, state, events_only=True)  # else the index keeps it
+        return produced
+
+    def feed_counted(self, learner_id: str, events: list[Counted]) -> list[Output]:
+        """Apply a run of events that only count in their weeks (`step.counts_only`) to a
+        learner already known, as feeding each would (`step.count_events`)."""
+        state = self.states[learner_id]
+        marks = state.first_week, state.follow_up_due, state.tier
+        produced = count_events(state, events)
+        wakeups = self.wakeups
+        if wakeups is not None and marks != (state.first_week, state.follow_up_due, state.tier):
+            wakeups.recorded(learner_id, state, events_only=True)
         return produced
 
     def tick(self, now: dt.datetime) -> list[Output]:
