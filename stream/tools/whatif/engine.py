@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 from typing import NamedTuple
-from zoneinfo import ZoneInfo
 
 import orjson
 from pydantic import ValidationError
@@ -76,31 +75,60 @@ class PolicyResult:
 
 
 class _Run:
-    """One policy over the history: replay's sweep, with runs of counting-only events
-    kept pending per learner until something could read them."""
+    """One policy: its own timeline (states, wake-up index) and what it gave."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.timeline = Timeline(policy)
+        self.result = PolicyResult()
+
+    def outputs(self, number: int, rank: dict[str, int], produced: list[Output]) -> None:
+        summary = self.result.summary
+        for output in produced:
+            if not isinstance(output, TierTransition):
+                summary.notice(output)
+                continue
+            summary.count(output)
+            profile = self.timeline.states[output.learner_id].profile
+            line = orjson.dumps(output.model_dump(mode="json"))
+            role, manager, team = (
+                (profile.role, profile.manager_id, profile.team)
+                if profile is not None
+                else ("default", None, None)
+            )
+            self.result.found.append(
+                Found(number, rank[output.learner_id], line, role, manager, team)
+            )
+
+
+class _Lane:
+    """The policies that see one sequence of inputs: one timezone and week-close grace (the
+    same ticks, weeks and week closes), one window of event times and one `until`. The
+    lane schedules the ticks and keeps the counting-only events pending per learner once
+    for all of them (replay's sweep, `stream.tools.replay.sweep`); each policy steps its
+    own states."""
 
     def __init__(self, policy: Policy, until: dt.datetime | None, share: Share) -> None:
-        self.policy = policy
+        self.policy = policy  # the first: its calendar is every policy's of the lane
         self.until = until
         self.share = share
-        self.result = PolicyResult()
-        self.timeline = Timeline(policy)
+        self.runs: list[_Run] = []
         self.ticks = TickSchedule(policy, until)
+        self.records = self.after_until = 0
         self.ranks: dict[str, int] = {}
         self.number = 0  # replay's input number: records and ticks, in schedule order
+        self.known: set[str] = set()  # learners with a state
         self.pending: dict[str, list[Counted]] = {}
         self.earliest: dict[str, int] = {}  # a learner's earliest pending week
         self.heap: list[tuple[int, str]] = []  # (week, learner): stale entries are skipped
 
-    def record(self, record: Record, counted: Counted | None) -> None:
-        """One record taken from the history (window passed); `counted` when it is an
-        event that only counts (in this policy's timezone)."""
-        at = record_time(record)
-        summary = self.result.summary
+    def record(self, record: Record, at: dt.datetime | None, counted: _Counting | None) -> None:
+        """One record the lane's window took; `counted` when it is an event that only
+        counts (reduced in each timezone on demand)."""
         if self.until is not None and at is not None and at > self.until:
-            summary.after_until += 1
+            self.after_until += 1
             return
-        summary.records += 1
+        self.records += 1
         if at is not None:
             for now in self.ticks.before(at):
                 self.tick(now)
@@ -111,13 +139,16 @@ class _Run:
         index, count = self.share
         if rank % count != index:
             return
-        if isinstance(record, Intervention) and record.kind in FEEDBACK_KINDS:
-            self.result.feedback.append(record)
-        if counted is not None and learner_id in self.timeline.states:
-            self._hold(learner_id, counted)
+        if counted is not None and learner_id in self.known:
+            self._hold(learner_id, counted.get(self.policy))
             return
+        self.known.add(learner_id)
         self._flush(learner_id)
-        self._outputs(number, self.timeline.feed(record))
+        feedback = isinstance(record, Intervention) and record.kind in FEEDBACK_KINDS
+        for run in self.runs:
+            if feedback:
+                run.result.feedback.append(record)  # type: ignore[arg-type]  # checked above
+            run.outputs(number, self.ranks, run.timeline.feed(record))
 
     def tick(self, now: dt.datetime) -> None:
         closed = clock_at(now, self.policy).closed
@@ -128,16 +159,18 @@ class _Run:
                 self._flush(learner_id)
         number = self.number
         self.number += 1
-        self._outputs(number, self.timeline.tick(now))
+        for run in self.runs:
+            run.outputs(number, self.ranks, run.timeline.tick(now))
 
-    def finish(self) -> PolicyResult:
+    def finish(self) -> None:
         for now in self.ticks.rest():
             self.tick(now)
         for learner_id in list(self.pending):
             self._flush(learner_id)
-        states = self.timeline.states.values()
-        self.result.summary.learners_by_tier = Counter(s.tier for s in states)
-        return self.result
+        for run in self.runs:
+            summary = run.result.summary
+            summary.records, summary.after_until = self.records, self.after_until
+            summary.learners_by_tier = Counter(s.tier for s in run.timeline.states.values())
 
     def _hold(self, learner_id: str, counted: Counted) -> None:
         held = self.pending.get(learner_id)
@@ -155,30 +188,11 @@ class _Run:
         if held is None:
             return
         del self.earliest[learner_id]
-        for output in self.timeline.feed_counted(learner_id, held):
-            if isinstance(output, Notice):  # counting gives notices only
-                self.result.summary.notice(output)
-
-    def _outputs(self, number: int, produced: list[Output]) -> None:
-        summary = self.result.summary
-        for output in produced:
-            if not isinstance(output, TierTransition):
-                summary.notice(output)
-                continue
-            summary.count(output)
-            state = self.timeline.states[output.learner_id]
-            profile = state.profile
-            line = orjson.dumps(output.model_dump(mode="json"))
-            self.result.found.append(
-                Found(
-                    number,
-                    self.ranks[output.learner_id],
-                    line,
-                    profile.role if profile is not None else "default",
-                    profile.manager_id if profile is not None else None,
-                    profile.team if profile is not None else None,
-                )
-            )
+        for run in self.runs:
+            summary = run.result.summary
+            for output in run.timeline.feed_counted(learner_id, held):
+                if isinstance(output, Notice):  # counting gives notices only
+                    summary.notice(output)
 
 
 _validate_json = HISTORY_LINE.validator.validate_json
@@ -208,12 +222,9 @@ def parsed_lines(
         progress(read)
 
 
-class _Window:
-    """The window of event times of the policies with one `events` section."""
-
-    def __init__(self, policy: Policy, runs: list[_Run]) -> None:
-        self.window = HistoryWindow(policy)
-        self.runs = runs
+def _lane_key(policy: Policy, until: dt.datetime | None) -> tuple[object, ...]:
+    """What makes two policies see one sequence of inputs (see `_Lane`)."""
+    return policy.timezone, policy.weeks.close_grace_hours, policy.events, until
 
 
 def evaluate(
@@ -227,64 +238,84 @@ def evaluate(
     """Every policy over the history's lines (its `until`: see `tierwatch replay`), for the
     learners of one share; each result holds what replay of that policy gives (its
     transitions in `found`, in replay's order)."""
-    runs = [_Run(policy, end, share) for policy, end in zip(policies, until, strict=True)]
-    windows: dict[Events, _Window] = {}
-    for run in runs:
-        found = windows.get(run.policy.events)
-        if found is None:
-            windows[run.policy.events] = _Window(run.policy, [run])
-        else:
-            found.runs.append(run)
-    zones = {p.timezone: p.tz for p in policies}
+    lanes: dict[tuple[object, ...], _Lane] = {}
+    runs = []
+    for policy, end in zip(policies, until, strict=True):
+        key = _lane_key(policy, end)
+        lane = lanes.get(key) or lanes.setdefault(key, _Lane(policy, end, share))
+        lane.runs.append(_Run(policy))
+        runs.append(lane.runs[-1])
+    windows: dict[Events, tuple[HistoryWindow, list[_Lane]]] = {}
+    for lane in lanes.values():
+        group = windows.setdefault(lane.policy.events, (HistoryWindow(lane.policy), []))
+        group[1].append(lane)
     errors: list[BadLine] = []
     numbered = parsed_lines(lines, strict, errors, progress)
     head = list(itertools.islice(numbered, LOOKAHEAD))
     times = [r.occurred_at for _, r in head if isinstance(r, LearningEvent)]
-    for group in windows.values():
-        group.window.look_ahead(times)
+    for window, _ in windows.values():
+        window.look_ahead(times)
+    groups = list(windows.values())
     for number, record in itertools.chain(head, numbered):
-        _take(number, record, windows, zones, strict)
+        _take(number, record, groups, strict)
+    for lane in lanes.values():
+        lane.finish()
     for run in runs:
         run.result.errors = sorted([*errors, *run.result.errors], key=lambda bad: bad.number)
-    return [run.finish() for run in runs]
+    return [run.result for run in runs]
 
 
 def _take(
     number: int,
     record: Record,
-    windows: dict[Events, _Window],
-    zones: dict[str, ZoneInfo],
+    groups: list[tuple[HistoryWindow, list[_Lane]]],
     strict: bool,
 ) -> None:
-    """One valid record through every policy whose window takes it."""
+    """One valid record through every lane whose window takes it."""
+    at = record_time(record)
     if not isinstance(record, LearningEvent):
-        for group in windows.values():
-            for run in group.runs:
-                run.record(record, None)
+        for _, lanes in groups:
+            for lane in lanes:
+                lane.record(record, at, None)
         return
-    counted = _counted(record, zones) if counts_only(record) else None
-    for group in windows.values():
-        refused = group.window.problem(record.occurred_at)
+    counted = _Counting(record) if counts_only(record) else None
+    for window, lanes in groups:
+        refused = window.problem(record.occurred_at)
         if refused is not None:
             bad = BadLine(number, "occurred_at", refused.detail)
             if strict:
                 raise bad
-            for run in group.runs:
-                run.result.errors.append(bad)
+            for lane in lanes:
+                for run in lane.runs:
+                    run.result.errors.append(bad)
             continue
-        for run in group.runs:
-            run.record(record, None if counted is None else counted[run.policy.timezone])
+        for lane in lanes:
+            lane.record(record, at, counted)
 
 
-def _counted(event: LearningEvent, zones: dict[str, ZoneInfo]) -> dict[str, Counted]:
-    """The event reduced to what counting it needs, in each timezone (by name)."""
-    key = event_key(event.id)
-    own = event.acted_by is None
-    out: dict[str, Counted] = {}
-    for zone, tz in zones.items():
-        local = event.occurred_at.astimezone(tz)
-        out[zone] = Counted(key, week_of_date(local.date()), local.weekday() if own else None)
-    return out
+class _Counting:
+    """An event that only counts, reduced to what counting it needs (`step.Counted`) in a
+    policy's timezone when a lane first asks: only for the learners of its share."""
+
+    __slots__ = ("by_zone", "event", "key")
+
+    def __init__(self, event: LearningEvent) -> None:
+        self.event = event
+        self.key: int | None = None
+        self.by_zone: dict[str, Counted] = {}
+
+    def get(self, policy: Policy) -> Counted:
+        found = self.by_zone.get(policy.timezone)
+        if found is not None:
+            return found
+        if self.key is None:
+            self.key = event_key(self.event.id)
+        local = self.event.occurred_at.astimezone(policy.tz)
+        weekday = local.weekday() if self.event.acted_by is None else None
+        found = self.by_zone[policy.timezone] = Counted(
+            self.key, week_of_date(local.date()), weekday
+        )
+        return found
 
 
 def evaluate_file(
