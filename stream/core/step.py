@@ -126,13 +126,21 @@ def count_events(state: LearnerState, events: list[Counted]) -> list[Output]:
     """Apply events that `counts_only`, in order, as `step` would one by one: the notices
     of those that came late or again (a tick is never due between them: the caller's)."""
     out: list[Output] = []
-    for key, week, weekday in events:
-        if retraction.voided(state, key):
+    retracted, evaluated, buckets = state.retracted, state.evaluated_week, state.open_weeks
+    for key, week, weekday in events:  # neither `retracted` nor `evaluated` moves here
+        if retracted and key in retracted:  # `retraction.voided`
             out.append(Notice("duplicate", state.learner_id))
             continue
-        counted = _count(state, key, week, weekday, False)
-        if not isinstance(counted, OpenWeek):
-            out.append(counted)
+        bucket = buckets.get(week)
+        if (evaluated is not None and week <= evaluated) or (bucket and key in bucket.seen):
+            counted = _count(state, key, week, weekday, False)  # late, or again: a notice
+            if not isinstance(counted, OpenWeek):
+                out.append(counted)
+            continue
+        if bucket is None:
+            bucket = buckets[week] = OpenWeek()
+        retraction.count(state, bucket, key, weekday, False, week)  # as `_count` does
+        _seen_at(state, week)
     return out
 
 

@@ -7,6 +7,7 @@ records and the same ticks (`tick_times`) to Kafka, so both see one sequence of 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Iterator
 
 from schemas.clock import Tick
@@ -69,18 +70,29 @@ def schedule_timed(
 
 class TickSchedule:
     """The midnight ticks among a history's records (see `schedule`): asked before each
-    dated record for the ticks due before it, then for the rest after the last one."""
+    dated record for the ticks due before it, then for the rest after the last one.
 
-    __slots__ = ("last", "next_tick", "policy", "until")
+    Most records come between two midnights: their instant is compared with the next
+    tick's as POSIX seconds first (an aware comparison across two timezones costs several
+    times more), and as instants only when the two lie within a millisecond."""
+
+    __slots__ = ("_last_at", "_next_at", "last", "next_tick", "policy", "until")
 
     def __init__(self, policy: Policy, until: dt.datetime | None = None) -> None:
         self.policy = policy
         self.until = until
         self.next_tick: dt.datetime | None = None
         self.last: dt.datetime | None = None
+        self._next_at = -math.inf  # `next_tick` in POSIX seconds (-inf: none yet)
+        self._last_at = -math.inf  # `last` in POSIX seconds
 
     def before(self, at: dt.datetime) -> list[dt.datetime]:
         """The ticks due before a record at `at` (a tick at its very instant comes first)."""
+        stamp = at.timestamp()
+        if stamp > self._last_at + _CLOSE or (stamp > self._last_at - _CLOSE and self._later(at)):
+            self.last, self._last_at = at, stamp
+        if stamp < self._next_at - _CLOSE:
+            return _NONE  # before the next midnight
         due: list[dt.datetime] = []
         next_tick, until = self.next_tick, self.until
         if next_tick is None:
@@ -89,9 +101,11 @@ class TickSchedule:
             due.append(next_tick)
             next_tick = next_midnight(next_tick, self.policy)
         self.next_tick = next_tick
-        if self.last is None or at > self.last:
-            self.last = at
+        self._next_at = _seconds(next_tick)
         return due
+
+    def _later(self, at: dt.datetime) -> bool:
+        return self.last is None or at > self.last
 
     def rest(self) -> Iterator[dt.datetime]:
         """The ticks after the last record, to `until` (default: a week after it)."""
@@ -103,6 +117,17 @@ class TickSchedule:
             yield next_tick
             next_tick = next_midnight(next_tick, self.policy)
         self.next_tick = next_tick
+
+
+_CLOSE = 1e-3  # seconds: closer than this, instants are compared as instants
+_NONE: list[dt.datetime] = []  # no tick due (never appended to)
+
+
+def _seconds(at: dt.datetime) -> float:
+    try:
+        return at.timestamp()
+    except (OverflowError, ValueError):  # the calendar's ends
+        return math.inf if at.year > 5000 else -math.inf
 
 
 class Timeline:
