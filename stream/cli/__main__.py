@@ -2,4 +2,5 @@
 
 from stream.cli import main
 
-main()
+if __name__ == "__main__":  # not when a test walks the package's modules
+    main()
