@@ -45,7 +45,7 @@ from stream.core.policy import Events, Policy
 from stream.core.step import Counted, Notice, Output, counts_only
 from stream.core.timeline import TickSchedule, Timeline, record_time
 from stream.core.today import clock_at
-from stream.core.weeks import week_of_date
+from stream.core.weeks import local_date, week_of_date
 from stream.tools.replay import BadLine, Share, Summary, bad_line
 
 Progress = Callable[[int], None]  # bytes read since the last call
@@ -64,6 +64,17 @@ class Found(NamedTuple):
     team: str | None
 
 
+class Talk(NamedTuple):
+    """How a Tier 2 arrival was answered (the `conversation` notice, `stream.core.timeliness`):
+    the input it came with, the learner, the outcome, and for on_time or late the day of
+    the conversation (the intervention's `on`, else its local day)."""
+
+    number: int
+    learner_id: str
+    outcome: str
+    day: dt.date | None
+
+
 @dataclass
 class PolicyResult:
     """What one policy did over the history (one share of the learners, or all)."""
@@ -72,6 +83,7 @@ class PolicyResult:
     found: list[Found] = field(default_factory=list)
     errors: list[BadLine] = field(default_factory=list)
     feedback: list[Intervention] = field(default_factory=list)
+    talks: list[Talk] = field(default_factory=list)
 
 
 class _Run:
@@ -82,11 +94,18 @@ class _Run:
         self.timeline = Timeline(policy)
         self.result = PolicyResult()
 
-    def outputs(self, number: int, rank: dict[str, int], produced: list[Output]) -> None:
+    def outputs(
+        self, number: int, rank: dict[str, int], produced: list[Output], cause: object = None
+    ) -> None:
         summary = self.result.summary
         for output in produced:
             if not isinstance(output, TierTransition):
                 summary.notice(output)
+                if output.code == "conversation":
+                    day = None
+                    if isinstance(cause, Intervention) and output.detail in ("on_time", "late"):
+                        day = cause.on or local_date(cause.at, self.policy.tz)
+                    self.result.talks.append(Talk(number, output.learner_id, output.detail, day))
                 continue
             summary.count(output)
             profile = self.timeline.states[output.learner_id].profile
@@ -153,7 +172,7 @@ class _Lane:
         for run in self.runs:
             if feedback:
                 run.result.feedback.append(record)  # type: ignore[arg-type]  # checked above
-            run.outputs(number, self.ranks, run.timeline.feed(record))
+            run.outputs(number, self.ranks, run.timeline.feed(record), record)
 
     def tick(self, now: dt.datetime) -> None:
         closed = clock_at(now, self.policy).closed
@@ -390,7 +409,8 @@ def _merged(parts: list[PolicyResult]) -> PolicyResult:
         total.by_week_and_tier.update(summary.by_week_and_tier)
     found = list(heapq.merge(*(part.found for part in parts), key=_order))
     feedback = [item for part in parts for item in part.feedback]
-    return PolicyResult(total, found, parts[0].errors, feedback)
+    talks = [talk for part in parts for talk in part.talks]
+    return PolicyResult(total, found, parts[0].errors, feedback, talks)
 
 
 def _order(found: Found) -> tuple[int, int]:
