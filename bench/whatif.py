@@ -52,28 +52,25 @@ def policy_files(policy: Policy, folder: Path) -> list[str]:
 
 
 def tree_rss(root: int) -> int:
-    """Resident memory (KiB) of a process and all its descendants, now."""
-    parents: dict[int, int] = {}
-    rss: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parents[int(entry)] = int(stat.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{entry}/status") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        rss[int(entry)] = int(line.split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-    tree, total, frontier = {root}, 0, [root]
+    """Resident memory (KiB) of a process and all its descendants, now (from /proc: each
+    process's children, then their VmRSS)."""
+    total, frontier, seen = 0, [root], set()
     while frontier:
         pid = frontier.pop()
-        total += rss.get(pid, 0)
-        children = [p for p, parent in parents.items() if parent == pid and p not in tree]
-        tree.update(children)
-        frontier.extend(children)
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/status") as status:
+                for line in status:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as children:
+                    frontier.extend(int(child) for child in children.read().split())
+        except (OSError, ValueError):
+            continue  # the process ended meanwhile
     return total
 
 

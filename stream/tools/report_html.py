@@ -41,7 +41,7 @@ white-space:nowrap}
 td.num,th.num{text-align:right}
 td.text{white-space:normal;min-width:16rem}
 thead th{background:#f2f2f2}
-figure{margin:1rem 0;max-width:100%}
+figure{margin:1.5rem 0;max-width:min(100%,46rem)}
 figure svg{width:100%;height:auto;display:block}
 figcaption{font-size:.95rem;color:#333}
 code{font-size:.9em}

@@ -170,6 +170,9 @@ def plots(policies: list[PolicyFigures]) -> list[str]:
 
 
 def _week_axis(ax: Any, weeks: list[str], label: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))  # counts: whole numbers
     step = max(1, len(weeks) // 8)
     ax.set_xticks(range(0, len(weeks), step), weeks[::step], rotation=30, ha="right")
     ax.set_ylabel(label)
