@@ -76,7 +76,21 @@ HEADER = ["#", "measure", "value", "unit", "ratio", "how"]
 
 def table(rows: Iterable[Row]) -> str:
     """The rows as a Markdown table (readable as plain text too)."""
-    lines = [row.cells() for row in rows]
+    return table_of([row.cells() for row in rows])
+
+
+def cells_of(text: str) -> list[list[str]]:
+    """The rows of a table `table` printed (in a RESULTS.md), as their cells."""
+    found = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if line.startswith("| ") and len(cells) == len(HEADER) and cells != HEADER:
+            found.append(cells)
+    return found
+
+
+def table_of(lines: list[list[str]]) -> str:
+    """Rows given as their cells, as `table` prints them."""
     widths = [max(len(h), *(len(c[i]) for c in lines)) for i, h in enumerate(HEADER)]
     right = {2}
 

@@ -8,16 +8,19 @@ recovery of a restarted worker and two workers against one, in one run.
         [--skip PARTS | --only PARTS] [--profile DIR] [--write]
 
 PARTS are comma-separated names of plain, bare, inputs, naive, tierwatch, latency, tick,
-replay, state, recovery, scaleout. Starts the embedded broker, pre-fills the input topics
-with one simulated history (`stream.sim.simulate.simulate`) and reads it back five ways, each
-with its own consumer group: a plain aiokafka consumer (orjson-decoding every value), a
-Faust agent that does nothing (on the events topic, and on all four input topics), a Faust
-agent writing one table key per event, and a real `tierwatch worker` (then ticked), then two
-workers in one group. The latency and the recovery run on workers and topics of their own on
-the same broker. The tick sweep, `tierwatch replay` and the state size run in this process
-or in subprocesses. Prints the machine and a table; `--write` writes both, with the command,
-to bench/RESULTS.md. Figures are printed, never asserted. `--only latency` and `--only
-scaleout` also run row 4 (they need its throughput) unless `--latency-rate` gives the
+replay, state, recovery, scaleout, whatif (`bench/whatif.py`: `tierwatch whatif` of three
+policies against one replay, on the replay's history). Starts the embedded broker,
+pre-fills the input topics with one simulated history (`stream.sim.simulate.simulate`) and
+reads it back five ways, each with its own consumer group: a plain aiokafka consumer
+(orjson-decoding every value), a Faust agent that does nothing (on the events topic, and on
+all four input topics), a Faust agent writing one table key per event, and a real
+`tierwatch worker` (then ticked), then two workers in one group. The latency and the
+recovery run on workers and topics of their own on the same broker. The tick sweep,
+`tierwatch replay`, `tierwatch whatif` and the state size run in this process or in
+subprocesses. Prints the machine and a table; `--write` writes both, with the command, to
+bench/RESULTS.md (with `--only`, its rows replace those of the same numbers and the others
+stay, each run's command noted). Figures are printed, never asserted. `--only latency` and
+`--only scaleout` also run row 4 (they need its throughput) unless `--latency-rate` gives the
 background rate.
 """
 
@@ -30,11 +33,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import Row, machine, ratio, table
+from bench.common import Row, cells_of, machine, ratio, table, table_of
 from bench.latency import Plan, latency
 from bench.pure import largest_parts, replay_run, state_size, tick_sweep
 from bench.recovery import recovery
 from bench.streaming import Streaming
+from bench.whatif import CHANGES, history, whatif_rows
 from stream.broker import embedded_broker
 from stream.core.policy import Policy
 from stream.policyfile import load_policy
@@ -42,7 +46,7 @@ from stream.policyfile import load_policy
 RESULTS = Path(__file__).with_name("RESULTS.md")
 PARTS = (
     "plain", "bare", "inputs", "naive", "tierwatch", "latency", "tick", "replay", "state",
-    "recovery", "scaleout",
+    "recovery", "scaleout", "whatif",
 )  # fmt: skip
 PREFILLED = {"plain", "bare", "inputs", "naive", "tierwatch", "scaleout"}
 BROKER = PREFILLED | {"latency", "recovery"}
@@ -159,13 +163,18 @@ def pure_rows(args: argparse.Namespace, policy: Policy, notes: list[str]) -> lis
         ticks, what = tick_sweep(args.tick_learners, args.seed, policy)
         rows += ticks
         notes.append(what)
-    if "replay" in args.wanted:
+    if args.wanted & {"replay", "whatif"}:
         with tempfile.TemporaryDirectory() as tmp:
-            replayed, what = replay_run(
-                args.replay_learners, args.replay_weeks, args.seed, policy, Path(tmp)
-            )
-        rows += replayed
-        notes.append(what)
+            folder = Path(tmp)
+            path = folder / "history.jsonl"
+            if "replay" in args.wanted:
+                replayed, what = replay_run(
+                    args.replay_learners, args.replay_weeks, args.seed, policy, folder
+                )
+                rows += replayed
+                notes.append(what)
+            if "whatif" in args.wanted:
+                rows += whatif_part(args, policy, folder, path, notes)
     if "state" in args.wanted:
         sized, what = state_size(args.learners, args.seed, policy)
         rows += sized
@@ -173,6 +182,23 @@ def pure_rows(args: argparse.Namespace, policy: Policy, notes: list[str]) -> lis
             what + "; median state's largest fields: " + largest_parts(200, args.seed, policy)
         )
     return rows
+
+
+def whatif_part(
+    args: argparse.Namespace, policy: Policy, folder: Path, path: Path, notes: list[str]
+) -> list[Row]:
+    """Rows 11a-11c on the replay's history (simulated here when replay did not run)."""
+    if path.exists():
+        with path.open("rb") as source:
+            records = sum(1 for line in source if line.strip())
+    else:
+        records = history(args.replay_learners, args.replay_weeks, args.seed, policy, path)
+    notes.append(
+        f"whatif: the replay's history, simulate({args.replay_learners}, "
+        f"{args.replay_weeks}, seed={args.seed}); policies: default, "
+        + ", ".join(f"{name} {changes}" for name, changes in CHANGES.items())
+    )
+    return whatif_rows(path, records, policy, folder)
 
 
 def order(row: Row) -> tuple[int, str]:
@@ -193,7 +219,10 @@ def main() -> None:
     print("\n".join(notes) + "\n\n" + printed + f"\n\n({took / 60:.1f} min)", flush=True)
     if args.write:
         command = "python -m bench.pipeline " + " ".join(sys.argv[1:])
-        write_results(described, command, notes, printed)
+        if args.only:
+            merge_results(command, notes, rows)
+        else:
+            write_results(described, command, notes, printed)
 
 
 def write_results(described: str, command: str, notes: list[str], printed: str) -> None:
@@ -215,6 +244,24 @@ def write_results(described: str, command: str, notes: list[str], printed: str) 
     )
     RESULTS.write_text(body)
     print(f"\nwrote {RESULTS}")
+
+
+def merge_results(command: str, notes: list[str], rows: list[Row]) -> None:
+    """An `--only` run into bench/RESULTS.md: its rows replace those of the same numbers,
+    the others stay; its command, time and notes are added to the list above the table."""
+    marker = "<!-- end of generated part -->"
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    generated, _, kept = text.partition(marker)
+    head = generated.split("\n| ", 1)[0].rstrip("\n") if generated else "# Benchmark results"
+    new = {row.number: row.cells() for row in rows}
+    cells = [c for c in cells_of(generated) if c[0] not in new] + list(new.values())
+    cells.sort(key=lambda c: (int("".join(ch for ch in c[0] if ch.isdigit())), c[0]))
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    numbers = ", ".join(new)
+    added = f"- rows {numbers}: `{command.strip()}`, {stamp}\n" + "".join(f"- {n}\n" for n in notes)
+    body = f"{head}\n{added}\n{table_of(cells)}\n\n{marker}" + (kept or "\n")
+    RESULTS.write_text(body)
+    print(f"\nwrote {RESULTS} (rows {numbers})")
 
 
 if __name__ == "__main__":

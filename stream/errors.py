@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from stream.core.errors import TierwatchError
 
-__all__ = ["BrokerError", "ConfigError", "InvalidRecord", "TierwatchError"]
+__all__ = ["BadInput", "BrokerError", "ConfigError", "InvalidRecord", "TierwatchError"]
 
 
 class ConfigError(TierwatchError):
     """The settings or the policy cannot be used."""
+
+
+class BadInput(TierwatchError):
+    """An offline command's arguments do not fit its input (an unknown team, a date outside it)."""
 
 
 class BrokerError(TierwatchError):

@@ -368,5 +368,11 @@ def show_settings() -> None:
         typer.echo(f"TIERWATCH_{name.upper():<24} {value!s:<28} {field.description or ''}")
 
 
+from stream.cli import pilot, whatif  # noqa: E402  (their own modules: a report's many options)
+
+app.command("whatif")(whatif.whatif)
+app.command("pilot")(pilot.pilot)
+
+
 def main() -> None:
     app()

@@ -54,23 +54,24 @@ Outcome = Literal["retracted", "not_retracted", "duplicate"]
 def count(
     state: LearnerState,
     bucket: OpenWeek,
-    event: LearningEvent,
     key: int,
-    local: dt.datetime,
+    weekday: int | None,
+    completion: bool,
     week: int,
 ) -> None:
-    """Count an event in its open week, and remember what it gave."""
+    """Count an event in its open week, and remember what it gave: `weekday` (Monday = 0,
+    in the policy's timezone) for the learner's own action, None for someone else's (no
+    activity); `completion` for a completion."""
     code = 0
-    if event.acted_by is None:  # only the learner's own actions are activity
+    if weekday is not None:  # only the learner's own actions are activity
         bucket.events += 1
-        weekday = local.weekday()
         day = 1 << weekday
         if not bucket.days & day:  # most events fall on a day already active: no write
             bucket.days |= day
         code = weekday + 1
         if state.first_active_week is None or week < state.first_active_week:
             state.first_active_week = week
-    if event.kind == "completion":
+    if completion:
         bucket.completions += 1
         code |= COMPLETION
     bucket.seen.append(key)
@@ -95,9 +96,9 @@ def voided(state: LearnerState, key: int) -> bool:
     return bool(state.retracted) and key in state.retracted
 
 
-def came_late(state: LearnerState, event_id: str) -> None:
-    """An event came after its week was evaluated: it never counted there."""
-    state.late_keys = [*state.late_keys, event_key(event_id)][-MAX_LATE:]
+def came_late(state: LearnerState, key: int) -> None:
+    """An event (its `event_key`) came after its week was evaluated: it never counted there."""
+    state.late_keys = [*state.late_keys, key][-MAX_LATE:]
 
 
 def retract(state: LearnerState, event: LearningEvent, policy: Policy) -> tuple[Outcome, str]:

@@ -13,6 +13,7 @@ decision about the tier is, what that does to the tier.
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from schemas.clock import Tick
 from schemas.events import LearningEvent
@@ -78,25 +79,83 @@ def on_event(state: LearnerState, event: LearningEvent, policy: Policy) -> list[
     key = event_key(event.id)
     if retraction.voided(state, key):  # taken back before it came: it gives nothing
         return [Notice("duplicate", state.learner_id)]
-    if event.kind == "completion":
+    completion = event.kind == "completion"
+    if completion:
         completions.complete(state, event.object_id)
-    week = week_of_date(local.date())
+    weekday = local.weekday() if event.acted_by is None else None
+    counted = _count(state, key, week_of_date(local.date()), weekday, completion)
+    if not isinstance(counted, OpenWeek):
+        return [counted]
+    if event.kind != "assessment" or (event.score is None and event.success is None):
+        return []
+    return _on_assessment(state, event, counted, policy)
+
+
+def _count(
+    state: LearnerState, key: int, week: int, weekday: int | None, completion: bool
+) -> OpenWeek | Notice:
+    """Count an event (not voided, not taken back) in its week: the week's bucket, or the
+    notice of an event that came late or again."""
     if state.evaluated_week is not None and week <= state.evaluated_week:
         if key in state.late_keys:  # the same late event again: counted once
-            return [Notice("duplicate", state.learner_id)]
+            return Notice("duplicate", state.learner_id)
         state.late_events += 1
-        retraction.came_late(state, event.id)
-        return [Notice("late_event", state.learner_id, week_label(week))]
+        retraction.came_late(state, key)
+        return Notice("late_event", state.learner_id, week_label(week))
     bucket = state.open_weeks.get(week)
     if bucket is None:
         bucket = state.open_weeks[week] = OpenWeek()
     elif key in bucket.seen:
-        return [Notice("duplicate", state.learner_id)]
-    retraction.count(state, bucket, event, key, local, week)
+        return Notice("duplicate", state.learner_id)
+    retraction.count(state, bucket, key, weekday, completion, week)
     _seen_at(state, week)
-    if event.kind != "assessment" or (event.score is None and event.success is None):
-        return []
-    return _on_assessment(state, event, bucket, policy)
+    return bucket
+
+
+class Counted(NamedTuple):
+    """An event that can only count in its week (see `counts_only`), reduced to what
+    counting it needs; one policy's timezone gave its week and weekday."""
+
+    key: int  # `event_key` of its id
+    week: int
+    weekday: int | None  # Monday = 0; None when someone else acted (no activity)
+    day: dt.date  # its local day (nothing after a leaver's last day counts)
+    kind: str  # the event's kind, named in the notice of one after leaving
+
+
+def counts_only(event: LearningEvent) -> bool:
+    """Whether an event can do nothing but count in its week: not voided, not a completion
+    (it closes an assignment), not an assessment with a result (it may fall). Applying a
+    run of such events in one call (`count_events`) gives what stepping each gives."""
+    if event.retracts is not None or event.kind == "completion":
+        return False
+    return event.kind != "assessment" or (event.score is None and event.success is None)
+
+
+def count_events(state: LearnerState, events: list[Counted]) -> list[Output]:
+    """Apply events that `counts_only`, in order, as `step` would one by one: the notices
+    of those that came late or again (a tick is never due between them: the caller's)."""
+    out: list[Output] = []
+    retracted, evaluated, buckets = state.retracted, state.evaluated_week, state.open_weeks
+    last = leaving.left_on(state)  # a profile never comes within a run
+    for key, week, weekday, day, kind in events:  # neither `retracted` nor `evaluated` moves
+        if last is not None and day > last:  # `leaving.gone_on`
+            out.append(Notice("after_leaving", state.learner_id, f"event {kind}"))
+            continue
+        if retracted and key in retracted:  # `retraction.voided`
+            out.append(Notice("duplicate", state.learner_id))
+            continue
+        bucket = buckets.get(week)
+        if (evaluated is not None and week <= evaluated) or (bucket and key in bucket.seen):
+            counted = _count(state, key, week, weekday, False)  # late, or again: a notice
+            if not isinstance(counted, OpenWeek):
+                out.append(counted)
+            continue
+        if bucket is None:
+            bucket = buckets[week] = OpenWeek()
+        retraction.count(state, bucket, key, weekday, False, week)  # as `_count` does
+        _seen_at(state, week)
+    return out
 
 
 def _on_assessment(
@@ -266,4 +325,7 @@ def _prune_assignments(state: LearnerState, today: dt.date, policy: Policy) -> N
 
 
 # `role_of` is `stream.core.tiers`'s, imported from here by the learner view
-__all__ = ["AssignmentKind", "Input", "Notice", "Output", "event_key", "role_of", "step"]
+__all__ = [
+    "AssignmentKind", "Counted", "Input", "Notice", "Output", "count_events", "counts_only",
+    "event_key", "role_of", "step",
+]  # fmt: skip

@@ -7,6 +7,7 @@ records and the same ticks (`tick_times`) to Kafka, so both see one sequence of 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Iterator
 
 from schemas.clock import Tick
@@ -16,7 +17,7 @@ from schemas.limits import LATEST
 from schemas.roster import Assignment, Intervention
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
-from stream.core.step import Output, step
+from stream.core.step import Counted, Output, count_events, step
 from stream.core.wakeups import WakeIndex, plain
 from stream.core.weeks import END_OF_TIME, add_days, day_start, local_date
 
@@ -57,24 +58,76 @@ def schedule_timed(
     until: dt.datetime | None = None,
 ) -> Iterator[Record | Tick]:
     """`schedule` for records that come with their `record_time`."""
-    next_tick: dt.datetime | None = None
-    last: dt.datetime | None = None
+    ticks = TickSchedule(policy, until)
     for record, at in records:
         if at is not None:
-            if next_tick is None:
-                next_tick = next_midnight(at, policy)
-            while next_tick <= at and (until is None or next_tick <= until):
-                yield Tick(now=next_tick, partition=0)
-                next_tick = next_midnight(next_tick, policy)
-            if last is None or at > last:
-                last = at
+            for now in ticks.before(at):
+                yield Tick(now=now, partition=0)
         yield record
-    if next_tick is None or last is None:
-        return
-    end = min(until or default_until(last, policy), LATEST)
-    while next_tick <= end:
-        yield Tick(now=next_tick, partition=0)
-        next_tick = next_midnight(next_tick, policy)
+    for now in ticks.rest():
+        yield Tick(now=now, partition=0)
+
+
+class TickSchedule:
+    """The midnight ticks among a history's records (see `schedule`): asked before each
+    dated record for the ticks due before it, then for the rest after the last one.
+
+    Most records come between two midnights: their instant is compared with the next
+    tick's as POSIX seconds first (an aware comparison across two timezones costs several
+    times more), and as instants only when the two lie within a millisecond."""
+
+    __slots__ = ("_last_at", "_next_at", "last", "next_tick", "policy", "until")
+
+    def __init__(self, policy: Policy, until: dt.datetime | None = None) -> None:
+        self.policy = policy
+        self.until = until
+        self.next_tick: dt.datetime | None = None
+        self.last: dt.datetime | None = None
+        self._next_at = -math.inf  # `next_tick` in POSIX seconds (-inf: none yet)
+        self._last_at = -math.inf  # `last` in POSIX seconds
+
+    def before(self, at: dt.datetime) -> list[dt.datetime]:
+        """The ticks due before a record at `at` (a tick at its very instant comes first)."""
+        stamp = at.timestamp()
+        if stamp > self._last_at + _CLOSE or (stamp > self._last_at - _CLOSE and self._later(at)):
+            self.last, self._last_at = at, stamp
+        if stamp < self._next_at - _CLOSE:
+            return _NONE  # before the next midnight
+        due: list[dt.datetime] = []
+        next_tick, until = self.next_tick, self.until
+        if next_tick is None:
+            next_tick = next_midnight(at, self.policy)
+        while next_tick <= at and (until is None or next_tick <= until):
+            due.append(next_tick)
+            next_tick = next_midnight(next_tick, self.policy)
+        self.next_tick = next_tick
+        self._next_at = _seconds(next_tick)
+        return due
+
+    def _later(self, at: dt.datetime) -> bool:
+        return self.last is None or at > self.last
+
+    def rest(self) -> Iterator[dt.datetime]:
+        """The ticks after the last record, to `until` (default: a week after it)."""
+        next_tick, last = self.next_tick, self.last
+        if next_tick is None or last is None:
+            return
+        end = min(self.until or default_until(last, self.policy), LATEST)
+        while next_tick <= end:
+            yield next_tick
+            next_tick = next_midnight(next_tick, self.policy)
+        self.next_tick = next_tick
+
+
+_CLOSE = 1e-3  # seconds: closer than this, instants are compared as instants
+_NONE: list[dt.datetime] = []  # no tick due (never appended to)
+
+
+def _seconds(at: dt.datetime) -> float:
+    try:
+        return at.timestamp()
+    except (OverflowError, ValueError):  # the calendar's ends
+        return math.inf if at.year > 5000 else -math.inf
 
 
 class Timeline:
@@ -117,6 +170,17 @@ class Timeline:
         self.states[learner_id] = state
         if marks != (state.first_week, state.follow_up_due, state.tier):
             wakeups.recorded(learner_id, state, events_only=True)  # else the index keeps it
+        return produced
+
+    def feed_counted(self, learner_id: str, events: list[Counted]) -> list[Output]:
+        """Apply a run of events that only count in their weeks (`step.counts_only`) to a
+        learner already known, as feeding each would (`step.count_events`)."""
+        state = self.states[learner_id]
+        marks = state.first_week, state.follow_up_due, state.tier
+        produced = count_events(state, events)
+        wakeups = self.wakeups
+        if wakeups is not None and marks != (state.first_week, state.follow_up_due, state.tier):
+            wakeups.recorded(learner_id, state, events_only=True)
         return produced
 
     def tick(self, now: dt.datetime) -> list[Output]:

@@ -58,6 +58,27 @@ def roles_for(transition: TierTransition, told: set[Role]) -> tuple[Role, ...]:
     return ROUTE_ROLES[transition.route]
 
 
+def recipients(
+    transition: TierTransition,
+    told: set[Role],
+    last_nudge: dt.date | None,
+    now: dt.datetime,
+    config: DispatchConfig,
+) -> tuple[tuple[Role, ...], str | None]:
+    """Who a transition's messages go to (`roles_for`), and why nobody when nobody is: the
+    end of a leaver's evaluation (HR's record: told to no one), a nudge within
+    `nudge_every_days` of the last one, or a fall with nobody told before."""
+    if any(reason.code == "left" for reason in transition.reasons):
+        return (), "the learner left: the end of their evaluation is told to no one"
+    recent = last_nudge is not None and (now.date() - last_nudge).days < config.nudge_every_days
+    if transition.route == "learner_nudge" and recent and last_nudge is not None:
+        return (), f"a nudge was sent on {last_nudge.isoformat()}"
+    roles = roles_for(transition, told)
+    if not roles:
+        return (), f"nobody was addressed for this learner before ({transition.route})"
+    return roles, None
+
+
 def message_id(transition_id: str, role: Role, roles: tuple[Role, ...]) -> str:
     """The idempotency key of a message: the transition id for the first role a route
     reaches, with the role appended for the others (an escalation to HR and the manager
@@ -130,12 +151,9 @@ def plan(
     the others' messages go as ever."""
     result = Plan()
     route = transition.route
-    if any(reason.code == "left" for reason in transition.reasons):  # HR's record: no one
-        result.skipped.append("the learner left: the end of their evaluation is told to no one")
-        return result
-    recent = last_nudge is not None and (now.date() - last_nudge).days < config.nudge_every_days
-    if route == "learner_nudge" and recent and last_nudge is not None:
-        result.skipped.append(f"a nudge was sent on {last_nudge.isoformat()}")
+    roles, skipped = recipients(transition, told, last_nudge, now, config)
+    if skipped is not None:  # nobody: a leaver's end, a nudge too soon, a fall told to none
+        result.skipped.append(skipped)
         return result
     base = outbound(transition, profile, config.links)
     not_before = (
@@ -144,9 +162,6 @@ def plan(
         else None
     )
     language = profile.language if profile else None
-    roles = roles_for(transition, told)
-    if not roles:
-        result.skipped.append(f"nobody was addressed for this learner before ({route})")
     snoozed = snoozed_until is not None and transition.at.astimezone(tz).date() <= snoozed_until
     if route == "manager_outreach" and snoozed:
         result.skipped.append(f"the manager snoozed prompts until {snoozed_until}")

@@ -144,7 +144,7 @@ def read_history(
         try:
             record = _validate_json(line)
         except ValidationError as exc:
-            bad = _bad(number, exc)
+            bad = bad_line(number, exc)
             if strict:
                 raise bad from None
             errors.append(bad)
@@ -168,7 +168,7 @@ def _parsed(
         try:
             yield number, _validate_json(line)
         except ValidationError as exc:
-            _refuse(_bad(number, exc), strict, errors)
+            _refuse(bad_line(number, exc), strict, errors)
 
 
 def _taken(
@@ -182,7 +182,8 @@ def _taken(
     return refused is None
 
 
-def _bad(number: int, exc: ValidationError) -> BadLine:
+def bad_line(number: int, exc: ValidationError) -> BadLine:
+    """The bad line a validation error makes: its first problem's field and message."""
     err = exc.errors()[0]
     return BadLine(number, ".".join(str(p) for p in err["loc"]) or "(line)", err["msg"])
 

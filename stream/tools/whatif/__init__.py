@@ -1,0 +1,1 @@
+"""`tierwatch whatif`: one history through several policies (engine, aggregates, report)."""

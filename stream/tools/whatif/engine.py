@@ -1,0 +1,417 @@
+"""One history through several policies at once, each giving what `tierwatch replay` gives.
+
+The history is read and validated once; every policy then runs the core's own `step`
+over it (its own `Timeline`, wake-up index and midnight ticks), so each policy's
+transitions are replay's, transition for transition. What is shared between the policies:
+
+- reading: one parse of every line (pydantic, as replay), the bad lines judged once;
+- each event's reduction to what counting it needs (`step.Counted`: its key, and its
+  week and weekday in a timezone), once per timezone the policies use.
+
+What is not shared, because it depends on the policy: everything a tier decision reads
+(the state), the window of event times (`events`), the timezone's weeks and ticks.
+
+The speed comes from the events that can only count in their week (`step.counts_only`,
+most of a history): a policy keeps them pending per learner and applies a learner's run in
+one call (`Timeline.feed_counted`), just before the first tick that closes one of their
+weeks, or before the learner's next other record, or at the end. Nothing reads a week's
+count before it closes, so the states, the transitions and their order are the ones of
+stepping every event at once (`tests/test_whatif_engine.py` compares them with replay).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+import multiprocessing
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from multiprocessing.sharedctypes import Synchronized
+from pathlib import Path
+from typing import NamedTuple
+
+import orjson
+from pydantic import ValidationError
+
+from schemas.events import LearningEvent
+from schemas.history import HISTORY_LINE, Record
+from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
+from schemas.transitions import TierTransition
+from stream.core.bounds import LOOKAHEAD, HistoryWindow
+from stream.core.keys import event_key
+from stream.core.policy import Events, Policy
+from stream.core.step import Counted, Notice, Output, counts_only
+from stream.core.timeline import TickSchedule, Timeline, record_time
+from stream.core.today import clock_at
+from stream.core.weeks import local_date, week_of_date
+from stream.tools.replay import BadLine, Share, Summary, bad_line
+
+Progress = Callable[[int], None]  # bytes read since the last call
+
+
+class Found(NamedTuple):
+    """A transition one policy gave: the input that caused it and the learner's rank (the
+    order of replay's output), the transition as a JSON line, and the learner's place in
+    the organisation when it happened (the profile's role, manager and team)."""
+
+    number: int
+    rank: int
+    line: bytes
+    role: str
+    manager: str | None
+    team: str | None
+
+
+class Talk(NamedTuple):
+    """How a Tier 2 arrival was answered (the `conversation` notice, `stream.core.timeliness`):
+    the input it came with, the learner, the outcome, and for on_time or late the day of
+    the conversation (the intervention's `on`, else its local day)."""
+
+    number: int
+    learner_id: str
+    outcome: str
+    day: dt.date | None
+
+
+@dataclass
+class PolicyResult:
+    """What one policy did over the history (one share of the learners, or all)."""
+
+    summary: Summary = field(default_factory=Summary)
+    found: list[Found] = field(default_factory=list)
+    errors: list[BadLine] = field(default_factory=list)
+    feedback: list[Intervention] = field(default_factory=list)
+    talks: list[Talk] = field(default_factory=list)
+
+
+class _Run:
+    """One policy: its own timeline (states, wake-up index) and what it gave."""
+
+    def __init__(self, policy: Policy) -> None:
+        self.policy = policy
+        self.timeline = Timeline(policy)
+        self.result = PolicyResult()
+
+    def outputs(
+        self, number: int, rank: dict[str, int], produced: list[Output], cause: object = None
+    ) -> None:
+        summary = self.result.summary
+        for output in produced:
+            if not isinstance(output, TierTransition):
+                summary.notice(output)
+                if output.code == "conversation":
+                    day = None
+                    if isinstance(cause, Intervention) and output.detail in ("on_time", "late"):
+                        day = cause.on or local_date(cause.at, self.policy.tz)
+                    self.result.talks.append(Talk(number, output.learner_id, output.detail, day))
+                continue
+            summary.count(output)
+            profile = self.timeline.states[output.learner_id].profile
+            line = orjson.dumps(output.model_dump(mode="json"))
+            role, manager, team = (
+                (profile.role, profile.manager_id, profile.team)
+                if profile is not None
+                else ("default", None, None)
+            )
+            self.result.found.append(
+                Found(number, rank[output.learner_id], line, role, manager, team)
+            )
+
+
+class _Lane:
+    """The policies that see one sequence of inputs: one timezone and week-close grace (the
+    same ticks, weeks and week closes), one window of event times and one `until`. The
+    lane schedules the ticks and keeps the counting-only events pending per learner once
+    for all of them (replay's sweep, `stream.tools.replay.sweep`); each policy steps its
+    own states."""
+
+    def __init__(self, policy: Policy, until: dt.datetime | None, share: Share) -> None:
+        self.policy = policy  # the first: its calendar is every policy's of the lane
+        self.until = until
+        self.share = share
+        self.runs: list[_Run] = []
+        self.ticks = TickSchedule(policy, until)
+        self.records = self.after_until = 0
+        self.ranks: dict[str, int] = {}
+        self.number = 0  # replay's input number: records and ticks, in schedule order
+        self.known: set[str] = set()  # learners with a state
+        # learners with a leaving record: their events are stepped one by one (the tick
+        # that ends a leaver's evaluation is no week close, so none may be pending then)
+        self.leavers: set[str] = set()
+        self.pending: dict[str, list[Counted]] = {}
+        self.earliest: dict[str, int] = {}  # a learner's earliest pending week
+        self.heap: list[tuple[int, str]] = []  # (week, learner): stale entries are skipped
+
+    def record(self, record: Record, at: dt.datetime | None, counted: _Counting | None) -> None:
+        """One record the lane's window took; `counted` when it is an event that only
+        counts (reduced in each timezone on demand)."""
+        if self.until is not None and at is not None and at > self.until:
+            self.after_until += 1
+            return
+        self.records += 1
+        if at is not None:
+            for now in self.ticks.before(at):
+                self.tick(now)
+        number = self.number
+        self.number += 1
+        learner_id = record.learner_id
+        rank = self.ranks.setdefault(learner_id, len(self.ranks))
+        index, count = self.share
+        if rank % count != index:
+            return
+        if counted is not None and learner_id in self.known and learner_id not in self.leavers:
+            self._hold(learner_id, counted.get(self.policy))
+            return
+        self.known.add(learner_id)
+        if isinstance(record, LearnerProfile) and record.left_on is not None:
+            self.leavers.add(learner_id)
+        self._flush(learner_id)
+        feedback = isinstance(record, Intervention) and record.kind in FEEDBACK_KINDS
+        for run in self.runs:
+            if feedback:
+                run.result.feedback.append(record)  # type: ignore[arg-type]  # checked above
+            run.outputs(number, self.ranks, run.timeline.feed(record), record)
+
+    def tick(self, now: dt.datetime) -> None:
+        closed = clock_at(now, self.policy).closed
+        heap, earliest = self.heap, self.earliest
+        while heap and heap[0][0] <= closed:
+            week, learner_id = heapq.heappop(heap)
+            if earliest.get(learner_id) == week:
+                self._flush(learner_id)
+        number = self.number
+        self.number += 1
+        for run in self.runs:
+            run.outputs(number, self.ranks, run.timeline.tick(now))
+
+    def finish(self) -> None:
+        for now in self.ticks.rest():
+            self.tick(now)
+        for learner_id in list(self.pending):
+            self._flush(learner_id)
+        for run in self.runs:
+            summary = run.result.summary
+            summary.records, summary.after_until = self.records, self.after_until
+            summary.learners_by_tier = Counter(s.tier for s in run.timeline.states.values())
+
+    def _hold(self, learner_id: str, counted: Counted) -> None:
+        held = self.pending.get(learner_id)
+        if held is None:
+            self.pending[learner_id] = [counted]
+        else:
+            held.append(counted)
+            if counted.week >= self.earliest[learner_id]:
+                return
+        self.earliest[learner_id] = counted.week
+        heapq.heappush(self.heap, (counted.week, learner_id))
+
+    def _flush(self, learner_id: str) -> None:
+        held = self.pending.pop(learner_id, None)
+        if held is None:
+            return
+        del self.earliest[learner_id]
+        for run in self.runs:
+            summary = run.result.summary
+            for output in run.timeline.feed_counted(learner_id, held):
+                if isinstance(output, Notice):  # counting gives notices only
+                    summary.notice(output)
+
+
+_validate_json = HISTORY_LINE.validator.validate_json
+
+
+def parsed_lines(
+    lines: Iterable[bytes], strict: bool, errors: list[BadLine], progress: Progress | None = None
+) -> Iterator[tuple[int, Record]]:
+    """Each valid line with its number; a bad one is appended to `errors` (raised when
+    strict), as replay judges it."""
+    read = 0
+    for number, line in enumerate(lines, start=1):
+        read += len(line)
+        if progress is not None and read >= 1 << 22:
+            progress(read)
+            read = 0
+        if not line.strip():
+            continue
+        try:
+            yield number, _validate_json(line)
+        except ValidationError as exc:
+            bad = bad_line(number, exc)
+            if strict:
+                raise bad from None
+            errors.append(bad)
+    if progress is not None and read:
+        progress(read)
+
+
+def _lane_key(policy: Policy, until: dt.datetime | None) -> tuple[object, ...]:
+    """What makes two policies see one sequence of inputs (see `_Lane`)."""
+    return policy.timezone, policy.weeks.close_grace_hours, policy.events, until
+
+
+def evaluate(
+    lines: Iterable[bytes],
+    policies: list[Policy],
+    until: list[dt.datetime | None],
+    strict: bool = False,
+    share: Share = (0, 1),
+    progress: Progress | None = None,
+) -> list[PolicyResult]:
+    """Every policy over the history's lines (its `until`: see `tierwatch replay`), for the
+    learners of one share; each result holds what replay of that policy gives (its
+    transitions in `found`, in replay's order)."""
+    lanes: dict[tuple[object, ...], _Lane] = {}
+    runs = []
+    for policy, end in zip(policies, until, strict=True):
+        key = _lane_key(policy, end)
+        lane = lanes.get(key) or lanes.setdefault(key, _Lane(policy, end, share))
+        lane.runs.append(_Run(policy))
+        runs.append(lane.runs[-1])
+    windows: dict[Events, tuple[HistoryWindow, list[_Lane]]] = {}
+    for lane in lanes.values():
+        group = windows.setdefault(lane.policy.events, (HistoryWindow(lane.policy), []))
+        group[1].append(lane)
+    errors: list[BadLine] = []
+    numbered = parsed_lines(lines, strict, errors, progress)
+    head = list(itertools.islice(numbered, LOOKAHEAD))
+    times = [r.occurred_at for _, r in head if isinstance(r, LearningEvent)]
+    for window, _ in windows.values():
+        window.look_ahead(times)
+    groups = list(windows.values())
+    for number, record in itertools.chain(head, numbered):
+        _take(number, record, groups, strict)
+    for lane in lanes.values():
+        lane.finish()
+    for run in runs:
+        run.result.errors = sorted([*errors, *run.result.errors], key=lambda bad: bad.number)
+    return [run.result for run in runs]
+
+
+def _take(
+    number: int,
+    record: Record,
+    groups: list[tuple[HistoryWindow, list[_Lane]]],
+    strict: bool,
+) -> None:
+    """One valid record through every lane whose window takes it."""
+    at = record_time(record)
+    if not isinstance(record, LearningEvent):
+        for _, lanes in groups:
+            for lane in lanes:
+                lane.record(record, at, None)
+        return
+    counted = _Counting(record) if counts_only(record) else None
+    for window, lanes in groups:
+        refused = window.problem(record.occurred_at)
+        if refused is not None:
+            bad = BadLine(number, "occurred_at", refused.detail)
+            if strict:
+                raise bad
+            for lane in lanes:
+                for run in lane.runs:
+                    run.result.errors.append(bad)
+            continue
+        for lane in lanes:
+            lane.record(record, at, counted)
+
+
+class _Counting:
+    """An event that only counts, reduced to what counting it needs (`step.Counted`) in a
+    policy's timezone when a lane first asks: only for the learners of its share."""
+
+    __slots__ = ("by_zone", "event", "key")
+
+    def __init__(self, event: LearningEvent) -> None:
+        self.event = event
+        self.key: int | None = None
+        self.by_zone: dict[str, Counted] = {}
+
+    def get(self, policy: Policy) -> Counted:
+        found = self.by_zone.get(policy.timezone)
+        if found is not None:
+            return found
+        if self.key is None:
+            self.key = event_key(self.event.id)
+        local = self.event.occurred_at.astimezone(policy.tz)
+        weekday = local.weekday() if self.event.acted_by is None else None
+        day = local.date()
+        found = self.by_zone[policy.timezone] = Counted(
+            self.key, week_of_date(day), weekday, day, self.event.kind
+        )
+        return found
+
+
+def evaluate_file(
+    path: Path,
+    policies: list[Policy],
+    until: list[dt.datetime | None],
+    strict: bool = False,
+    workers: int = 1,
+    progress: Progress | None = None,
+) -> list[PolicyResult]:
+    """`evaluate` over a history file, in `workers` processes that each take a share of
+    the learners (every process reads every line, as replay's do): the same results."""
+    if workers <= 1:
+        with path.open("rb") as source:
+            return evaluate(source, policies, until, strict, (0, 1), progress)
+    context = multiprocessing.get_context()  # fork on Linux: the children start at once
+    read = context.Value("q", 0)
+    jobs = [(path, policies, until, strict, (index, workers)) for index in range(workers)]
+    with context.Pool(workers, initializer=_child, initargs=(read,)) as pool:
+        waiting = pool.map_async(_share, jobs)
+        told = 0
+        while not waiting.ready():
+            waiting.wait(0.2)
+            now = read.value
+            if progress is not None and now > told:
+                progress(now - told)
+                told = now
+        parts = waiting.get()
+    return [_merged([part[i] for part in parts]) for i in range(len(policies))]
+
+
+_read: Synchronized[int] | None = None  # bytes read by this child (shared with the parent)
+
+
+def _child(read: Synchronized[int]) -> None:
+    global _read
+    _read = read
+
+
+def _count_read(size: int) -> None:
+    if _read is not None:
+        with _read.get_lock():
+            _read.value += size
+
+
+def _share(
+    job: tuple[Path, list[Policy], list[dt.datetime | None], bool, Share],
+) -> list[PolicyResult]:
+    path, policies, until, strict, share = job
+    with path.open("rb") as source:
+        return evaluate(source, policies, until, strict, share, _count_read)
+
+
+def _merged(parts: list[PolicyResult]) -> PolicyResult:
+    """One policy's result from its shares: each read every record, and its own learners."""
+    first = parts[0].summary
+    total = Summary(records=first.records, after_until=first.after_until)
+    for part in parts:
+        summary = part.summary
+        total.late_events += summary.late_events
+        total.duplicates += summary.duplicates
+        total.transitions += summary.transitions
+        total.unknown_roles.update(summary.unknown_roles)
+        total.retractions.update(summary.retractions)
+        total.learners_by_tier.update(summary.learners_by_tier)
+        total.by_week_and_tier.update(summary.by_week_and_tier)
+    found = list(heapq.merge(*(part.found for part in parts), key=_order))
+    feedback = [item for part in parts for item in part.feedback]
+    talks = [talk for part in parts for talk in part.talks]
+    return PolicyResult(total, found, parts[0].errors, feedback, talks)
+
+
+def _order(found: Found) -> tuple[int, int]:
+    return found.number, found.rank
