@@ -37,6 +37,7 @@ from pydantic import ValidationError
 
 from schemas.events import LearningEvent
 from schemas.history import HISTORY_LINE, Record
+from schemas.reminders import FollowUpOverdue
 from schemas.roster import FEEDBACK_KINDS, Intervention, LearnerProfile
 from schemas.transitions import TierTransition
 from stream.core.bounds import LOOKAHEAD, HistoryWindow
@@ -99,6 +100,9 @@ class _Run:
     ) -> None:
         summary = self.result.summary
         for output in produced:
+            if isinstance(output, FollowUpOverdue):  # counted as replay counts them
+                summary.follow_ups[output.step] += 1
+                continue
             if not isinstance(output, TierTransition):
                 summary.notice(output)
                 if output.code == "conversation":
