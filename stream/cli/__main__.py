@@ -2,4 +2,5 @@
 
 from stream.cli import main
 
-main()
+if __name__ == "__main__":  # imported (tests walk every module), it runs nothing
+    main()
