@@ -220,7 +220,7 @@ def main() -> None:
     if args.write:
         command = "python -m bench.pipeline " + " ".join(sys.argv[1:])
         if args.only:
-            merge_results(command, notes, rows)
+            merge_results(command, [f"machine: {described}", *notes], rows)
         else:
             write_results(described, command, notes, printed)
 

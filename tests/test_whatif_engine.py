@@ -12,7 +12,10 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from schemas.clock import Tick
 from schemas.events import LearningEvent
 from schemas.history import to_line
 from stream.core.keys import event_key
@@ -23,7 +26,7 @@ from stream.sim.pilot import World, simulate_world
 from stream.sim.simulate import DEFAULT_START, simulate
 from stream.tools.replay import BadLine, Summary, replay_file
 from stream.tools.whatif.engine import evaluate, evaluate_file
-from tests.kit import POLICY, at, event, policy_with, profile, weeks
+from tests.kit import POLICY, at, evaluated, event, policy_with, profile, weeks
 
 # three policies that disagree: other dip thresholds and persistence, another timezone
 # (other weeks, other midnights) and a narrower window of event times
@@ -274,3 +277,45 @@ def _week(at: dt.datetime) -> int:
     from stream.core.weeks import week_of
 
     return week_of(at, POLICY.tz)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prefix=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 6)), max_size=25),
+    evaluated_to=st.integers(-1, 4),
+    voided=st.lists(st.integers(0, 30), max_size=4),
+    run=st.lists(
+        st.tuples(st.integers(0, 30), st.integers(0, 6), st.integers(0, 6), st.booleans()),
+        max_size=30,
+    ),
+)
+def test_counting_any_run_equals_stepping_each(prefix, evaluated_to, voided, run):
+    """Whatever came before (weeks evaluated, events voided), a run of counting-only
+    events (repeated, late, voided, someone else's) counts as stepping each one does."""
+    state, _ = step(None, profile("L1"), POLICY)
+    for n, (week, weekday) in enumerate(prefix):
+        state, _ = step(state, event("L1", at(week, weekday), id=f"p{n}"), POLICY)
+    if evaluated_to >= 0 and state.first_week is not None:
+        state, _ = step(state, Tick(now=evaluated(evaluated_to), partition=0), POLICY)
+    for n in voided:
+        target = {"id": f"r{n}", "occurred_at": at(2).isoformat()}
+        void = event("L1", at(2), "voided", retracts=target, object_id="v")
+        state, _ = step(state, void, POLICY)
+    events = [
+        event("L1", at(week, weekday), id=f"r{n}", **({"acted_by": "other"} if other else {}))
+        for n, week, weekday, other in run
+    ]
+    by_step = state.model_copy(deep=True)
+    codes = []
+    for e in events:
+        by_step, out = step(by_step, e, POLICY)
+        codes += [o.code for o in out]
+    counted = [
+        Counted(
+            event_key(e.id), _week(e.occurred_at), None if e.acted_by else e.occurred_at.weekday()
+        )
+        for e in events
+    ]
+    notices = count_events(state, counted)
+    assert [n.code for n in notices] == codes
+    assert state == by_step

@@ -1,20 +1,23 @@
 """One history through several policies at once, each giving what `tierwatch replay` gives.
 
 The history is read and validated once; every policy then runs the core's own `step`
-over it (its own `Timeline`, wake-up index and midnight ticks), so each policy's
-transitions are replay's, transition for transition. What is shared between the policies:
+over it (its own `Timeline`: states, wake-up index), so each policy's transitions are
+replay's, transition for transition. What is shared between the policies:
 
-- reading: one parse of every line (pydantic, as replay), the bad lines judged once;
-- each event's reduction to what counting it needs (`step.Counted`: its key, and its
-  week and weekday in a timezone), once per timezone the policies use.
+- reading: one parse of every line (pydantic, as replay), the bad lines judged once, the
+  window of event times once per `events` section;
+- in a lane (`_Lane`: the policies with one timezone, week-close grace, window and
+  `until`), the midnight ticks, the ranks and input numbers, and the pending runs of
+  events that can only count in their week (`step.counts_only`, most of a history), each
+  event reduced once to what counting it needs (`step.Counted`).
 
 What is not shared, because it depends on the policy: everything a tier decision reads
-(the state), the window of event times (`events`), the timezone's weeks and ticks.
+(each policy's states, weeks' buckets included: a fall or a voiding reaching into the
+baseline differs by policy).
 
-The speed comes from the events that can only count in their week (`step.counts_only`,
-most of a history): a policy keeps them pending per learner and applies a learner's run in
+A lane keeps a learner's counting-only events pending and each policy applies the run in
 one call (`Timeline.feed_counted`), just before the first tick that closes one of their
-weeks, or before the learner's next other record, or at the end. Nothing reads a week's
+weeks, before the learner's next other record, or at the end. Nothing reads a week's
 count before it closes, so the states, the transitions and their order are the ones of
 stepping every event at once (`tests/test_whatif_engine.py` compares them with replay).
 """
