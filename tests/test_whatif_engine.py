@@ -310,12 +310,6 @@ def test_counting_any_run_equals_stepping_each(prefix, evaluated_to, voided, run
     for e in events:
         by_step, out = step(by_step, e, POLICY)
         codes += [o.code for o in out]
-    counted = [
-        Counted(
-            event_key(e.id), _week(e.occurred_at), None if e.acted_by else e.occurred_at.weekday()
-        )
-        for e in events
-    ]
-    notices = count_events(state, counted)
+    notices = count_events(state, _counted(events))
     assert [n.code for n in notices] == codes
     assert state == by_step
