@@ -9,6 +9,9 @@ from typing import Any
 
 from schemas.teams import DigestDue, Manager, TeamDigest, TeamRow, TeamUpdate
 from stream.core import team
+from stream.dispatch.config import parse_dispatch
+from stream.dispatch.digest import plan_digest
+from stream.dispatch.templates import Templates
 from stream.settings import Settings
 from stream.topics import partition_of
 from stream.worker.agents.teams import TeamsAgent, updated, view_of
@@ -95,3 +98,37 @@ def test_a_digest_keeps_the_rows_and_a_row_update_keeps_the_digest_week():
     raw = updated(table["m1"], TeamUpdate(manager_id="m1", learner_id="b", row=row("b", 1)))
     assert set(view_of(raw)["rows"]) == {"a", "b"}
     assert view_of(raw)["digest"] == "2026-W10"
+
+
+def test_a_digests_message_counts_links_the_view_and_names_nobody():
+    """Planned for the manager on the outreach's channels (no route of its own): counts
+    and the team link only, through the privacy scan; an empty route sends nothing."""
+    config = parse_dispatch(
+        {
+            "channels": {
+                "mail": {"type": "email", "host": "localhost", "sender": "tw@example.com"},
+                "hook": {
+                    "type": "webhook", "url": "https://hooks.example.com/x",
+                    "secrets": ["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+                },
+            },
+            "routes": {"manager_outreach": ["mail", "hook"]},
+        }
+    )  # fmt: skip
+    rows = [row("a", 2, talk_by="2026-02-27"), row("b", 1)]
+    made = team.digest("m1", MIA, rows, MONDAY, POLICY)
+    assert made is not None
+    link = "https://tw.example.com/team/TOKEN"
+    result = plan_digest(made, config, Templates(), link)
+    assert result.missing == []
+    assert [(p.role, p.message.channel, p.message.recipient) for p in result.messages] == [
+        ("manager", "mail", "mia@example.com"), ("manager", "hook", "https://hooks.example.com/x"),
+    ]  # fmt: skip
+    mail = result.messages[0].message
+    assert mail.id == made.id
+    assert link in mail.text
+    assert "1 at Tier 2" in mail.text
+    assert "1 conversation or follow-up date passed" in mail.text
+    assert "Learner" not in mail.text
+    off = config.model_copy(update={"routes": {**config.routes, "team_digest": []}})
+    assert plan_digest(made, off, Templates(), link).skipped == ["no channel for team_digest"]

@@ -14,10 +14,8 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.teams import TeamDigest
-from stream.dispatch.base import Message
 from stream.dispatch.config import ChannelConfig, DigestRoute, DispatchConfig, EmailChannelConfig
-from stream.dispatch.plan import Missing, Plan, Planned
-from stream.dispatch.privacy import scan, scan_text
+from stream.dispatch.plan import Missing, Plan, Planned, compose
 from stream.dispatch.templates import Templates
 
 ROUTE: DigestRoute = "team_digest"
@@ -61,24 +59,12 @@ def plan_digest(
     links = {**config.links, **({"team": team_link} if team_link else {})}
     context = outbound_digest(digest, links)
     for name in channels:
-        channel = config.channels[name]
-        rendered = templates.render(ROUTE, "manager", None, context, channel.type)
-        address = to(channel, digest)
-        if not address:
-            result.missing.append(Missing("manager", name, "no address for the manager"))
-            continue
-        payload = {**context, "role": "manager", "subject": rendered.subject,
-                   "script": rendered.text}  # fmt: skip
-        allowed = [address] if isinstance(channel, EmailChannelConfig) else []
-        problems = scan(payload, digest.id, allowed) + scan_text(
-            rendered.html, digest.id, set(allowed)
-        )
-        if problems:
-            result.missing.append(Missing("manager", name, "privacy: " + "; ".join(problems)))
-            continue
-        message = Message(
-            id=digest.id, route=ROUTE, channel=name, recipient=address,
-            subject=rendered.subject, text=rendered.text, html=rendered.html, payload=payload,
+        made = compose(
+            ROUTE, "manager", name, to(config.channels[name], digest), context, digest.id,
+            digest.id, None, config, templates,
         )  # fmt: skip
-        result.messages.append(Planned(message, "manager"))
+        if isinstance(made, Missing):
+            result.missing.append(made)
+        else:
+            result.messages.append(Planned(made, "manager"))
     return result

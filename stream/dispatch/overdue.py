@@ -23,10 +23,8 @@ from typing import Any
 from schemas.reminders import FollowUpOverdue, ReminderStep
 from schemas.roster import LearnerProfile
 from schemas.transitions import Reason
-from stream.dispatch.base import Message
-from stream.dispatch.config import ROUTE_ROLES, DispatchConfig, EmailChannelConfig, FollowUpRoute
-from stream.dispatch.plan import Missing, Plan, Planned, address, message_id
-from stream.dispatch.privacy import scan, scan_text
+from stream.dispatch.config import ROUTE_ROLES, DispatchConfig, FollowUpRoute
+from stream.dispatch.plan import Missing, Plan, Planned, address, compose, message_id
 from stream.dispatch.templates import Templates
 
 ROUTE_OF: dict[ReminderStep, FollowUpRoute] = {
@@ -89,28 +87,13 @@ def plan_overdue(
         links = {**config.links, **(links_for(role) if links_for is not None else {})}
         context = outbound_overdue(overdue, profile, reasons, links)
         for name in channels:
-            channel = config.channels[name]
-            rendered = templates.render(route, role, language, context, channel.type)
-            to = address(role, channel, profile, config)
-            if not to:
-                result.missing.append(Missing(role, name, f"no address for the {role}"))
-                continue
-            payload = {
-                **context,
-                "role": role,
-                "subject": rendered.subject,
-                "script": rendered.text,
-            }
-            allowed = [to] if isinstance(channel, EmailChannelConfig) else []
-            problems = scan(payload, overdue.id, allowed) + scan_text(
-                rendered.html, overdue.id, set(allowed)
-            )
-            if problems:
-                result.missing.append(Missing(role, name, "privacy: " + "; ".join(problems)))
-                continue
-            message = Message(
-                id=message_id(overdue.id, role, roles), route=route, channel=name, recipient=to,
-                subject=rendered.subject, text=rendered.text, html=rendered.html, payload=payload,
+            to = address(role, config.channels[name], profile, config)
+            made = compose(
+                route, role, name, to, context, overdue.id, message_id(overdue.id, role, roles),
+                language, config, templates,
             )  # fmt: skip
-            result.messages.append(Planned(message, role))
+            if isinstance(made, Missing):
+                result.missing.append(made)
+            else:
+                result.messages.append(Planned(made, role))
     return result

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from schemas.roster import LearnerProfile
@@ -132,6 +133,38 @@ def _zone(profile: LearnerProfile | None, default: ZoneInfo) -> ZoneInfo:
         return default
 
 
+def compose(
+    route: str,
+    role: Role,
+    name: str,
+    to: str | None,
+    context: dict[str, Any],
+    own_id: str,
+    message_id: str,
+    language: str | None,
+    config: DispatchConfig,
+    templates: Templates,
+) -> Message | Missing:
+    """One message of a route to one role over the channel `name`, at `to`: rendered from
+    its template, its payload the allow-listed `context` with what the template made, and
+    passed through the privacy scan (`Missing`, with why, when there is no address or the
+    scan finds something). Every planner (transitions, overdue follow-ups, digests) ends
+    here. `own_id`: the alert's id, which the message may carry."""
+    channel = config.channels[name]
+    if not to:
+        return Missing(role, name, f"no address for the {role}")
+    rendered = templates.render(route, role, language, context, channel.type)
+    payload = {**context, "role": role, "subject": rendered.subject, "script": rendered.text}
+    allowed = [to] if isinstance(channel, EmailChannelConfig) else []
+    problems = scan(payload, own_id, allowed) + scan_text(rendered.html, own_id, set(allowed))
+    if problems:
+        return Missing(role, name, "privacy: " + "; ".join(problems))
+    return Message(
+        id=message_id, route=route, channel=name, recipient=to, subject=rendered.subject,
+        text=rendered.text, html=rendered.html, payload=payload,
+    )  # fmt: skip
+
+
 def plan(
     transition: TierTransition,
     profile: LearnerProfile | None,
@@ -170,28 +203,13 @@ def plan(
         more = links_for(role) if links_for is not None else {}
         context = {**base, "links": {**base["links"], **more}} if more else base
         for name in config.routes.get(route, []):
-            channel = config.channels[name]
-            rendered = templates.render(route, role, language, context, channel.type)
-            to = address(role, channel, profile, config)
-            if not to:
-                result.missing.append(Missing(role, name, f"no address for the {role}"))
-                continue
-            payload = {
-                **context,
-                "role": role,
-                "subject": rendered.subject,
-                "script": rendered.text,
-            }
-            allowed = [to] if isinstance(channel, EmailChannelConfig) else []
-            problems = scan(payload, transition.id, allowed) + scan_text(
-                rendered.html, transition.id, set(allowed)
-            )
-            if problems:
-                result.missing.append(Missing(role, name, "privacy: " + "; ".join(problems)))
-                continue
-            message = Message(
-                id=message_id(transition.id, role, roles), route=route, channel=name, recipient=to,
-                subject=rendered.subject, text=rendered.text, html=rendered.html, payload=payload,
+            to = address(role, config.channels[name], profile, config)
+            made = compose(
+                route, role, name, to, context, transition.id,
+                message_id(transition.id, role, roles), language, config, templates,
             )  # fmt: skip
-            result.messages.append(Planned(message, role, not_before))
+            if isinstance(made, Missing):
+                result.missing.append(made)
+            else:
+                result.messages.append(Planned(made, role, not_before))
     return result
