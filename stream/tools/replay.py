@@ -25,6 +25,7 @@ from schemas.history import HISTORY_LINE, Record
 from schemas.reminders import FollowUpOverdue
 from schemas.transitions import TierTransition
 from stream.core.bounds import LOOKAHEAD, HistoryWindow
+from stream.core.keys import event_key
 from stream.core.policy import Policy
 from stream.core.step import Notice
 from stream.core.timeline import Timeline, record_time, schedule_timed
@@ -212,7 +213,18 @@ def replay(
     return summary
 
 
-Share = tuple[int, int]  # (index, count): the learners whose rank modulo count is index
+Share = tuple[int, int]  # (index, count): the learners `in_share` of index among count
+
+
+def in_share(learner_id: str, share: Share) -> bool:
+    """Whether a learner is in a share: the stable hash of their id (`event_key`) modulo
+    the count is its index. A hash, not the order of first records: a simulated history
+    cycles through its personas in that order, and a share of every other learner would
+    take every other persona (one process of two had about a tenth more work)."""
+    index, count = share
+    return count == 1 or event_key(learner_id) % count == index
+
+
 # (input number, learner rank, a transition or an overdue follow-up as a JSON line, and
 # whether it is an overdue follow-up)
 Line = tuple[int, int, bytes, bool]
@@ -231,14 +243,18 @@ def sweep(
     of all shares by both gives the order of a replay of everyone."""
     timeline = Timeline(policy)
     ranks: dict[str, int] = {}
-    index, count = share
+    mine: dict[str, bool] = {}  # a learner's `in_share`, worked out once
     timed = _counted(records, until, summary)
     for number, item in enumerate(schedule_timed(timed, policy, until)):
         if isinstance(item, Tick):
             produced = timeline.tick(item.now)
         else:
-            rank = ranks.setdefault(item.learner_id, len(ranks))
-            if rank % count != index:
+            learner_id = item.learner_id
+            own = mine.get(learner_id)
+            if own is None:
+                own = mine[learner_id] = in_share(learner_id, share)
+                ranks[learner_id] = len(ranks)
+            if not own:
                 continue
             produced = timeline.feed(item)
         for output in produced:

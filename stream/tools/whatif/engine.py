@@ -50,7 +50,7 @@ from stream.core.step import Counted, Notice, Output, counts_only
 from stream.core.timeline import TickSchedule, Timeline, record_time
 from stream.core.today import clock_at
 from stream.core.weeks import local_date, week_of_date
-from stream.tools.replay import BadLine, Share, Summary, bad_line
+from stream.tools.replay import BadLine, Share, Summary, bad_line, in_share
 
 Progress = Callable[[int], None]  # bytes read since the last call
 
@@ -142,6 +142,7 @@ class _Lane:
         self.ticks = TickSchedule(policy, until)
         self.records = self.after_until = 0
         self.ranks: dict[str, int] = {}
+        self.mine: dict[str, bool] = {}  # a learner's `in_share`, worked out once
         self.number = 0  # replay's input number: records and ticks, in schedule order
         self.known: set[str] = set()  # learners with a state
         # learners with a leaving record: their events are stepped one by one (the tick
@@ -164,9 +165,11 @@ class _Lane:
         number = self.number
         self.number += 1
         learner_id = record.learner_id
-        rank = self.ranks.setdefault(learner_id, len(self.ranks))
-        index, count = self.share
-        if rank % count != index:
+        own = self.mine.get(learner_id)
+        if own is None:
+            own = self.mine[learner_id] = in_share(learner_id, self.share)
+            self.ranks[learner_id] = len(self.ranks)
+        if not own:
             return
         if counted is not None and learner_id in self.known and learner_id not in self.leavers:
             self._hold(learner_id, counted.get(self.policy))
