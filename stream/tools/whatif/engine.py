@@ -50,7 +50,7 @@ from stream.core.step import Counted, Notice, Output, counts_only
 from stream.core.timeline import TickSchedule, Timeline, record_time
 from stream.core.today import clock_at
 from stream.core.weeks import local_date, week_of_date
-from stream.tools.replay import BadLine, Share, Summary, bad_line, in_share
+from stream.tools.replay import BadLine, Share, Summary, bad_line, few_collections, in_share
 
 Progress = Callable[[int], None]  # bytes read since the last call
 
@@ -351,12 +351,12 @@ def evaluate_file(
     """`evaluate` over a history file, in `workers` processes that each take a share of
     the learners (every process reads every line, as replay's do): the same results."""
     if workers <= 1:
-        with path.open("rb") as source:
+        with few_collections(), path.open("rb") as source:
             return evaluate(source, policies, until, strict, (0, 1), progress)
     context = multiprocessing.get_context()  # fork on Linux: the children start at once
     read = context.Value("q", 0)
     jobs = [(path, policies, until, strict, (index, workers)) for index in range(workers)]
-    with context.Pool(workers, initializer=_child, initargs=(read,)) as pool:
+    with few_collections(), context.Pool(workers, initializer=_child, initargs=(read,)) as pool:
         waiting = pool.map_async(_share, jobs)
         told = 0
         while not waiting.ready():
@@ -387,7 +387,7 @@ def _share(
     job: tuple[Path, list[Policy], list[dt.datetime | None], bool, Share],
 ) -> list[PolicyResult]:
     path, policies, until, strict, share = job
-    with path.open("rb") as source:
+    with few_collections(), path.open("rb") as source:
         return evaluate(source, policies, until, strict, share, _count_read)
 
 
