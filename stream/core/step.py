@@ -138,6 +138,7 @@ def count_events(state: LearnerState, events: list[Counted]) -> list[Output]:
     out: list[Output] = []
     retracted, evaluated, buckets = state.retracted, state.evaluated_week, state.open_weeks
     last = leaving.left_on(state)  # a profile never comes within a run
+    first, first_active = state.first_week, state.first_active_week  # set below only
     for key, week, weekday, day, kind in events:  # neither `retracted` nor `evaluated` moves
         if last is not None and day > last:  # `leaving.gone_on`
             out.append(Notice("after_leaving", state.learner_id, f"event {kind}"))
@@ -146,15 +147,33 @@ def count_events(state: LearnerState, events: list[Counted]) -> list[Output]:
             out.append(Notice("duplicate", state.learner_id))
             continue
         bucket = buckets.get(week)
-        if (evaluated is not None and week <= evaluated) or (bucket and key in bucket.seen):
+        if (evaluated is not None and week <= evaluated) or (
+            bucket is not None and key in bucket.seen
+        ):
             counted = _count(state, key, week, weekday, False)  # late, or again: a notice
             if not isinstance(counted, OpenWeek):
                 out.append(counted)
             continue
         if bucket is None:
             bucket = buckets[week] = OpenWeek()
-        retraction.count(state, bucket, key, weekday, False, week)  # as `_count` does
-        _seen_at(state, week)
+        # `retraction.count` and `_seen_at` written out, the same writes: most of a
+        # history's events come here, and the two calls were 0.4 us of an event's 0.9
+        code = 0
+        if weekday is not None:
+            bucket.events += 1
+            bucket.days |= 1 << weekday
+            code = weekday + 1
+            if first_active is None or week < first_active:
+                state.first_active_week = first_active = week
+        seen, gave = bucket.seen, bucket.gave
+        seen.append(key)
+        gave.append(code)
+        if len(seen) > retraction.MAX_SEEN_PER_WEEK:
+            del seen[0]
+        if len(gave) > len(seen):
+            del gave[0]
+        if evaluated is None and (first is None or week < first):
+            state.first_week = first = week
     return out
 
 

@@ -7,7 +7,6 @@ records and the same ticks (`tick_times`) to Kafka, so both see one sequence of 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Iterable, Iterator
 
 from schemas.clock import Tick
@@ -72,27 +71,34 @@ class TickSchedule:
     """The midnight ticks among a history's records (see `schedule`): asked before each
     dated record for the ticks due before it, then for the rest after the last one.
 
-    Most records come between two midnights: their instant is compared with the next
-    tick's as POSIX seconds first (an aware comparison across two timezones costs several
-    times more), and as instants only when the two lie within a millisecond."""
+    Most records come between two midnights, and most in one fixed-offset zone (UTC, as
+    parsed): the next tick is kept also in the zone of the record that asked last, so
+    that the next record in that zone is compared with it as a wall time (an aware
+    comparison across two zones costs several times more, a POSIX timestamp more still).
+    For a zone whose offset depends on the instant (a `ZoneInfo`), wall times can tie
+    or go back at a fold, so its records are compared as instants."""
 
-    __slots__ = ("_last_at", "_next_at", "last", "next_tick", "policy", "until")
+    __slots__ = ("_here", "_zone", "last", "next_tick", "policy", "until")
 
     def __init__(self, policy: Policy, until: dt.datetime | None = None) -> None:
         self.policy = policy
         self.until = until
         self.next_tick: dt.datetime | None = None
         self.last: dt.datetime | None = None
-        self._next_at = -math.inf  # `next_tick` in POSIX seconds (-inf: none yet)
-        self._last_at = -math.inf  # `last` in POSIX seconds
+        self._zone: dt.tzinfo | None = None  # a fixed-offset zone `_here` is written in
+        self._here: dt.datetime | None = None  # `next_tick` in `_zone`
 
     def before(self, at: dt.datetime) -> list[dt.datetime]:
         """The ticks due before a record at `at` (a tick at its very instant comes first)."""
-        stamp = at.timestamp()
-        if stamp > self._last_at + _CLOSE or (stamp > self._last_at - _CLOSE and self._later(at)):
-            self.last, self._last_at = at, stamp
-        if stamp < self._next_at - _CLOSE:
-            return _NONE  # before the next midnight
+        last = self.last
+        if last is None or at > last:  # the first of the latest instants is kept
+            self.last = at
+        zone = at.tzinfo
+        if zone is self._zone and zone is not None:
+            if at < self._here:  # type: ignore[operator]  # set with `_zone`
+                return _NONE  # before the next midnight
+        elif self.next_tick is not None and at < self.next_tick:
+            return _NONE
         due: list[dt.datetime] = []
         next_tick, until = self.next_tick, self.until
         if next_tick is None:
@@ -101,11 +107,8 @@ class TickSchedule:
             due.append(next_tick)
             next_tick = next_midnight(next_tick, self.policy)
         self.next_tick = next_tick
-        self._next_at = _seconds(next_tick)
+        self._zone, self._here = _written_in(next_tick, zone)
         return due
-
-    def _later(self, at: dt.datetime) -> bool:
-        return self.last is None or at > self.last
 
     def rest(self) -> Iterator[dt.datetime]:
         """The ticks after the last record, to `until` (default: a week after it)."""
@@ -119,15 +122,21 @@ class TickSchedule:
         self.next_tick = next_tick
 
 
-_CLOSE = 1e-3  # seconds: closer than this, instants are compared as instants
 _NONE: list[dt.datetime] = []  # no tick due (never appended to)
 
 
-def _seconds(at: dt.datetime) -> float:
+def _written_in(
+    tick: dt.datetime, zone: dt.tzinfo | None
+) -> tuple[dt.tzinfo | None, dt.datetime | None]:
+    """`tick` written in `zone` when that zone has one offset whatever the instant (its
+    `utcoffset(None)`: a `ZoneInfo` has none), so that comparing a record of that zone
+    with it compares wall times; (None, None) otherwise, or at the calendar's ends."""
+    if zone is None or zone.utcoffset(None) is None:
+        return None, None
     try:
-        return at.timestamp()
-    except (OverflowError, ValueError):  # the calendar's ends
-        return math.inf if at.year > 5000 else -math.inf
+        return zone, tick.astimezone(zone)
+    except (OverflowError, ValueError):
+        return None, None
 
 
 class Timeline:

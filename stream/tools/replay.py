@@ -7,11 +7,13 @@ lines to `follow_ups` only when one is given, so the transitions output is as be
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import heapq
 import itertools
 import multiprocessing
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -25,6 +27,7 @@ from schemas.history import HISTORY_LINE, Record
 from schemas.reminders import FollowUpOverdue
 from schemas.transitions import TierTransition
 from stream.core.bounds import LOOKAHEAD, HistoryWindow
+from stream.core.keys import event_key
 from stream.core.policy import Policy
 from stream.core.step import Notice
 from stream.core.timeline import Timeline, record_time, schedule_timed
@@ -212,7 +215,18 @@ def replay(
     return summary
 
 
-Share = tuple[int, int]  # (index, count): the learners whose rank modulo count is index
+Share = tuple[int, int]  # (index, count): the learners `in_share` of index among count
+
+
+def in_share(learner_id: str, share: Share) -> bool:
+    """Whether a learner is in a share: the stable hash of their id (`event_key`) modulo
+    the count is its index. A hash, not the order of first records: a simulated history
+    cycles through its personas in that order, and a share of every other learner would
+    take every other persona (one process of two had about a tenth more work)."""
+    index, count = share
+    return count == 1 or event_key(learner_id) % count == index
+
+
 # (input number, learner rank, a transition or an overdue follow-up as a JSON line, and
 # whether it is an overdue follow-up)
 Line = tuple[int, int, bytes, bool]
@@ -231,14 +245,18 @@ def sweep(
     of all shares by both gives the order of a replay of everyone."""
     timeline = Timeline(policy)
     ranks: dict[str, int] = {}
-    index, count = share
+    mine: dict[str, bool] = {}  # a learner's `in_share`, worked out once
     timed = _counted(records, until, summary)
     for number, item in enumerate(schedule_timed(timed, policy, until)):
         if isinstance(item, Tick):
             produced = timeline.tick(item.now)
         else:
-            rank = ranks.setdefault(item.learner_id, len(ranks))
-            if rank % count != index:
+            learner_id = item.learner_id
+            own = mine.get(learner_id)
+            if own is None:
+                own = mine[learner_id] = in_share(learner_id, share)
+                ranks[learner_id] = len(ranks)
+            if not own:
                 continue
             produced = timeline.feed(item)
         for output in produced:
@@ -268,6 +286,26 @@ def _counted(
         yield record, at
 
 
+BATCH_GC = (200_000, 100, 1000)  # `few_collections`: gc.set_threshold's three numbers
+
+
+@contextmanager
+def few_collections() -> Iterator[None]:
+    """Fewer garbage collections while a history is replayed: the young generation once
+    every 200,000 allocations net, not 700, the older ones next to never. A replay makes
+    millions of short-lived values without cycles (records, counted events, week rows)
+    and learner states that live to its end, so a collection frees next to nothing, and
+    the default thresholds spent about a tenth of a whatif's time finding that (CPU of
+    one share of simulate(2000, 52) through three policies, 14.2 s -> 12.2 s). Memory is
+    unchanged. Processes forked inside inherit it; the thresholds are restored after."""
+    before = gc.get_threshold()
+    gc.set_threshold(*BATCH_GC)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def replay_file(
     path: Path,
     policy: Policy,
@@ -287,12 +325,12 @@ def replay_file(
     errors = [] if errors is None else errors
     if workers <= 1:
         times = HistoryWindow(policy) if window else None
-        with path.open("rb") as source:
+        with few_collections(), path.open("rb") as source:
             records = read_history(source, strict, errors, times)
             return replay(records, policy, out, until, follow_ups)
     context = multiprocessing.get_context()  # fork on Linux: the children start at once
     jobs = [(path, policy, until, strict, (index, workers), window) for index in range(workers)]
-    with context.Pool(workers) as pool:
+    with few_collections(), context.Pool(workers) as pool:
         parts = pool.map(_replay_share, jobs)
     for _, _, line, overdue in heapq.merge(*(lines for _, lines, _ in parts), key=_order):
         if not overdue:
@@ -314,7 +352,7 @@ def _replay_share(
     path, policy, until, strict, share, window = job
     summary, errors = Summary(), list[BadLine]()
     times = HistoryWindow(policy) if window else None
-    with path.open("rb") as source:
+    with few_collections(), path.open("rb") as source:
         records = read_history(source, strict, errors, times)
         lines = list(sweep(records, policy, until, summary, share))
     return summary, lines, errors

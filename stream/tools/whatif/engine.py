@@ -50,7 +50,7 @@ from stream.core.step import Counted, Notice, Output, counts_only
 from stream.core.timeline import TickSchedule, Timeline, record_time
 from stream.core.today import clock_at
 from stream.core.weeks import local_date, week_of_date
-from stream.tools.replay import BadLine, Share, Summary, bad_line
+from stream.tools.replay import BadLine, Share, Summary, bad_line, few_collections, in_share
 
 Progress = Callable[[int], None]  # bytes read since the last call
 
@@ -142,6 +142,7 @@ class _Lane:
         self.ticks = TickSchedule(policy, until)
         self.records = self.after_until = 0
         self.ranks: dict[str, int] = {}
+        self.mine: dict[str, bool] = {}  # a learner's `in_share`, worked out once
         self.number = 0  # replay's input number: records and ticks, in schedule order
         self.known: set[str] = set()  # learners with a state
         # learners with a leaving record: their events are stepped one by one (the tick
@@ -151,9 +152,8 @@ class _Lane:
         self.earliest: dict[str, int] = {}  # a learner's earliest pending week
         self.heap: list[tuple[int, str]] = []  # (week, learner): stale entries are skipped
 
-    def record(self, record: Record, at: dt.datetime | None, counted: _Counting | None) -> None:
-        """One record the lane's window took; `counted` when it is an event that only
-        counts (reduced in each timezone on demand)."""
+    def record(self, record: Record, at: dt.datetime | None, event: LearningEvent | None) -> None:
+        """One record the lane's window took (`event`: the record, when it is an event)."""
         if self.until is not None and at is not None and at > self.until:
             self.after_until += 1
             return
@@ -164,12 +164,19 @@ class _Lane:
         number = self.number
         self.number += 1
         learner_id = record.learner_id
-        rank = self.ranks.setdefault(learner_id, len(self.ranks))
-        index, count = self.share
-        if rank % count != index:
-            return
-        if counted is not None and learner_id in self.known and learner_id not in self.leavers:
-            self._hold(learner_id, counted.get(self.policy))
+        own = self.mine.get(learner_id)
+        if own is None:
+            own = self.mine[learner_id] = in_share(learner_id, self.share)
+            self.ranks[learner_id] = len(self.ranks)
+        if not own:
+            return  # what follows only for the share's learners
+        if (
+            event is not None
+            and learner_id in self.known
+            and learner_id not in self.leavers
+            and counts_only(event)
+        ):
+            self._hold(learner_id, _counted(event, self.policy))
             return
         self.known.add(learner_id)
         if isinstance(record, LearnerProfile) and record.left_on is not None:
@@ -303,15 +310,15 @@ def _take(
     strict: bool,
 ) -> None:
     """One valid record through every lane whose window takes it."""
-    at = record_time(record)
     if not isinstance(record, LearningEvent):
+        at = record_time(record)
         for _, lanes in groups:
             for lane in lanes:
                 lane.record(record, at, None)
         return
-    counted = _Counting(record) if counts_only(record) else None
+    at = record.occurred_at
     for window, lanes in groups:
-        refused = window.problem(record.occurred_at)
+        refused = window.problem(at)
         if refused is not None:
             bad = BadLine(number, "occurred_at", refused.detail)
             if strict:
@@ -321,33 +328,16 @@ def _take(
                     run.result.errors.append(bad)
             continue
         for lane in lanes:
-            lane.record(record, at, counted)
+            lane.record(record, at, record)
 
 
-class _Counting:
-    """An event that only counts, reduced to what counting it needs (`step.Counted`) in a
-    policy's timezone when a lane first asks: only for the learners of its share."""
-
-    __slots__ = ("by_zone", "event", "key")
-
-    def __init__(self, event: LearningEvent) -> None:
-        self.event = event
-        self.key: int | None = None
-        self.by_zone: dict[str, Counted] = {}
-
-    def get(self, policy: Policy) -> Counted:
-        found = self.by_zone.get(policy.timezone)
-        if found is not None:
-            return found
-        if self.key is None:
-            self.key = event_key(self.event.id)
-        local = self.event.occurred_at.astimezone(policy.tz)
-        weekday = local.weekday() if self.event.acted_by is None else None
-        day = local.date()
-        found = self.by_zone[policy.timezone] = Counted(
-            self.key, week_of_date(day), weekday, day, self.event.kind
-        )
-        return found
+def _counted(event: LearningEvent, policy: Policy) -> Counted:
+    """An event that only counts, reduced to what counting it needs (`step.Counted`) in
+    the policy's timezone: only for the learners of the lane's share."""
+    local = event.occurred_at.astimezone(policy.tz)
+    weekday = local.weekday() if event.acted_by is None else None
+    day = local.date()
+    return Counted(event_key(event.id), week_of_date(day), weekday, day, event.kind)
 
 
 def evaluate_file(
@@ -361,12 +351,12 @@ def evaluate_file(
     """`evaluate` over a history file, in `workers` processes that each take a share of
     the learners (every process reads every line, as replay's do): the same results."""
     if workers <= 1:
-        with path.open("rb") as source:
+        with few_collections(), path.open("rb") as source:
             return evaluate(source, policies, until, strict, (0, 1), progress)
     context = multiprocessing.get_context()  # fork on Linux: the children start at once
     read = context.Value("q", 0)
     jobs = [(path, policies, until, strict, (index, workers)) for index in range(workers)]
-    with context.Pool(workers, initializer=_child, initargs=(read,)) as pool:
+    with few_collections(), context.Pool(workers, initializer=_child, initargs=(read,)) as pool:
         waiting = pool.map_async(_share, jobs)
         told = 0
         while not waiting.ready():
@@ -397,7 +387,7 @@ def _share(
     job: tuple[Path, list[Policy], list[dt.datetime | None], bool, Share],
 ) -> list[PolicyResult]:
     path, policies, until, strict, share = job
-    with path.open("rb") as source:
+    with few_collections(), path.open("rb") as source:
         return evaluate(source, policies, until, strict, share, _count_read)
 
 
