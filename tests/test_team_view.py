@@ -9,12 +9,15 @@ import itertools
 
 import pytest
 
+from schemas.events import LearningEvent
 from schemas.teams import TeamRow, TeamUpdate
 from stream.actions.team_page import render_team, team_page
 from stream.actions.tokens import ActionKeys, TeamGrant, TokenRefused
 from stream.core import team
 from stream.core.state import LearnerState
 from stream.core.step import on_tick, step
+from stream.core.timeline import Timeline, schedule
+from stream.sim.pilot import World, simulate_world
 from stream.worker.agents.teams import team_of, updated
 from tests.kit import POLICY, at, intervention, profile, weeks
 
@@ -205,3 +208,28 @@ def test_the_episode_starts_when_the_tier_rises_from_0_and_older_links_act_on_no
     earlier = grant.model_copy(update={"at": first - dt.timedelta(days=1)})
     assert not earlier.of_episode(state.episode_from)
     assert grant.model_copy(update={"at": None}).of_episode(state.episode_from)  # older links
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_an_event_changes_a_row_only_by_a_transition(seed):
+    """The learner agent takes a learner's row around an event only when the event's step
+    made a transition (`team.event_moves`): over simulated histories with attrition,
+    conversations and a pilot, replayed with their midnight ticks, every event whose step
+    made none left the row as it was."""
+    world = World(team_size=40, leave_rate=0.02)  # leavers within the 12 weeks
+    history = list(simulate_world(120, 12, seed, world))
+    timeline = Timeline(POLICY)
+    events = moved = 0
+    for item in schedule(history, POLICY, None):
+        if not isinstance(item, LearningEvent):
+            timeline.feed(item)
+            continue
+        before = team.placed(timeline.states.get(item.learner_id), POLICY.tz)
+        outputs = timeline.feed(item)
+        events += 1
+        if team.event_moves(outputs):
+            moved += 1
+        else:
+            assert team.placed(timeline.states.get(item.learner_id), POLICY.tz) == before, item
+    assert events > 5000
+    assert moved > 0  # (assessment falls move a tier at the event)

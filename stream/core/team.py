@@ -16,7 +16,9 @@ from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from schemas.teams import Manager, TeamDigest, TeamRow, TeamUpdate
+from schemas.transitions import TierTransition
 from stream.core import leaving
+from stream.core.outputs import Output
 from stream.core.policy import Policy
 from stream.core.state import LearnerState
 from stream.core.weeks import local_date, week_label, week_of_date
@@ -55,6 +57,13 @@ def placed(state: LearnerState | None, tz: ZoneInfo) -> Placed | None:
         state.follow_up_due, state.last_intervention, state.last_intervention_on,
         state.last_transition_id, p.manager_name, p.manager_email,
     )  # fmt: skip
+
+
+def event_moves(outputs: list[Output]) -> bool:
+    """Whether an event's step can have changed the learner's row: only a transition does
+    (an event changes no profile, no intervention, no follow-up but by moving the tier).
+    The row after such a step is sent as it is (no removal: the manager is the same)."""
+    return any(isinstance(o, TierTransition) for o in outputs)
 
 
 def row_of(learner_id: str, place: Placed, policy: Policy) -> TeamRow:

@@ -20,6 +20,7 @@ from typing import Any
 
 import structlog
 
+from schemas.events import LearningEvent
 from schemas.history import Record
 from stream.core import team
 from stream.core.policy import Policy
@@ -74,11 +75,16 @@ class Batch:
         pending = self.state(record.learner_id, event)
         policy = self.pipeline.policy
         try:
-            before = team.placed(pending.state, policy.tz)
+            # an event changes a learner's row only by a transition (`team.event_moves`):
+            # the two rows are not taken for the many events that move nothing
+            event = isinstance(record, LearningEvent)
+            before = None if event else team.placed(pending.state, policy.tz)
             state, outputs = step(pending.state, record, policy)
             pending.state = state
             await self.pipeline.emit(outputs)
-            await self.pipeline.emit_team(record.learner_id, before, team.placed(state, policy.tz))
+            if not event or team.event_moves(outputs):
+                after = team.placed(state, policy.tz)
+                await self.pipeline.emit_team(record.learner_id, before, after)
         except Exception:  # a failed step or send: the state as if the record never came
             pending.rebuild(self.pipeline.policy)
             raise
