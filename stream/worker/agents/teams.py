@@ -111,7 +111,9 @@ class TeamsAgent:
                 await self.send(made)
                 sent += 1
             view["digest"] = week
-            self.table[manager_id] = encoded(view)
+            new = encoded(view)
+            if new is not None:  # (a view with nobody in it is not kept at all)
+                self.table[manager_id] = new
         self.digested[due.partition] = week
         if sent:
             log.info("team_digests", partition=due.partition, week=week, sent=sent)
