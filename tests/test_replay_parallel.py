@@ -96,3 +96,25 @@ def test_strict_stops_at_the_first_bad_line_in_any_process(tmp_path):
         run(path, 2, strict=True)
     assert str(shared.value) == str(single.value)
     assert shared.value.number == single.value.number == 41
+
+
+def test_every_count_of_the_summary_is_the_same_on_several_processes(tmp_path: Path) -> None:
+    """The summary of shares adds up every count its learners gave (overdue follow-ups,
+    leavers' later records, voided events...) and takes the counts of the lines read once:
+    a history with leavers and conversations gives the same `Summary` on 1 and 3 processes,
+    in replay and in whatif."""
+    from stream.sim.pilot import World, simulate_world
+    from stream.tools.replay import Summary
+    from stream.tools.whatif.engine import evaluate_file
+
+    path = tmp_path / "h.jsonl"
+    records = simulate_world(240, 12, 5, World(team_size=40, leave_rate=0.02))
+    path.write_bytes(b"".join(orjson.dumps(to_line(r)) + b"\n" for r in records))
+    summaries: list[Summary] = []
+    for workers in (1, 3):
+        summary = replay_file(path, POLICY, io.BytesIO(), errors=[], workers=workers)
+        summaries.append(summary)
+        (result,) = evaluate_file(path, [POLICY], [None], workers=workers)
+        summaries.append(result.summary)
+    assert summaries[0].follow_ups  # (its leavers send nothing after leaving: 0 of those)
+    assert summaries[0] == summaries[1] == summaries[2] == summaries[3]

@@ -47,6 +47,11 @@ class BadLine(TierwatchError):
         return BadLine, (self.number, self.where, self.message)  # from a replay process
 
 
+PER_LEARNER_COUNTERS = (
+    "unknown_roles", "retractions", "follow_ups", "learners_by_tier", "by_week_and_tier",
+)  # fmt: skip
+
+
 @dataclass
 class Summary:
     """What a replay did: learners per tier, transitions per week and tier, skipped lines."""
@@ -63,6 +68,21 @@ class Summary:
     follow_ups: Counter[str] = field(default_factory=Counter)  # overdue follow-ups, by step
     learners_by_tier: Counter[int] = field(default_factory=Counter)
     by_week_and_tier: Counter[tuple[str, int]] = field(default_factory=Counter)
+
+    @classmethod
+    def merged(cls, parts: list[Summary]) -> Summary:
+        """The summary of all shares of a replay: each read every record (their counts are
+        the first share's), and stepped its own learners (those are added up)."""
+        first = parts[0]
+        total = cls(records=first.records, skipped=first.skipped, after_until=first.after_until)
+        for part in parts:
+            total.late_events += part.late_events
+            total.duplicates += part.duplicates
+            total.transitions += part.transitions
+            total.after_leaving += part.after_leaving
+            for name in PER_LEARNER_COUNTERS:
+                getattr(total, name).update(getattr(part, name))
+        return total
 
     def count(self, transition: TierTransition) -> None:
         self.transitions += 1
@@ -338,7 +358,7 @@ def replay_file(
         elif follow_ups is not None:
             follow_ups.write(line)
     errors.extend(parts[0][2])
-    return _merged([summary for summary, _, _ in parts])
+    return Summary.merged([summary for summary, _, _ in parts])
 
 
 def _order(line: Line) -> tuple[int, int]:
@@ -356,17 +376,3 @@ def _replay_share(
         records = read_history(source, strict, errors, times)
         lines = list(sweep(records, policy, until, summary, share))
     return summary, lines, errors
-
-
-def _merged(parts: list[Summary]) -> Summary:
-    """The summary of all shares: each counted every record, and its own learners."""
-    total = Summary(records=parts[0].records, after_until=parts[0].after_until)
-    for part in parts:
-        total.late_events += part.late_events
-        total.duplicates += part.duplicates
-        total.transitions += part.transitions
-        total.follow_ups.update(part.follow_ups)
-        total.unknown_roles.update(part.unknown_roles)
-        total.learners_by_tier.update(part.learners_by_tier)
-        total.by_week_and_tier.update(part.by_week_and_tier)
-    return total

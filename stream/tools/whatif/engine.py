@@ -393,17 +393,7 @@ def _share(
 
 def _merged(parts: list[PolicyResult]) -> PolicyResult:
     """One policy's result from its shares: each read every record, and its own learners."""
-    first = parts[0].summary
-    total = Summary(records=first.records, after_until=first.after_until)
-    for part in parts:
-        summary = part.summary
-        total.late_events += summary.late_events
-        total.duplicates += summary.duplicates
-        total.transitions += summary.transitions
-        total.unknown_roles.update(summary.unknown_roles)
-        total.retractions.update(summary.retractions)
-        total.learners_by_tier.update(summary.learners_by_tier)
-        total.by_week_and_tier.update(summary.by_week_and_tier)
+    total = Summary.merged([part.summary for part in parts])
     found = list(heapq.merge(*(part.found for part in parts), key=_order))
     feedback = [item for part in parts for item in part.feedback]
     talks = [talk for part in parts for talk in part.talks]
