@@ -105,7 +105,7 @@ def test_every_count_of_the_summary_is_the_same_on_several_processes(tmp_path: P
     in replay and in whatif."""
     from stream.sim.pilot import World, simulate_world
     from stream.tools.replay import Summary
-    from stream.tools.whatif.engine import evaluate_file
+    from stream.tools.whatif.processes import evaluate_file
 
     path = tmp_path / "h.jsonl"
     records = simulate_world(240, 12, 5, World(team_size=40, leave_rate=0.02))

@@ -25,7 +25,8 @@ from stream.core.step import Counted, count_events, counts_only, step
 from stream.sim.pilot import World, simulate_world
 from stream.sim.simulate import DEFAULT_START, simulate
 from stream.tools.replay import BadLine, Summary, replay_file
-from stream.tools.whatif.engine import evaluate, evaluate_file
+from stream.tools.whatif.engine import evaluate
+from stream.tools.whatif.processes import evaluate_file
 from tests.kit import POLICY, at, evaluated, event, policy_with, profile, weeks
 
 # three policies that disagree: other dip thresholds and persistence, another timezone

@@ -55,7 +55,7 @@ def whatif(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from stream.tools.whatif.aggregates import difference, figures
-    from stream.tools.whatif.engine import evaluate_file
+    from stream.tools.whatif.processes import evaluate_file
     from stream.tools.whatif.report import terminal_summary, write_report
 
     rules = [_load(name) for name in policy]

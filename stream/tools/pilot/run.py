@@ -20,7 +20,8 @@ from stream.tools.pilot import measures, stats, suggest
 from stream.tools.pilot.facts import Facts, Learner, read_facts
 from stream.tools.pilot.measures import Arrival, Group, Interventions, Pilot
 from stream.tools.replay import BadLine
-from stream.tools.whatif.engine import Progress, evaluate_file
+from stream.tools.whatif.engine import Progress
+from stream.tools.whatif.processes import evaluate_file
 
 COMPLETION = stats.Rule(20, 30, "assignments due", max_width=0.5)
 ON_TIME = stats.Rule(10, 10, "Tier 2 arrivals answered", max_width=0.5)
