@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from stream.cli.progress import history_size, progress_bar, report_bad_lines
 from stream.core.policy import Policy, PolicyError
 from stream.errors import BadInput
 from stream.policyfile import load_policy
-from stream.tools.replay import BadLine
 
 
 def pilot(
@@ -45,23 +44,13 @@ def pilot(
     the groups are too small), escalations, and threshold suggestions from the feedback,
     each checked by running the changed policy over the history. Writes an HTML report,
     CSV and JSON of every number."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from stream.tools.pilot.report import terminal_summary, write_report
     from stream.tools.pilot.run import measure
 
     rules = _load(policy)
-    try:
-        size = history.stat().st_size
-        history.open("rb").close()
-    except OSError as exc:
-        typer.echo(f"{history}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
+    size = history_size(history)
     count = workers or min(len(os.sched_getaffinity(0)), 4)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=Console(stderr=True), transient=True,
-    ) as bar:  # fmt: skip
+    with progress_bar() as bar:
         task = bar.add_task("the pilot", total=size * (1 + 2 * max(count, 1)))
         try:
             found = measure(
@@ -73,7 +62,7 @@ def pilot(
             raise typer.Exit(2) from None
         bar.update(task, description="the report")
         index = write_report(out, found)
-    _bad_lines(history, found.bad_lines)
+    report_bad_lines(history, found.bad_lines)
     for line in terminal_summary(found):
         typer.echo(line)
     typer.echo(f"report: {index}")
@@ -85,12 +74,3 @@ def _load(path: Path | None) -> Policy:
     except PolicyError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
-
-
-def _bad_lines(history: Path, errors: list[BadLine]) -> None:
-    for bad in errors[:20]:
-        typer.echo(f"{history}: skipped {bad}", err=True)
-    if len(errors) > 20:
-        typer.echo(f"{history}: ... and {len(errors) - 20} more bad lines", err=True)
-    if errors:
-        typer.echo(f"{history}: {len(errors)} bad lines skipped", err=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from stream.cli.progress import history_size, progress_bar, report_bad_lines
 from stream.core.policy import Policy, PolicyError
 from stream.core.weeks import day_start
 from stream.dispatch.config import DispatchConfig
@@ -52,8 +52,6 @@ def whatif(
     Per policy and ISO week: transitions per tier and role, messages per recipient (the
     worst manager-week), learners flagged, days from the first signal to Tier 2, feedback
     per rule; then the transitions where the policies disagree, with examples."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
     from stream.tools.whatif.aggregates import difference, figures
     from stream.tools.whatif.processes import evaluate_file
     from stream.tools.whatif.report import terminal_summary, write_report
@@ -61,18 +59,10 @@ def whatif(
     rules = [_load(name) for name in policy]
     names = _names(policy)
     config = DispatchConfig() if dispatch is None else _load_dispatch(dispatch)
-    try:
-        size = history.stat().st_size
-        history.open("rb").close()
-    except OSError as exc:
-        typer.echo(f"{history}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(2) from None
+    size = history_size(history)
     ends = [_until(until, r) for r in rules]
     count = workers or min(len(os.sched_getaffinity(0)), 4)
-    with Progress(
-        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"),
-        TimeElapsedColumn(), console=_stderr_console(), transient=True,
-    ) as bar:  # fmt: skip
+    with progress_bar() as bar:
         task = bar.add_task(f"{len(rules)} policies", total=size * max(count, 1))
         try:
             results = evaluate_file(
@@ -88,7 +78,7 @@ def whatif(
         ]
         differences = [difference(found[0], other) for other in found[1:]]
         index = write_report(out, found, differences)
-    _bad_lines(history, results[0].errors)
+    report_bad_lines(history, results[0].errors)
     for line in terminal_summary(found, differences):
         typer.echo(line)
     typer.echo(f"report: {index}")
@@ -124,16 +114,3 @@ def _until(until: dt.datetime | None, policy: Policy) -> dt.datetime | None:
     if until is None:
         return None
     return until if until.tzinfo else day_start(until.date(), policy.tz)
-
-
-def _bad_lines(history: Path, errors: list[BadLine]) -> None:
-    for bad in errors[:20]:
-        typer.echo(f"{history}: skipped {bad}", err=True)
-    if len(errors) > 20:
-        typer.echo(f"{history}: ... and {len(errors) - 20} more bad lines", err=True)
-    if errors:
-        typer.echo(f"{history}: {len(errors)} bad lines skipped", err=True)
-
-
-def _stderr_console() -> Console:
-    return Console(stderr=True)
