@@ -4,6 +4,7 @@ terminal summary, a broken policy file (exit 2 with its problems), bad history l
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
@@ -39,6 +40,8 @@ def test_two_policies_give_a_report_with_every_table_as_csv_and_json(history, tm
     assert "default:" in result.stdout
     assert "strict:" in result.stdout
     assert "default vs strict:" in result.stdout
+    for line in result.stdout.splitlines()[:2]:  # one line a policy: days to one decimal
+        assert re.search(r"(median \d+\.\d days|no episode reached) to tier 2$", line), line
     names = {p.name for p in out.iterdir()}
     assert {"index.html", "whatif.json", "overview.csv", "disagreements.csv"} <= names
     data = orjson.loads((out / "whatif.json").read_bytes())

@@ -247,10 +247,10 @@ def terminal_summary(policies: list[PolicyFigures], differences: list[Difference
     for p in policies:
         worst = p.worst_manager_week
         days = quantile(p.tier2_days(), 0.5)
+        tier2 = "no episode reached tier 2" if days is None else f"median {days:.1f} days to tier 2"
         lines.append(
             f"{p.name}: {len(p.seen):,} transitions, {len(p.highest):,} learners flagged, "
-            f"worst manager-week {worst[2] if worst else 0} messages, "
-            + (f"median {days} days to tier 2" if days is not None else "no episode reached tier 2")
+            f"worst manager-week {worst[2] if worst else 0} messages, {tier2}"
         )
     for d in differences:
         lines.append(
