@@ -29,7 +29,15 @@ class Settings(BaseSettings):
         default=None, description="dispatch YAML (channels, routes, recipients); unset: no dispatch"
     )
     store: str = Field(default="memory://", description="Faust table store (rocksdb:// in prod)")
-    data_dir: Path = Field(default=Path(".tierwatch"), description="worker state directory")
+    data_dir: Path = Field(
+        default=Path(".tierwatch"), description="worker state directory (one worker a directory)"
+    )
+    data_dir_wait_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="how long a starting worker waits for another one (still stopping) to "
+        "release its data directory before it exits 2",
+    )
     clock: Literal["wall", "external"] = Field(
         default="wall",
         description="wall: the leader ticks every tick_interval_s; external: a driver ticks",

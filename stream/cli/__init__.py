@@ -139,10 +139,15 @@ app.command()(simulate)
 def worker() -> None:
     """Run a stream worker. Configured by TIERWATCH_* variables (see `tierwatch settings`);
     with no TIERWATCH_BROKER it starts the embedded broker."""
+    from stream.worker.dirlock import DataDirInUse
     from stream.worker.run import run_worker
 
     settings = _settings()
-    run_worker(settings, _policy(settings.policy_file))
+    try:
+        run_worker(settings, _policy(settings.policy_file))
+    except DataDirInUse as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
 
 
 actions_app = typer.Typer(help="Manager action links.", no_args_is_help=True)

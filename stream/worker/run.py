@@ -11,7 +11,7 @@ from stream.broker import broker_for
 from stream.core.policy import Policy
 from stream.settings import Settings
 from stream.topics import Topics, create_topics
-from stream.worker import membership, tansu
+from stream.worker import dirlock, membership, tansu
 from stream.worker.wiring import build
 
 log = structlog.get_logger("tierwatch.worker")
@@ -29,7 +29,10 @@ def install_uvloop() -> None:
 
 
 def run_worker(settings: Settings, policy: Policy) -> None:
-    """Create the topics and run one Faust worker until it is stopped (Ctrl-C, SIGTERM)."""
+    """Create the topics and run one Faust worker until it is stopped (Ctrl-C, SIGTERM).
+    Its data directory is locked first (`stream.worker.dirlock`): `DataDirInUse` when
+    another worker holds it, before the broker or the consumer group is touched."""
+    dirlock.hold(settings.data_dir, settings.data_dir_wait_s)
     if settings.uvloop:
         install_uvloop()
     with broker_for(settings) as (bootstrap, effective):
