@@ -11,8 +11,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-# redraws a second: the bar's process shares the cores with the workers it waits on, and
-# rich's default (10 a second) took about 2 s of CPU over a 80 s what-if, measured
+# two redraws a second: the bar's process shares the cores with the workers it waits on,
+# and rich's default (ten) took about 2 s of CPU over an 80 s what-if (py-spy, measured)
 REFRESH_PER_SECOND = 2
 
 
