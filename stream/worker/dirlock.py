@@ -25,6 +25,8 @@ from pathlib import Path
 
 import structlog
 
+from stream.errors import ConfigError
+
 log = structlog.get_logger("tierwatch.dirlock")
 
 FILE = "worker.lock"
@@ -33,8 +35,8 @@ POLL_S = 0.1
 _held: list[int] = []  # the descriptors of the locks this process holds, for its lifetime
 
 
-class DataDirInUse(Exception):
-    """Another live process holds the data directory."""
+class DataDirInUse(ConfigError):
+    """Another live process holds the data directory (two workers were given one)."""
 
     def __init__(self, data_dir: Path, holder: int | None) -> None:
         who = f"worker pid {holder}" if holder is not None else "another process"
