@@ -4,6 +4,7 @@ running worker's directory: exit 2 with the holder's pid, the first left in its 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -17,6 +18,7 @@ import pytest
 from stream.broker import EmbeddedBroker
 from stream.worker import dirlock, membership
 from tests.streaming import make_topics, worker, worker_env
+from tests.test_membership import members
 
 HOLD = (
     "import sys, time; from pathlib import Path; from stream.worker import dirlock; "
@@ -92,3 +94,5 @@ def test_a_second_worker_on_a_directory_in_use_exits_2_and_the_first_stays_in_it
         assert f"in use by worker pid {first.pid}" in second.stderr
         assert first.poll() is None
         assert membership.recall(data, "dirlock-app") == member  # not removed, not replaced
+        # and the coordinator still has it: the second worker never asked it to leave
+        assert member in asyncio.run(members(own_broker.bootstrap, "dirlock-app"))
