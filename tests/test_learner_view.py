@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -96,19 +97,18 @@ def test_the_day_a_tier_was_set_is_a_date_in_the_policy_timezone():
 def test_event_ids_assignment_names_and_contacts_stay_out_of_the_view():
     """Seen event ids, assignment names, contacts and scores kept in the state are not shown."""
     contacts = profile("c", "sales_rep", email="ana@example.com", name="Ana", manager_id="boss")
-    state = state_after(
-        [
-            contacts,
-            *weekly("c", [6, 6, 6, 6, 1]),
-            assignment("c", "aml-2026", "compliance", day(5, 2), at(0)),
-        ],
-        until_week=4,
-    ).model_copy(
-        update={
-            "open_weeks": {2930: OpenWeek(events=1, seen=[123456789])},
-            "assignments": {"aml-2026": AssignmentState(kind="compliance", due=day(5, 2))},
-            "scores": [0.91, 0.42],
-        }
+    state = dataclasses.replace(
+        state_after(
+            [
+                contacts,
+                *weekly("c", [6, 6, 6, 6, 1]),
+                assignment("c", "aml-2026", "compliance", day(5, 2), at(0)),
+            ],
+            until_week=4,
+        ),
+        open_weeks={2930: OpenWeek(events=1, seen=[123456789])},
+        assignments={"aml-2026": AssignmentState(kind="compliance", due=day(5, 2))},
+        scores=[0.91, 0.42],
     )
     text = orjson.dumps(learner_view(state, POLICY)).decode()
     for secret in ("ana@example.com", "Ana", "boss", "aml-2026", "123456789", "0.91", "0.42"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -209,7 +210,7 @@ def test_assignments_and_factors_are_stored_as_rows():
     }
     assert stored["factors"] == ["major", 2, ["customer_facing"]]
     assert LearnerState.model_validate(stored) == state
-    none = state.model_copy(update={"factors": Factors(severity="none", persistence_weeks=0)})
+    none = dataclasses.replace(state, factors=Factors(severity="none", persistence_weeks=0))
     assert orjson.loads(none.model_dump_json())["factors"] == ["none", 0]
 
 

@@ -5,6 +5,7 @@ in the same order, and the same states as one that steps every learner at every 
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 from hypothesis import given
@@ -110,7 +111,7 @@ def test_states_given_at_the_start_are_stepped_at_the_first_tick() -> None:
     source = Timeline(POLICY, skip_quiet=False)
     for record in [event("p", at(0, 1, 9)), event("q", at(0, 2, 9))]:
         source.feed(record)
-    states = {k: s.model_copy(deep=True) for k, s in source.states.items()}
+    states = {k: copy.deepcopy(s) for k, s in source.states.items()}
     resumed = Timeline(POLICY, states)
     assert resumed.wakeups is not None
     assert resumed.wakeups.take(evaluated(0)) == ["p", "q"]

@@ -4,6 +4,7 @@ what stepping every learner at every tick gives; and its operations one by one."
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 from collections import Counter
@@ -156,7 +157,7 @@ def test_other_records_make_a_learner_due_and_forget_and_clear_drop_them() -> No
         index.recorded(learner_id, state, events_only=True)
     assert index.take(at(0, 2, 0), 0) == ["p"]
     assert index.take(at(0, 2, 0), 1) == ["q"]
-    index.stepped("p", state.model_copy(update={"learner_id": "p"}), at(0, 2, 0))
+    index.stepped("p", dataclasses.replace(state, learner_id="p"), at(0, 2, 0))
     index.stepped("q", state, at(0, 2, 0))
     assert index.tier("q") == 0
     assert index.tiers(1) == Counter({0: 1})

@@ -5,6 +5,7 @@ interventions of every kind, feedback and bad lines; in one process and in two."
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import random
@@ -306,7 +307,7 @@ def test_counting_any_run_equals_stepping_each(prefix, evaluated_to, voided, run
         event("L1", at(week, weekday), id=f"r{n}", **({"acted_by": "other"} if other else {}))
         for n, week, weekday, other in run
     ]
-    by_step = state.model_copy(deep=True)
+    by_step = copy.deepcopy(state)
     codes = []
     for e in events:
         by_step, out = step(by_step, e, POLICY)

@@ -17,26 +17,17 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 from pydantic import (
     AwareDatetime,
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
-    Field,
     PlainSerializer,
     PlainValidator,
+    TypeAdapter,
     ValidationInfo,
-    field_validator,
 )
 
 from schemas.roster import AssignmentKind
 from schemas.transitions import Tier
 from stream.core import stored
 from stream.core.stored import DIP_LEVELS, DipLevel, StoredCause, StoredFactors, StoredProfile
-
-
-class _Model(BaseModel):
-    # stored state written by an older or newer release still loads: unknown fields are
-    # ignored, missing ones take their defaults
-    model_config = ConfigDict(extra="ignore", validate_assignment=False)
 
 
 @dataclass(slots=True)
@@ -103,7 +94,8 @@ StoredClosedWeeks = Annotated[
 ]
 
 
-class AssignmentState(_Model):
+@dataclass(slots=True)
+class AssignmentState:
     """An assignment not completed (earlier releases kept completed ones too)."""
 
     kind: AssignmentKind
@@ -118,7 +110,8 @@ StoredAssignment = Annotated[
 ]
 
 
-class Completion(_Model):
+@dataclass(slots=True)
+class Completion:
     """An assignment a completion closed, kept so that voiding the completion reopens it
     (`stream.core.completions`)."""
 
@@ -132,7 +125,8 @@ StoredCompletion = Annotated[
 ]
 
 
-class Chase(_Model):
+@dataclass(slots=True)
+class Chase:
     """An overdue follow-up chased: the day the manager was reminded, and whether it was
     escalated since; stored as a row (`stream.core.stored.chase_row`)."""
 
@@ -143,30 +137,31 @@ class Chase(_Model):
 StoredChase = Annotated[Chase, BeforeValidator(stored.chase_of), PlainSerializer(stored.chase_row)]
 
 
-class LearnerState(_Model):
+@dataclass(slots=True)
+class LearnerState:
     """The per-learner value of the state table (its stored form: `stream.core.stored`)."""
 
     learner_id: str
-    profile: StoredProfile | None = None
+    profile: Annotated[StoredProfile | None, BeforeValidator(_profile_of)] = None
     first_week: int | None = None  # the first week with any dated record: evaluation starts here
     first_active_week: int | None = None  # the first week with activity: the baseline starts here
     evaluated_week: int | None = None  # the last week evaluated
     baseline_from_week: int | None = None  # weeks before this do not enter the baseline
-    open_weeks: dict[int, OpenWeek] = Field(default_factory=dict)
-    closed_weeks: StoredClosedWeeks = Field(default_factory=list)
-    baseline_window: list[int] = Field(default_factory=list)  # recent non-dip week activity
+    open_weeks: dict[int, OpenWeek] = field(default_factory=dict)
+    closed_weeks: StoredClosedWeeks = field(default_factory=list)
+    baseline_window: list[int] = field(default_factory=list)  # recent non-dip week activity
     persistence: int = 0  # consecutive evaluated weeks with a dip
-    scores: list[float] = Field(default_factory=list)  # recent assessment scores, oldest first
+    scores: list[float] = field(default_factory=list)  # recent assessment scores, oldest first
     last_fall_at: AwareDatetime | None = None
-    assignments: dict[str, StoredAssignment] = Field(default_factory=dict)
-    completed_objects: list[int] = Field(default_factory=list)  # hashes, newest last (bounded)
-    completions: list[StoredCompletion] = Field(default_factory=list)  # newest last (bounded)
-    seen_interventions: list[int] = Field(default_factory=list)  # keys, newest last (bounded)
+    assignments: dict[str, StoredAssignment] = field(default_factory=dict)
+    completed_objects: list[int] = field(default_factory=list)  # hashes, newest last (bounded)
+    completions: list[StoredCompletion] = field(default_factory=list)  # newest last (bounded)
+    seen_interventions: list[int] = field(default_factory=list)  # keys, newest last (bounded)
     tier: Tier = 0
     tier_since: AwareDatetime | None = None
     episode_from: AwareDatetime | None = None  # the tier last rose from 0 then (links of
     # an earlier episode are refused: `stream.worker.actions_web`)
-    reasons: list[StoredCause] = Field(default_factory=list)  # the last transition's
+    reasons: list[StoredCause] = field(default_factory=list)  # the last transition's
     factors: StoredFactors | None = None
     quiet_weeks: int = 0
     follow_up_due: dt.date | None = None
@@ -183,16 +178,46 @@ class LearnerState(_Model):
     transitions: int = 0
     last_transition_id: str | None = None
     late_events: int = 0
-    late_keys: list[int] = Field(default_factory=list)  # events that came late (bounded)
-    retracted: list[int] = Field(default_factory=list)  # events taken back (bounded)
+    late_keys: list[int] = field(default_factory=list)  # events that came late (bounded)
+    retracted: list[int] = field(default_factory=list)  # events taken back (bounded)
 
-    @field_validator("profile", mode="before")
+    # The stored form, through pydantic (`_STORED`): the state is a plain class, because the
+    # core sets its attributes on every record and a model's `__setattr__` costs several
+    # times more; it keeps a model's names for its stored form, which every caller uses.
     @classmethod
-    def _profile_of(cls, value: Any, info: ValidationInfo) -> Any:
-        """The stored profile with the state's learner id (see `StoredProfile`)."""
-        if isinstance(value, dict) and "learner_id" not in value and "learner_id" in info.data:
-            return {**value, "learner_id": info.data["learner_id"]}
-        return value
+    def model_validate_json(cls, raw: str | bytes) -> LearnerState:
+        """A stored state (any form an earlier release stored: `stream.core.stored`)."""
+        return _STORED.validate_json(raw)
+
+    @classmethod
+    def model_validate(cls, value: Any) -> LearnerState:
+        """A state from its stored form as Python objects."""
+        return _STORED.validate_python(value)
+
+    def model_dump_json(self, *, exclude_defaults: bool = False) -> str:
+        """The stored form as JSON (the worker stores it without the defaults)."""
+        return _STORED.dump_json(self, exclude_defaults=exclude_defaults).decode()
+
+    def model_dump(
+        self, *, mode: Literal["json", "python"] = "python", exclude_defaults: bool = False
+    ) -> dict[str, Any]:
+        """The stored form as Python objects (`mode="json"`: as JSON would give them)."""
+        dumped: dict[str, Any] = _STORED.dump_python(
+            self, mode=mode, exclude_defaults=exclude_defaults
+        )
+        return dumped
+
+
+def _profile_of(value: Any, info: ValidationInfo) -> Any:
+    """The stored profile with the state's learner id (see `StoredProfile`)."""
+    if isinstance(value, dict) and "learner_id" not in value and "learner_id" in info.data:
+        return {**value, "learner_id": info.data["learner_id"]}
+    return value
+
+
+# A stored state written by an older or newer release still loads: unknown fields are
+# ignored (pydantic's default for a dataclass), missing ones take their defaults.
+_STORED: TypeAdapter[LearnerState] = TypeAdapter(LearnerState)
 
 
 __all__ = [
