@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 
-import orjson
-
 from schemas.roster import Intervention
 from schemas.transitions import TierTransition
 from stream.dispatch.config import DispatchConfig
@@ -40,10 +38,7 @@ def move(n: int, learner: str, a: int, b: int, day: int, code: str = "major_dip"
 
 
 def result(moves: list[TierTransition], feedback: list[Intervention] = ()) -> PolicyResult:
-    found = [
-        Found(i, 0, orjson.dumps(t.model_dump(mode="json")), "sales_rep", "m1", "t1")
-        for i, t in enumerate(moves)
-    ]
+    found = [Found(i, 0, t, "sales_rep", "m1", "t1") for i, t in enumerate(moves)]
     return PolicyResult(Summary(records=10), found, [], list(feedback))
 
 

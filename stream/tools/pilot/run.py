@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 
-from schemas.transitions import TierTransition
 from stream.core.policy import Policy
 from stream.errors import BadInput
 from stream.tools.pilot import measures, stats, suggest
@@ -106,7 +105,7 @@ def measure(
     pilot = pilot_of(facts, team, start, weeks, compare)
     tell("replaying it through the policy")
     result = evaluate_file(history, [policy], [None], workers=workers, progress=progress)[0]
-    found = [(f.number, TierTransition.model_validate_json(f.line), f.role) for f in result.found]
+    found = [(f.number, f.transition, f.role) for f in result.found]
     transitions = [t for _, t, _ in found]
     groups = measures.grouped(facts, pilot)
     tz = policy.tz
@@ -123,7 +122,7 @@ def measure(
             workers=workers, progress=progress,
         )  # fmt: skip
         for candidate, other in zip(candidates, changed, strict=True):
-            theirs = [TierTransition.model_validate_json(f.line) for f in other.found]
+            theirs = [f.transition for f in other.found]
             checks.append(suggest.check(candidate, prompts, theirs))
     tell("comparing the groups")
     completion, attrition, rule = _compare(groups, pilot)

@@ -96,7 +96,7 @@ def figures(
     """The figures of one policy's result."""
     seen = []
     for f in result.found:
-        t = TierTransition.model_validate_json(f.line)
+        t = f.transition
         week = t.week or week_label(week_of(t.at, policy.tz))
         seen.append(Seen(t, f.role, f.manager, f.team, week))
     out = PolicyFigures(name, source, result.summary, len(result.errors), seen)

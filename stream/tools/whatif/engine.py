@@ -54,15 +54,21 @@ Progress = Callable[[int], None]  # bytes read since the last call
 
 class Found(NamedTuple):
     """A transition one policy gave: the input that caused it and the learner's rank (the
-    order of replay's output), the transition as a JSON line, and the learner's place in
-    the organisation when it happened (the profile's role, manager and team)."""
+    order of replay's output), the transition, and the learner's place in the organisation
+    when it happened (the profile's role, manager and team). A share's process hands it to
+    the parent pickled: the model is rebuilt without being validated again."""
 
     number: int
     rank: int
-    line: bytes
+    transition: TierTransition
     role: str
     manager: str | None
     team: str | None
+
+    @property
+    def line(self) -> bytes:
+        """The transition as replay writes it (a JSON line without its newline)."""
+        return orjson.dumps(self.transition.model_dump(mode="json"))
 
 
 class Talk(NamedTuple):
@@ -113,14 +119,13 @@ class _Run:
                 continue
             summary.count(output)
             profile = self.timeline.states[output.learner_id].profile
-            line = orjson.dumps(output.model_dump(mode="json"))
             role, manager, team = (
                 (profile.role, profile.manager_id, profile.team)
                 if profile is not None
                 else ("default", None, None)
             )
             self.result.found.append(
-                Found(number, rank[output.learner_id], line, role, manager, team)
+                Found(number, rank[output.learner_id], output, role, manager, team)
             )
 
 
