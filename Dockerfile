@@ -15,7 +15,8 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# a compiler only for dependencies that lack a wheel for this platform; it stays here
+# a compiler for dependencies that lack a wheel for this platform and for mypyc (below);
+# it stays in this stage
 RUN apt-get update \
  && apt-get install --yes --no-install-recommends build-essential \
  && rm -rf /var/lib/apt/lists/*
@@ -32,6 +33,17 @@ COPY stream ./stream
 # uses for TIERWATCH_STORE=rocksdb:// (faust-streaming's "rocksdict" extra).
 RUN pip install --upgrade pip \
  && pip install ".[rocksdb]" \
+ && tierwatch --help >/dev/null
+# The step path compiled with mypyc (deploy/compile.py: the modules `make bench` measures and
+# tests/test_compiled.py checks against the pure ones): C extensions beside the installed
+# sources, which Python imports first. mypy is needed only to build them and leaves again.
+COPY deploy/compile.py ./deploy/compile.py
+RUN pip install "mypy>=1.10" setuptools \
+ && python deploy/compile.py --in-place \
+      "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+ && pip uninstall --yes mypy \
+ && cd / && python -c "import sys, stream.core.step as s; \
+sys.exit(0 if s.__file__.endswith('.so') else 'the step path is not compiled: ' + s.__file__)" \
  && tierwatch --help >/dev/null
 # Every data file of the source tree (policy, message templates) must be in the installed
 # package, or the image fails at run time: stop here, naming what package-data misses.

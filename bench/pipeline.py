@@ -5,7 +5,7 @@ recovery of a restarted worker and two workers against one, in one run.
     .venv/bin/python -m bench.pipeline [--learners 1000 --weeks 8 --seed 7]
         [--replay-learners 10000 --replay-weeks 52] [--tick-learners 100000]
         [--recovery-learners 100000] [--probes 300] [--latency-rate N]
-        [--skip PARTS | --only PARTS] [--profile DIR] [--write]
+        [--skip PARTS | --only PARTS] [--profile DIR] [--compiled DIR] [--write]
 
 PARTS are comma-separated names of plain, bare, inputs, naive, tierwatch, latency, tick,
 replay, state, recovery, scaleout, whatif (`bench/whatif.py`: `tierwatch whatif` of three
@@ -38,7 +38,7 @@ from bench.latency import Plan, latency
 from bench.pure import largest_parts, replay_run, state_size, tick_sweep
 from bench.recovery import recovery
 from bench.streaming import Streaming
-from bench.whatif import CHANGES, history, whatif_rows
+from bench.whatif import CHANGES, compiled_tree, history, whatif_rows
 from stream.broker import embedded_broker
 from stream.core.policy import Policy
 from stream.policyfile import load_policy
@@ -81,6 +81,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--only", default="", help="comma-separated parts: run these alone")
     parser.add_argument("--timeout", type=float, default=240.0, help="seconds per stream row")
     parser.add_argument("--profile", type=Path, help="py-spy the Faust processes into DIR")
+    parser.add_argument(
+        "--compiled", type=Path, help="whatif rows on this mypyc copy (make compiled)"
+    )
     parser.add_argument("--write", action="store_true", help="write bench/RESULTS.md")
     args = parser.parse_args()
     skip = parts(parser, args.skip, "--skip")
@@ -198,7 +201,8 @@ def whatif_part(
         f"{args.replay_weeks}, seed={args.seed}); policies: default, "
         + ", ".join(f"{name} {changes}" for name, changes in CHANGES.items())
     )
-    return whatif_rows(path, records, policy, folder)
+    compiled = compiled_tree(args.compiled) if args.compiled is not None else None
+    return whatif_rows(path, records, policy, folder, compiled)
 
 
 def order(row: Row) -> tuple[int, str]:

@@ -3,12 +3,15 @@
 command's processes together, sampled from /proc every 50 ms.
 
     python -m bench.whatif [--learners 10000] [--weeks 52] [--seed 7] [--history FILE]
+        [--compiled build/compiled]
 
 Also a part of `python -m bench.pipeline` (`--only whatif`), which writes the rows.
 The three policies differ in thresholds, not in timezone: the shipped one, a stricter one
 (a dip below 80% of the baseline, Tier 3 after 3 weeks as before, a 5-day follow-up) and a
 looser one (a dip below 65%, a major drop over 60%, Tier 2 after 3 dip weeks, Tier 3
-after 4). Printed, never asserted.
+after 4). With `--compiled DIR` (`make compiled`, what `make bench` passes), 11a and 11b run
+the step path compiled with mypyc, as the Docker image ships it, and 11d runs the same
+what-if on the pure modules for comparison. Printed, never asserted.
 """
 
 from __future__ import annotations
@@ -74,12 +77,12 @@ def tree_rss(root: int) -> int:
     return total
 
 
-def measured(cmd: list[str]) -> tuple[float, int, float]:
+def measured(cmd: list[str], cwd: Path | None = None) -> tuple[float, int, float]:
     """Wall seconds, the peak RSS (KiB) of the whole process tree, and the CPU seconds
-    (user + system) of the command and its children."""
+    (user + system) of the command and its children (run in `cwd`)."""
     before = os.times()
     started = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=cwd)
     peak = 0
     while proc.poll() is None:
         peak = max(peak, tree_rss(proc.pid))
@@ -95,9 +98,24 @@ def measured(cmd: list[str]) -> tuple[float, int, float]:
     return took, peak, cpu
 
 
-def whatif_rows(path: Path, records: int, policy: Policy, tmp: Path) -> list[Row]:
-    """Rows 11a (one replay), 11b (whatif of three policies) and 11c (their ratio)."""
+def compiled_tree(folder: Path) -> Path:
+    """`folder` (`deploy/compile.py`'s copy), checked to run its step path compiled."""
+    folder = folder.resolve()
+    code = "import stream.core.step as s; print(s.__file__)"
+    done = subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True,
+                          text=True, check=False)  # fmt: skip
+    if done.returncode != 0 or not done.stdout.strip().endswith(".so"):
+        raise SystemExit(f"{folder}: no compiled copy (make compiled): {done.stdout}{done.stderr}")
+    return folder
+
+
+def whatif_rows(
+    path: Path, records: int, policy: Policy, tmp: Path, compiled: Path | None = None
+) -> list[Row]:
+    """Rows 11a (one replay), 11b (whatif of three policies) and 11c (their ratio), compiled
+    when `compiled` names the mypyc copy, and then 11d (the what-if on the pure modules)."""
     workers = min(os.cpu_count() or 1, 4)
+    build = "step path compiled (mypyc)" if compiled is not None else "pure Python"
     cli = [sys.executable, "-m", "stream.cli"]
     replay = [*cli, "replay", str(path), "--out", os.devnull, "--workers", str(workers)]
     names = policy_files(policy, tmp)
@@ -106,15 +124,18 @@ def whatif_rows(path: Path, records: int, policy: Policy, tmp: Path) -> list[Row
         whatif += ["--policy", name]
     rows = []
     timings = []
-    for number, label, cmd in (
-        ("11a", "tierwatch replay, 1 policy", replay),
-        ("11b", "tierwatch whatif, 3 policies", whatif),
-    ):
-        took, peak, cpu = measured(cmd)
+    runs = [
+        ("11a", "tierwatch replay, 1 policy", replay, compiled, build),
+        ("11b", "tierwatch whatif, 3 policies", whatif, compiled, build),
+    ]
+    if compiled is not None:
+        runs.append(("11d", "tierwatch whatif, 3 policies, pure", whatif, None, "pure Python"))
+    for number, label, cmd, cwd, how in runs:
+        took, peak, cpu = measured(cmd, cwd)
         timings.append(took)
         note = (
-            f"{records:,} records, {workers} processes: {took:.1f} s wall, {cpu:.0f} s CPU "
-            f"(all processes), peak RSS of all processes together {peak / 1024:,.0f} MiB"
+            f"{records:,} records, {workers} processes, {how}: {took:.1f} s wall, {cpu:.0f} s "
+            f"CPU (all processes), peak RSS of all processes together {peak / 1024:,.0f} MiB"
         )
         rows.append(Row(number, label, took, "s", note, digits=1))
     about = "wall time of 11b over 11a (3 replays would be 3x)"
@@ -134,7 +155,9 @@ def main() -> None:
     parser.add_argument("--weeks", type=int, default=52)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--history", type=Path, help="an existing history instead")
+    parser.add_argument("--compiled", type=Path, help="the mypyc copy (make compiled) to run")
     args = parser.parse_args()
+    compiled = compiled_tree(args.compiled) if args.compiled is not None else None
     policy = load_policy()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.history or Path(tmp) / "history.jsonl"
@@ -143,7 +166,7 @@ def main() -> None:
         else:
             with path.open("rb") as source:
                 records = sum(1 for line in source if line.strip())
-        print(table(whatif_rows(path, records, policy, Path(tmp))))
+        print(table(whatif_rows(path, records, policy, Path(tmp), compiled)))
 
 
 if __name__ == "__main__":
