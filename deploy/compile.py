@@ -8,8 +8,9 @@ Run a command against the copy from inside it (`cd DEST && python -m stream.cli 
 working directory comes first on `sys.path`. `make bench` measures it and the Docker image
 ships it; a development install stays pure Python, so what you edit is what runs.
 
-The same source, type-checked by mypy, compiled: tests/test_compiled.py checks that replay,
-what-if and the demo pipeline give byte for byte what the pure modules give. The state
+The same source, type-checked by mypy, compiled: tests/test_compiled.py checks that replay
+and the what-if report are byte for byte the pure modules' and that the demo's compiled
+workers stream what replay gives. The state
 classes (`stream.core.state`) stay pure: pydantic reads their field types to load and store
 them, and a compiled class does not keep them. bench/RESULTS.md (row 11) has what it buys.
 """
